@@ -10,6 +10,7 @@ PORT ?= 8000
 .PHONY: run test install install-dev migrate check clean
 
 run: install migrate
+	$(BIN)/python manage.py aup_bootstrap --url http://$(HOST):$(PORT)/
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 test: install-dev

@@ -66,7 +66,8 @@ from tracking.models import (  # noqa: E402
     config_label_names,
 )
 
-# How often a write that lost a race on a unique constraint is tried again.
+# How often a write that lost a race on a unique constraint is tried again (experiment
+# names; numbering is serialised by _lock_job, so there this is only a safety net).
 CONFLICT_RETRIES = 20
 NAME_SUFFIX = re.compile(r"\((\d+)\)$")
 
@@ -187,6 +188,21 @@ class DjangoConnector(AbstractConnector):
     def _require(self, model, pk, what):
         if not self._objects(model).filter(pk=pk).exists():
             raise NotFoundError(f"{what} {pk} does not exist")
+
+    def _lock_job(self, jid):
+        """Serialise the writers that number a job's rows (its attempts and steps).
+
+        Two writers computing "last number + 1" at once would both pick the same number.
+        On PostgreSQL the job row's lock queues them, and the next statement (READ
+        COMMITTED takes a new snapshot per statement) sees the previous writer's row.
+        SQLite needs no lock: its writers are already serialised by the database lock.
+        """
+        if connections[self.using].features.has_select_for_update:
+            locked = self._objects(Job).select_for_update().filter(pk=jid).values_list("pk", flat=True)
+            if not list(locked):
+                raise NotFoundError(f"job {jid} does not exist")
+        else:
+            self._require(Job, jid, "job")
 
     def _experiment_id_of_job(self, jid):
         eid = self._objects(Job).filter(pk=jid).values_list("experiment_id", flat=True).first()
@@ -351,7 +367,7 @@ class DjangoConnector(AbstractConnector):
         return self._retry_on_conflict(lambda: self._start_job_attempt(rid, jid))
 
     def _start_job_attempt(self, rid, jid):
-        self._require(Job, jid, "job")
+        self._lock_job(jid)
         self._require(Resource, rid, "resource")
         last = self._objects(JobAttempt).filter(job_id=jid).aggregate(last=Max("number"))["last"]
         attempt = self._objects(JobAttempt).create(
@@ -552,10 +568,13 @@ class DjangoConnector(AbstractConnector):
         return self._retry_on_conflict(lambda: self._insert_intermediate_result(jid, number, text))
 
     def _insert_intermediate_result(self, jid, number, text):
-        # The executor's hot path, one statement: the step number is computed from the
-        # job's last step (the unique (job, number) index answers MAX at once) and an
-        # unknown job inserts nothing. The ORM would take three queries.
+        # The executor's hot path, one statement on SQLite (plus the job lock on
+        # PostgreSQL, see _lock_job): the step number is computed from the job's last
+        # step (the unique (job, number) index answers MAX at once) and an unknown job
+        # inserts nothing. The ORM would take three queries.
         connection = connections[self.using]
+        if connection.features.has_select_for_update:
+            self._lock_job(jid)
         table = IntermediateResult._meta.db_table
         job_table = Job._meta.db_table
         receive_time = IntermediateResult._meta.get_field("receive_time").get_db_prep_value(
