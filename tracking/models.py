@@ -47,6 +47,20 @@ class ResourceStatus(models.TextChoices):
     BUSY = "busy"
 
 
+class ExperimentQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        """The experiments `user` may see: staff see all, a researcher their own.
+
+        Every page, fragment and API endpoint starts from this, so that access is
+        decided in one place and never only in a template.
+        """
+        if not user.is_authenticated or not user.is_active:
+            return self.none()
+        if user.is_staff:
+            return self
+        return self.filter(owner=user)
+
+
 class Experiment(models.Model):
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, related_name="experiments")
     # Unique across the whole database, as Auptimizer makes it ("toy", "toy (1)", ...);
@@ -58,6 +72,8 @@ class Experiment(models.Model):
     end_time = models.DateTimeField(null=True, blank=True)
     # The first error an executor reports; later ones are ignored.
     error_msg = models.TextField(null=True, blank=True)
+
+    objects = ExperimentQuerySet.as_manager()
 
     class Meta:
         constraints = [
