@@ -96,12 +96,26 @@ def connector_method(allowed_when_closed=False):
     return decorate
 
 
+# Ids are 64-bit; a larger int names nothing (and the database driver could not bind it).
+ID_RANGE = range(-(2**63), 2**63)
+
+
 def _id(value, what, allow_none=False):
+    """An id argument of a write: an int, else InvalidInputError; out of range, NotFoundError."""
     if value is None and allow_none:
         return None
+    number = _lookup_id(value, what)
+    if number is None:
+        raise NotFoundError(f"{what} {value} does not exist")
+    return number
+
+
+def _lookup_id(value, what):
+    """An id argument of a read: an int, else InvalidInputError; None if out of range (matches nothing)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise InvalidInputError(f"{what} must be an integer id, not {value!r}")
-    return int(value)
+    number = int(value)
+    return number if number in ID_RANGE else None
 
 
 def _status(value, allowed, what, allow_none=False):
@@ -319,7 +333,9 @@ class DjangoConnector(AbstractConnector):
 
     @connector_method()
     def delete_experiment(self, eid):
-        eid = _id(eid, "eid")
+        eid = _lookup_id(eid, "eid")
+        if eid is None:
+            return False
         with self._atomic():
             if not self._objects(Experiment).filter(pk=eid).exists():
                 return False
@@ -448,12 +464,16 @@ class DjangoConnector(AbstractConnector):
 
     @connector_method()
     def get_running_job(self, eid):
-        eid = _id(eid, "eid")
+        eid = _lookup_id(eid, "eid")
+        if eid is None:
+            return []
         return list(self._objects(Job).filter(experiment_id=eid).order_by("pk").values_list("pk", flat=True))
 
     @connector_method()
     def get_all_history(self, eid):
-        eid = _id(eid, "eid")
+        eid = _lookup_id(eid, "eid")
+        if eid is None:
+            return []
         rows = (
             self._objects(Job)
             .filter(experiment_id=eid)
@@ -466,7 +486,6 @@ class DjangoConnector(AbstractConnector):
         ]
 
     def _best_job(self, eid, maximize, *fields):
-        eid = _id(eid, "eid")
         # Only finite scores live in `score` (see tracking.scores), so NaN, inf and
         # text never win. Ties go to the lowest jid, as Auptimizer's first row.
         return (
@@ -479,15 +498,18 @@ class DjangoConnector(AbstractConnector):
 
     @connector_method()
     def get_best_result(self, eid, maximize=True):
-        best = self._best_job(eid, maximize, "pk", "score")
+        number = _lookup_id(eid, "eid")
+        best = None if number is None else self._best_job(number, maximize, "pk", "score")
         if best is None:
-            self._require(Experiment, eid, "experiment")
+            if number is None or not self._objects(Experiment).filter(pk=number).exists():
+                raise NotFoundError(f"experiment {eid} does not exist")
             return None
         return list(best)
 
     @connector_method()
     def get_best_result_config(self, eid, maximize=True):
-        best = self._best_job(eid, maximize, "config")
+        eid = _lookup_id(eid, "eid")
+        best = None if eid is None else self._best_job(eid, maximize, "config")
         return None if best is None else (json.dumps(best[0]),)
 
     # -- resources --------------------------------------------------------------------
@@ -513,7 +535,7 @@ class DjangoConnector(AbstractConnector):
         free = self._objects(Resource).filter(status=ResourceStatus.FREE, in_service=True).order_by("pk")
         rids = []
         if rid_blacklist:
-            blacklist = [_id(rid, "a blacklisted rid") for rid in rid_blacklist]
+            blacklist = [_lookup_id(rid, "a blacklisted rid") for rid in rid_blacklist]
             rids = list(free.filter(type=rtype).exclude(pk__in=blacklist).values_list("pk", flat=True))
         if not rids:
             rids = list(
@@ -594,7 +616,9 @@ class DjangoConnector(AbstractConnector):
 
     @connector_method()
     def get_intermediate_results_job(self, jid):
-        jid = _id(jid, "jid")
+        jid = _lookup_id(jid, "jid")
+        if jid is None:
+            return []
         rows = self._objects(IntermediateResult).filter(job_id=jid).order_by("number").values_list("score", "score_text")
         return [decode_score(number, text) for number, text in rows]
 
@@ -602,17 +626,19 @@ class DjangoConnector(AbstractConnector):
     def get_intermediate_results_jobs(self, jids):
         if not isinstance(jids, (list, tuple, set, frozenset)):
             raise InvalidInputError(f"jids must be a list of ids, not {type(jids).__name__}")
-        jids = [_id(jid, "jid") for jid in jids]
+        jids = [jid for jid in (_lookup_id(jid, "jid") for jid in jids) if jid is not None]
         if not jids:
             return {}
         return self._curves(self._objects(IntermediateResult).filter(job_id__in=jids))
 
     @connector_method()
     def get_intermediate_results_experiment(self, eid, status):
-        eid = _id(eid, "eid")
+        eid = _lookup_id(eid, "eid")
         if status is None:  # as Auptimizer: "status = NULL" matches no job
             return {}
         status = _status(status, JobStatus.values, "job")
+        if eid is None:
+            return {}
         return self._curves(
             self._objects(IntermediateResult).filter(job__experiment_id=eid, job__status=status)
         )
@@ -634,11 +660,11 @@ class DjangoConnector(AbstractConnector):
                 raise InvalidInputError("labels must be a list of strings or None")
             if labels and len(labels) != len(scores):
                 raise InvalidInputError(f"{len(labels)} labels for {len(scores)} scores")
-        if not encoded:
-            return
         with self._atomic():
             if self._experiment_id_of_job(jid) != eid:
                 raise InvalidInputError(f"job {jid} is not part of experiment {eid}")
+            if not encoded:  # nothing to record, but the ids were checked all the same
+                return
             if irid is not None and not self._objects(IntermediateResult).filter(pk=irid, job_id=jid).exists():
                 raise NotFoundError(f"intermediate result {irid} of job {jid} does not exist")
             if labels:
