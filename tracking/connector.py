@@ -151,6 +151,8 @@ class DjangoConnector(AbstractConnector):
         # Marks the resources this instance takes, so free_all_resources frees only those.
         self.holder_id = f"connector-{uuid.uuid4().hex}"
         self._closed = False
+        # eid -> the label names this instance last wrote for it (see save_multiple_results).
+        self._labels_written = {}
 
     def __repr__(self):
         return f"<DjangoConnector using={self.using!r}{' closed' if self._closed else ''}>"
@@ -587,16 +589,22 @@ class DjangoConnector(AbstractConnector):
     def save_intermediate_result(self, jid, score):
         jid = _id(jid, "jid")
         number, text = encode_score(score)
-        return self._retry_on_conflict(lambda: self._insert_intermediate_result(jid, number, text))
+        if connections[self.using].features.has_select_for_update:
+            # PostgreSQL: lock the job, then insert, in one transaction (see _lock_job).
+            def lock_and_insert():
+                self._lock_job(jid)
+                return self._insert_intermediate_result(jid, number, text)
+
+            return self._retry_on_conflict(lock_and_insert)
+        # SQLite: the single INSERT is its own transaction, serialised with every
+        # other writer by the database lock; BEGIN and COMMIT would only add cost.
+        return self._insert_intermediate_result(jid, number, text)
 
     def _insert_intermediate_result(self, jid, number, text):
-        # The executor's hot path, one statement on SQLite (plus the job lock on
-        # PostgreSQL, see _lock_job): the step number is computed from the job's last
-        # step (the unique (job, number) index answers MAX at once) and an unknown job
-        # inserts nothing. The ORM would take three queries.
+        # The executor's hot path in one statement: the step number is computed from
+        # the job's last step (the unique (job, number) index answers MAX at once) and
+        # an unknown job inserts nothing. The ORM would take three queries.
         connection = connections[self.using]
-        if connection.features.has_select_for_update:
-            self._lock_job(jid)
         table = IntermediateResult._meta.db_table
         job_table = Job._meta.db_table
         receive_time = IntermediateResult._meta.get_field("receive_time").get_db_prep_value(
@@ -660,33 +668,59 @@ class DjangoConnector(AbstractConnector):
                 raise InvalidInputError("labels must be a list of strings or None")
             if labels and len(labels) != len(scores):
                 raise InvalidInputError(f"{len(labels)} labels for {len(scores)} scores")
-        with self._atomic():
-            if self._experiment_id_of_job(jid) != eid:
-                raise InvalidInputError(f"job {jid} is not part of experiment {eid}")
-            if not encoded:  # nothing to record, but the ids were checked all the same
-                return
-            if irid is not None and not self._objects(IntermediateResult).filter(pk=irid, job_id=jid).exists():
-                raise NotFoundError(f"intermediate result {irid} of job {jid} does not exist")
-            if labels:
+        if not encoded:  # nothing to record, but the ids are checked all the same
+            self._check_result_links(jid, irid, eid)
+            return
+        labels = tuple(labels or ())
+        if labels and self._labels_written.get(eid) != labels:
+            with self._atomic():
                 self._objects(ResultLabel).bulk_create(
                     [ResultLabel(experiment_id=eid, label_order=order, name=label) for order, label in enumerate(labels, 1)],
                     update_conflicts=True,
                     unique_fields=["experiment", "label_order"],
                     update_fields=["name"],
                 )
-            now = timezone.now()
-            self._objects(MultipleResult).bulk_create(
-                MultipleResult(
-                    job_id=jid,
-                    intermediate_result_id=irid,
-                    experiment_id=eid,
-                    label_order=order,
-                    value=number,
-                    value_text=text,
-                    receive_time=now,
-                )
-                for order, (number, text) in enumerate(encoded, start=1)
-            )
+                self._insert_multiple_results(jid, irid, eid, encoded)
+            # Executors repeat the same labels at every step: write them once.
+            self._labels_written[eid] = labels
+        else:
+            self._insert_multiple_results(jid, irid, eid, encoded)
+
+    def _insert_multiple_results(self, jid, irid, eid, encoded):
+        # The executor's other hot path, in one statement: the job row supplies the
+        # links, so the rows are inserted only if the job exists, belongs to eid and
+        # owns irid (when given). The ORM would need three reads and an insert. When
+        # nothing was inserted, _check_result_links says which id was wrong.
+        connection = connections[self.using]
+        receive_time = MultipleResult._meta.get_field("receive_time").get_db_prep_value(timezone.now(), connection)
+        values = " UNION ALL ".join(
+            f"SELECT {order} AS label_order, CAST(%s AS DOUBLE PRECISION) AS value, CAST(%s AS TEXT) AS value_text"
+            for order in range(1, len(encoded) + 1)
+        )
+        sql = (
+            f"INSERT INTO {MultipleResult._meta.db_table} "
+            "(job_id, intermediate_result_id, experiment_id, label_order, value, value_text, receive_time, is_last) "
+            "SELECT j.id, r.id, j.experiment_id, v.label_order, v.value, v.value_text, %s, FALSE "
+            f"FROM {Job._meta.db_table} j "
+            f"LEFT JOIN {IntermediateResult._meta.db_table} r ON r.id = %s AND r.job_id = j.id "
+            f"CROSS JOIN ({values}) v "
+            "WHERE j.id = %s AND j.experiment_id = %s AND (CAST(%s AS BIGINT) IS NULL OR r.id IS NOT NULL)"
+        )
+        params = [receive_time, irid, *(value for pair in encoded for value in pair), jid, eid, irid]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            inserted = cursor.rowcount
+        if inserted != len(encoded):
+            self._check_result_links(jid, irid, eid)
+            raise BackendError(f"save_multiple_results: {inserted} of {len(encoded)} rows were written")
+
+    def _check_result_links(self, jid, irid, eid):
+        if self._experiment_id_of_job(jid) != eid:
+            if not self._objects(Experiment).filter(pk=eid).exists():
+                raise NotFoundError(f"experiment {eid} does not exist")
+            raise InvalidInputError(f"job {jid} is not part of experiment {eid}")
+        if irid is not None and not self._objects(IntermediateResult).filter(pk=irid, job_id=jid).exists():
+            raise NotFoundError(f"intermediate result {irid} of job {jid} does not exist")
 
     @connector_method()
     def set_last_multiple_results(self, eid, jid, num_labels):
