@@ -606,21 +606,25 @@ class DjangoConnector(AbstractConnector):
         # an unknown job inserts nothing. The ORM would take three queries.
         connection = connections[self.using]
         table = IntermediateResult._meta.db_table
-        job_table = Job._meta.db_table
-        receive_time = IntermediateResult._meta.get_field("receive_time").get_db_prep_value(
-            timezone.now(), connection
+        receive_time = IntermediateResult._meta.get_field("receive_time").get_db_prep_value(timezone.now(), connection)
+        sql = (
+            f"INSERT INTO {table} (job_id, number, score, score_text, receive_time) "
+            f"SELECT j.id, COALESCE((SELECT MAX(r.number) FROM {table} r WHERE r.job_id = j.id), -1) + 1, "
+            f"%s, %s, %s FROM {Job._meta.db_table} j WHERE j.id = %s"
         )
+        params = [number, text, receive_time, jid]
         with connection.cursor() as cursor:
-            cursor.execute(
-                f"INSERT INTO {table} (job_id, number, score, score_text, receive_time) "
-                f"SELECT j.id, COALESCE((SELECT MAX(r.number) FROM {table} r WHERE r.job_id = j.id), -1) + 1, "
-                f"%s, %s, %s FROM {job_table} j WHERE j.id = %s RETURNING id",
-                [number, text, receive_time, jid],
-            )
-            row = cursor.fetchone()
-        if row is None:
+            if connection.vendor == "sqlite":
+                # lastrowid saves stepping a RETURNING row: a tenth of the call's time.
+                cursor.execute(sql, params)
+                irid = cursor.lastrowid if cursor.rowcount == 1 else None
+            else:
+                cursor.execute(sql + " RETURNING id", params)
+                row = cursor.fetchone()
+                irid = row[0] if row else None
+        if irid is None:
             raise NotFoundError(f"job {jid} does not exist")
-        return row[0]
+        return irid
 
     @connector_method()
     def get_intermediate_results_job(self, jid):
