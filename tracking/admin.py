@@ -136,7 +136,7 @@ class ResourceAdmin(admin.ModelAdmin):
     def bulk_add_view(self, request):
         if not self.has_add_permission(request):
             raise PermissionDenied
-        form = BulkAddResourcesForm(request.POST or None)
+        form = BulkAddResourcesForm(request.POST if request.method == "POST" else None)
         if request.method == "POST" and form.is_valid():
             with transaction.atomic():
                 report = add_resources(**form.cleaned_data)

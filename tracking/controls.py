@@ -186,7 +186,7 @@ def share(request, eid):
     """The experiment's shares, and a form to add one: read-only access for a user or
     every member of a group."""
     experiment = _changeable(request, eid)
-    form = ShareForm(request.POST or None, experiment=experiment)
+    form = ShareForm(request.POST if request.method == "POST" else None, experiment=experiment)
     if request.method == "POST" and form.is_valid():
         new_share = form.cleaned_data["share"]
         try:
