@@ -6,7 +6,10 @@ local mode alike (local mode is where the browser tests run, so a page that brea
 policy fails its tests before it reaches a server). Scripts and styles come only from
 our own static files: no inline code, no style="" attributes, no eval. Django 5.2's
 admin works under it unchanged (tests/test_security.py loads its pages in Chromium and
-collects every violation), so there is no exception for /admin/.
+collects every violation), so there is no exception for /admin/. The one exception:
+with DEBUG on, error responses go without the policy, because Django's debug pages
+(tracebacks, "page not found") are made of inline styles and scripts; DEBUG is refused
+in production and off in tests.
 
 Login rate limit: failed logins are counted per (user name, client address) in Django's
 cache; after LOGIN_FAILURE_LIMIT failures within LOGIN_FAILURE_WINDOW_SECONDS the pair
@@ -53,6 +56,8 @@ class ContentSecurityPolicyMiddleware:
 
     def __call__(self, request):
         response = self.get_response(request)
+        if settings.DEBUG and response.status_code >= 400:
+            return response
         response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         return response
 

@@ -54,6 +54,12 @@ def test_it_sends_the_policy_on_every_response(client, path):
     assert directives["frame-ancestors"] == "'none'"
 
 
+def test_it_leaves_djangos_debug_error_pages_alone_when_debug_is_on(client):
+    with override_settings(DEBUG=True):
+        assert "Content-Security-Policy" not in client.get("/no/such/page/").headers
+        assert client.get("/accounts/login/").headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
+
+
 def test_it_sends_the_policy_on_pages_of_logged_in_users(client, root):
     client.force_login(root)
     response = client.get("/admin/tracking/resource/")
