@@ -25,6 +25,7 @@ an attacker gains at most a few tries per window, never an unbounded number.
 import hashlib
 import time
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.backends import ModelBackend, UserModel
@@ -127,6 +128,11 @@ class RateLimitedModelBackend(ModelBackend):
         else:
             clear_login_failures(username, request)
         return user
+
+    async def aauthenticate(self, request, username=None, password=None, **kwargs):
+        # ModelBackend's async variant does not go through authenticate(): route it
+        # there, so that no login path skips the limit.
+        return await sync_to_async(self.authenticate)(request, username=username, password=password, **kwargs)
 
 
 def rate_limit_message():

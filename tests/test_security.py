@@ -127,6 +127,20 @@ def test_it_runs_the_admin_in_chromium_without_a_single_policy_violation(live_se
         page.click("#shares-1 .select2-selection")
         page.fill(".select2-search__field", "ali")
         page.wait_for_selector(".select2-results__option >> text=alice")
+        # A related-object popup: add a user from the experiment's owner field. The
+        # popup's answer (popup_response.html) is a script: if the policy blocked it,
+        # the popup would stay open and the field would not get the new user.
+        page.goto(f"{live_server.url}/admin/tracking/experiment/{experiment.pk}/change/")
+        with page.expect_popup() as popup_info:
+            page.click("#add_id_owner")
+        popup = popup_info.value
+        popup.wait_for_load_state("load")
+        popup.fill("#id_username", "dave")
+        popup.fill("#id_password1", "a long enough passphrase")
+        popup.fill("#id_password2", "a long enough passphrase")
+        with popup.expect_event("close"):
+            popup.click("input[name=_save]")
+        page.wait_for_selector("#id_owner option:checked >> text=dave", state="attached")
         # An action through its confirmation page: free a resource a running job holds.
         page.goto(f"{live_server.url}/admin/tracking/resource/")
         page.check(f"input[name=_selected_action][value='{cpu.pk}']")
@@ -207,7 +221,6 @@ def test_it_counts_per_user_name_and_address(client, alice):
     client.logout()
     assert "Too many failed logins" in log_in(client, "/accounts/login/", "ALICE", "x").content.decode()
     # Someone else from the first address is not affected.
-    make_user("carol").set_password(PASSWORD)
     response = log_in(client, "/accounts/login/", "bob", "wrong")
     assert "correct username and password" in response.content.decode()
 
@@ -269,3 +282,15 @@ def test_it_keeps_csrf_on_the_login_forms(alice):
 
 def test_it_names_the_site_login_as_the_login_url():
     assert reverse("login") == "/accounts/login/"
+
+
+def test_it_limits_the_async_login_path_too(alice):
+    from asgiref.sync import async_to_sync
+    from django.contrib.auth import aauthenticate
+    from django.test import RequestFactory
+
+    request = RequestFactory().post("/accounts/login/", REMOTE_ADDR="203.0.113.9")
+    for _ in range(5):
+        assert async_to_sync(aauthenticate)(request, username="alice", password="wrong") is None
+    assert async_to_sync(aauthenticate)(request, username="alice", password=PASSWORD) is None
+    assert request.login_rate_limited is True
