@@ -213,14 +213,16 @@ USE_TZ = True
 # Static files -------------------------------------------------------------------------
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = BASE_DIR / "staticfiles"
 if PRODUCTION:
+    STATIC_ROOT = BASE_DIR / "staticfiles"  # filled by collectstatic (make run-production)
     STORAGES = {
         "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
         "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
     }
 else:
-    # Local mode serves straight from static/, no collectstatic step.
+    # Local mode serves straight from static/, no collectstatic step (and no
+    # STATIC_ROOT, which WhiteNoise would warn about while it does not exist).
+    STATIC_ROOT = None
     WHITENOISE_USE_FINDERS = True
     WHITENOISE_AUTOREFRESH = DEBUG
 
