@@ -368,7 +368,9 @@ def big_database(path, jobs, steps):
             "INSERT INTO job VALUES (?, ?, 1, 1700000000, 1700000100, 'FINISHED', '{}')",
             [(jid, jid / 10) for jid in range(1, jobs + 1)],
         )
-        source.executemany("INSERT INTO job_attempt VALUES (?, ?, 0, 1, 1700000000, 1700000100)", [(jid, jid) for jid in range(1, jobs + 1)])
+        source.executemany(
+            "INSERT INTO job_attempt VALUES (?, ?, 0, 1, 1700000000, 1700000100)", [(jid, jid) for jid in range(1, jobs + 1)]
+        )
         source.executemany(
             "INSERT INTO intermediate_result VALUES (?, ?, ?, ?, 1700000000)",
             [((jid - 1) * steps + step + 1, step, step / steps, jid) for jid in range(1, jobs + 1) for step in range(steps)],

@@ -5,6 +5,7 @@ The runs are subprocesses started from an experiment folder, as a researcher sta
 them; they write the test database through DATABASE_URL."""
 
 import json
+import os
 import signal
 import sqlite3
 import subprocess
@@ -116,6 +117,17 @@ def assert_stopped_cleanly(folder, process, experiment, returncode):
 
 
 @transactional
+def test_it_stops_on_sigterm(tmp_path):
+    folder, process, experiment = start_hanging_experiment(tmp_path)
+    try:
+        process.terminate()
+        out, err = assert_stopped_cleanly(folder, process, experiment, returncode=143)
+    finally:
+        process.kill()
+    assert "terminated (SIGTERM)" in err
+
+
+@transactional
 def test_it_stops_when_a_stop_is_requested_from_the_dashboard(tmp_path):
     folder, process, experiment = start_hanging_experiment(tmp_path)
     try:
@@ -130,7 +142,9 @@ def test_it_stops_when_a_stop_is_requested_from_the_dashboard(tmp_path):
 def test_it_stops_on_ctrl_c(tmp_path):
     folder, process, experiment = start_hanging_experiment(tmp_path)
     try:
-        process.send_signal(signal.SIGINT)
+        # The terminal sends SIGINT to the whole group: the job scripts die of it too,
+        # and are recorded cancelled, not finished with the score they last reported.
+        os.killpg(process.pid, signal.SIGINT)
         out, err = assert_stopped_cleanly(folder, process, experiment, returncode=130)
     finally:
         process.kill()
@@ -190,7 +204,8 @@ def test_it_writes_the_resource_mappings_auptimizer_reads(tmp_path):
     from aup.EE.Resource.GPUResourceManager import _load_gpu_mapping
     from aup.EE.Resource.SSHResourceManager import SSHResourceManager
 
-    write_env(tmp_path, [(1, "cpu", "localhost"), (4, "gpu", "0"), (5, "gpu", "1"), (9, "node", "me@host:2222"), (11, "aws", "i-1")])
+    resources = [(1, "cpu", "localhost"), (4, "gpu", "0"), (5, "gpu", "1"), (9, "node", "me@host:2222"), (11, "aws", "i-1")]
+    write_env(tmp_path, resources)
 
     assert _load_gpu_mapping(auppath=str(tmp_path)) == {4: "0", 5: "1"}
     assert SSHResourceManager.load_node_mapping(auppath=str(tmp_path)) == {9: "me@host:2222"}

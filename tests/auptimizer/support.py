@@ -23,6 +23,7 @@ def project(folder, *experiment_files):
     """A fresh experiment folder holding the training script and the given experiment files."""
     folder.mkdir(parents=True)
     shutil.copy2(FIXTURES / "train.py", folder / "train.py")
+    (folder / "train.py").chmod(0o755)  # Auptimizer runs it directly, as ./train.py
     for name in experiment_files:
         shutil.copy2(FIXTURES / name, folder / name)
     return folder
@@ -42,7 +43,8 @@ def run_reference(folder, experiment_file, user, cpu=2):
 
 
 def aup_run_command(experiment_file, *arguments):
-    return [sys.executable, str(PROJECT_DIR / "manage.py"), "aup_run", experiment_file, "--sleep", "0.2", "--poll", "0.2", *arguments]
+    manage = str(PROJECT_DIR / "manage.py")
+    return [sys.executable, manage, "aup_run", experiment_file, "--sleep", "0.2", "--poll", "0.2", *arguments]
 
 
 def aup_run_env():
@@ -63,6 +65,8 @@ def aup_run(folder, experiment_file, *arguments, stdin=None):
 
 
 def start_aup_run(folder, experiment_file, *arguments):
+    """Start aup_run as a terminal would: in a process group of its own, which its job
+    scripts join, so that os.killpg is a Ctrl-C typed in that terminal."""
     return subprocess.Popen(
         aup_run_command(experiment_file, *arguments),
         cwd=folder,
@@ -70,6 +74,7 @@ def start_aup_run(folder, experiment_file, *arguments):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        start_new_session=True,
     )
 
 

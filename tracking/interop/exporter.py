@@ -199,7 +199,10 @@ class _Export:
                 "pk", "score", "score_text", "experiment_id", "start_time", "end_time", "status", "config"
             ).iterator(chunk_size=BATCH_SIZE):
                 jids.add(pk)
-                yield (pk, exported_score(number, text), eid, schema.to_unix(start), schema.to_unix(end), status, json.dumps(config))
+                yield (
+                    pk, exported_score(number, text), eid, schema.to_unix(start), schema.to_unix(end), status,
+                    json.dumps(config),
+                )
 
         self.insert(
             "job", ("jid", "score", "eid", "start_time", "end_time", "status", "job_config"), job_rows(), jobs.count()
@@ -237,7 +240,10 @@ class _Export:
             "multiple_result",
             ("mrid", "label_order", "value", "receive_time", "jid", "irid", "eid", "is_last_result"),
             (
-                (pk, order, exported_score(value, text), schema.to_unix(received), jid, irid if irid in irids else None, eid, int(last))
+                (
+                    pk, order, exported_score(value, text), schema.to_unix(received), jid,
+                    irid if irid in irids else None, eid, int(last),
+                )
                 for pk, order, value, text, received, jid, irid, eid, last in labeled.order_by("pk").values_list(
                     "pk", "label_order", "value", "value_text", "receive_time", "job_id", "intermediate_result_id",
                     "experiment_id", "is_last",

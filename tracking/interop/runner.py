@@ -3,8 +3,8 @@
 Auptimizer's own entry point (``python -m aup experiment.json``) builds an
 ``aup.Experiment`` with the SQLite connector named in ``.aup/env.ini``, calls ``start()``
 and waits in ``finish()``. We build the same ``Experiment`` with aupsite's connector and
-run it the same way, except for what Auptimizer 2.0 gets wrong on a stop; each
-workaround lives here, is applied at run time, and never touches Auptimizer's files:
+run it the same way, except where Auptimizer 2.0 goes wrong; each workaround lives
+here, is applied at run time, and never touches Auptimizer's files:
 
 1. Stopping. Auptimizer's stop-watch thread (``Experiment._check_status``) answers a
    REQUEST_STOP with ``_thread.interrupt_main()`` and its Ctrl-C handler
@@ -18,9 +18,12 @@ workaround lives here, is applied at run time, and never touches Auptimizer's fi
    the resource manager's lock, which Auptimizer's job callbacks hold), running jobs
    ended as cancelled (Auptimizer's own ``resource_manager.suspend()``), job processes
    terminated (SIGTERM, then SIGKILL), the experiment STOPPED, jobs still marked
-   RUNNING cancelled, our resources freed. A second Ctrl-C skips the grace period
-   given to job scripts. A job thread that still does not end (a remote job that never
-   answers) is reported, and the command exits without waiting for it.
+   RUNNING cancelled, our resources freed. A job that ends while the stop is under way
+   (Ctrl-C in a terminal reaches the job scripts too) is cancelled like the others,
+   not retried or finished with the score it last reported (``update``). A second
+   Ctrl-C skips the grace period given to job scripts. A job thread that still does
+   not end (a remote job that never answers) is reported, and the command exits
+   without waiting for it.
 2. Finishing. ``Experiment.finish()`` decides that the experiment is over when no job
    is pending, but a failed job being retried is briefly not pending; when that
    happens after the last proposal, Auptimizer shuts its executor down, the retry is
@@ -37,8 +40,8 @@ workaround lives here, is applied at run time, and never touches Auptimizer's fi
 The early-stopping daemon's call ``get_intermediate_results_experiment(None, ...)``
 made before the experiment exists is handled by ``tracking.interop.connector``.
 
-This module imports neither Django nor Auptimizer; ``run_experiment`` gets the
-``aup`` package and the connector from its caller.
+This module imports neither Django nor Auptimizer; ``ExperimentRun`` gets the ``aup``
+package and the connector from its caller.
 """
 
 import configparser
@@ -186,7 +189,8 @@ class ExperimentRun:
         self._stop = threading.Event()
         self._hurry = threading.Event()  # a second Ctrl-C: no more grace
         self._over = threading.Event()
-        self._stop_lock = threading.Lock()
+        # Reentrant: the SIGINT handler (main thread) may run while the main thread holds it.
+        self._stop_lock = threading.RLock()
         self.stopped_by = None
         self._in_auptimizer = False  # the main thread is inside Experiment.start()
         self._main_thread = threading.main_thread()
@@ -195,13 +199,26 @@ class ExperimentRun:
     # -- construction -------------------------------------------------------------------
 
     def _build(self, config, username, auppath):
+        run = self
+
         class WatchedExperiment(self.aup.Experiment):
-            """Auptimizer's Experiment without its stop-watch thread (workaround 1)."""
+            """Auptimizer's Experiment, stopped by the run (workaround 1)."""
 
             def _check_status(self):
                 # Experiment.start() runs this in a new thread on every call; the run
                 # watches the status itself, in one thread.
                 return None
+
+            def update(self, score, jid):
+                # Auptimizer's callback for a job that ended. Once a stop is under way a
+                # job ends because of it (Ctrl-C in a terminal reaches the job scripts
+                # too): it is cancelled, as suspend() cancels the others, rather than
+                # retried, failed or finished with a partial score.
+                if run.stopping:
+                    self.pending_jobs.pop(jid, None)
+                    self.resource_manager.finish_job(jid, None)
+                    return None
+                return super().update(score, jid)
 
         experiment = WatchedExperiment(
             self.aup.BasicConfig(**config),
@@ -233,13 +250,17 @@ class ExperimentRun:
 
     # -- stop requests ------------------------------------------------------------------
 
+    @property
+    def stopping(self):
+        return self._stop.is_set()
+
     def request_stop(self, reason):
         """Ask the run to stop (from any thread); the first reason is kept."""
         with self._stop_lock:
             if self._stop.is_set():
                 return
             self.stopped_by = reason
-            self._stop.set()
+            self._stop.set()  # wakes the main thread waiting on it
         if self._in_auptimizer and threading.current_thread() is not self._main_thread:
             # The main thread may be blocked inside Auptimizer (a passive job waits on
             # input()): a signal interrupts the wait, and our handler ends start().
@@ -294,6 +315,7 @@ class ExperimentRun:
             finally:
                 self._in_auptimizer = False
             while not self._stop.is_set() and not self._all_jobs_done():
+                # A signal interrupts the wait, and the handler's request_stop ends it.
                 self._stop.wait(self.sleep_seconds)
             if self._stop.is_set():
                 return self._stop_experiment()
