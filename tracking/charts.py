@@ -150,9 +150,17 @@ def best_so_far(points, maximize=True):
     return line
 
 
+def compact(value):
+    """A float with 7 significant digits: more than any chart resolves, and JSON about
+    half the size of a full repr. Ints (steps, ids) and None pass through."""
+    if isinstance(value, float) and math.isfinite(value):
+        return float(f"{value:.7g}")
+    return value
+
+
 def columns(points):
-    """(x, y) pairs as uPlot's columns: [[x, ...], [y, ...]]."""
-    return [[x for x, _ in points], [y for _, y in points]]
+    """(x, y) pairs as uPlot's columns: [[x, ...], [y, ...]], numbers compacted."""
+    return [[compact(x) for x, _ in points], [compact(y) for _, y in points]]
 
 
 def eta_seconds(elapsed_seconds, done, planned):
@@ -231,8 +239,8 @@ def parameter_series(axes, jobs):
                     continue
             else:
                 x = categories.index(display_value(value))
-            xs.append(x)
-            ys.append(score)
+            xs.append(compact(x))
+            ys.append(compact(score))
             ids.append(jid)
         order = sorted(range(len(xs)), key=lambda i: xs[i])
         series[name] = [[xs[i] for i in order], [ys[i] for i in order], [ids[i] for i in order]]

@@ -152,7 +152,8 @@ class DemoExecutor:
             c.log_error_message(eid, f"job {jid}: worker crashed (simulated out-of-memory on cpu #{rid}); retried")
             c.job_failed(rid, jid)
             retry_rid = self._take_resource(avoid={rid})
-            if retry_rid is None:
+            if retry_rid is None:  # stopped while waiting for a resource: cancelled
+                c.end_job(jid, None, None)
                 return
             c.job_retry(retry_rid, jid)
             rid = retry_rid

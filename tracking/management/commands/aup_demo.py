@@ -69,9 +69,11 @@ class Command(BaseCommand):
         self.stdout.write(f"aup_demo: watch it at {url.rstrip('/')}/experiments/{eid}/ (log in as {owner}).")
         if parent:
             threading.Thread(target=watch_parent, args=(parent, executor), daemon=True).start()
-        # Stopped by the server's end (SIGTERM from make, Ctrl-C, or the parent gone), the
-        # demo ends its jobs and marks the experiment STOPPED instead of leaving it RUNNING.
-        signal.signal(signal.SIGTERM, lambda *_: executor.stopping.set())
+        # Stopped by the server's end (SIGTERM from make's trap, a closed terminal's
+        # SIGHUP, Ctrl-C, or the parent gone), the demo ends its jobs and marks the
+        # experiment STOPPED instead of leaving it RUNNING.
+        for number in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(number, lambda *_: executor.stopping.set())
         thread = executor.run_in_background()
         try:
             while thread.is_alive():
