@@ -30,3 +30,13 @@ def test_it_answers_unknown_pages_with_its_own_404(client):
     client.force_login(make_user("alice"))
     response = client.get("/no/such/page/")
     assert response.status_code == 404 and b"Back to your experiments" in response.content
+
+
+def test_login_and_404_pages_take_a_fixed_number_of_queries(client, django_assert_num_queries):
+    # Queries: none; an anonymous visitor has no session yet.
+    with django_assert_num_queries(0):
+        assert client.get("/accounts/login/").status_code == 200
+    client.force_login(make_user("alice"))
+    # Queries: session, user, the experiment (not visible: none).
+    with django_assert_num_queries(3):
+        assert client.get("/experiments/123456/").status_code == 404

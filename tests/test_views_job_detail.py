@@ -62,8 +62,46 @@ def test_it_takes_the_same_queries_for_short_or_long_curves(client, alice, exper
     JobAttempt.objects.create(job=job, number=1, resource=make_resource(), start_time=timezone.now())
     client.force_login(alice)
     # Queries: session, user, job with experiment and owner, labels, attempts with
-    # resources, final labeled values, score curve (longest, rows), labeled curves
-    # (longest, rows).
-    with django_assert_num_queries(10):
+    # resources, final labeled values, cursor, score curve (longest, rows), labeled
+    # curves (longest, rows).
+    with django_assert_num_queries(11):
         response = client.get(f"/jobs/{job.pk}/")
     assert response.status_code == 200
+    # Queries: session, user, job, labels, attempts, final labeled values.
+    with django_assert_num_queries(6):
+        response = client.get(f"/jobs/{job.pk}/", HTTP_HX_REQUEST="true", HTTP_HX_TARGET="job-summary")
+    assert response.status_code == 286  # a finished job: htmx stops polling
+    # Queries: session, user, job, labels, then the job payload: cursor, score curve
+    # (longest, rows), labeled curves (longest, rows).
+    with django_assert_num_queries(9):
+        assert client.get(f"/jobs/{job.pk}/chart.json").status_code == 200
+
+
+def test_it_polls_a_running_job_for_new_points_only(client, alice, experiment, django_assert_num_queries):
+    [job] = make_jobs(experiment, 1, steps=3, status="RUNNING", score=None)
+    client.force_login(alice)
+    html = client.get(f"/jobs/{job.pk}/").content.decode()
+    assert 'hx-trigger="every 2s"' in html and f'data-url="/jobs/{job.pk}/chart.json"' in html
+    summary = client.get(f"/jobs/{job.pk}/", HTTP_HX_REQUEST="true", HTTP_HX_TARGET="job-summary")
+    assert summary.status_code == 200 and b"<html" not in summary.content and b"running" in summary.content
+
+    first = client.get(f"/jobs/{job.pk}/chart.json").json()
+    assert first["ended"] is False and first["series"][0]["data"][0] == [0, 1, 2]
+    # Queries: session, user, job, any new point.
+    with django_assert_num_queries(4):
+        same = client.get(f"/jobs/{job.pk}/chart.json", {"since": first["cursor"]}).json()
+    assert same == {"unchanged": True, "ended": False, "cursor": first["cursor"]}
+    IntermediateResult.objects.create(job=job, number=3, score=0.5, receive_time=timezone.now())
+    more = client.get(f"/jobs/{job.pk}/chart.json", {"since": first["cursor"]}).json()
+    assert more["series"][0]["data"][0] == [0, 1, 2, 3] and more["cursor"] > first["cursor"]
+    assert client.get(f"/jobs/{job.pk}/chart.json", {"since": "x"}).status_code == 400
+
+    Job.objects.filter(pk=job.pk).update(status="FINISHED", score=0.5)
+    assert client.get(f"/jobs/{job.pk}/chart.json", {"since": more["cursor"]}).json()["ended"] is True
+
+
+def test_it_is_a_404_for_a_foreign_jobs_fragment_and_chart(client, experiment):
+    [job] = make_jobs(experiment, 1)
+    client.force_login(make_user("bob"))
+    assert client.get(f"/jobs/{job.pk}/", HTTP_HX_REQUEST="true", HTTP_HX_TARGET="job-summary").status_code == 404
+    assert client.get(f"/jobs/{job.pk}/chart.json").status_code == 404

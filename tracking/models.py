@@ -517,11 +517,14 @@ class MultipleResultQuerySet(CurveQuerySet):
     def label(self, label_order):
         return self.filter(label_order=label_order)
 
-    def final_values(self, job_ids):
-        """{job id: {label order: decoded value}} of the jobs' final labeled results
-        (``is_last``). One query, on the partial (experiment, job) index."""
+    def final_values(self, experiment_id, job_ids):
+        """{job id: {label order: decoded value}} of the final labeled results
+        (``is_last``) of jobs of one experiment. One query, on the partial
+        (experiment, job) index: a job's many per-step rows are never scanned."""
         values = {}
-        rows = self.filter(job_id__in=list(job_ids), is_last=True).order_by("job_id", "label_order")
+        rows = self.filter(experiment_id=experiment_id, job_id__in=list(job_ids), is_last=True).order_by(
+            "job_id", "label_order"
+        )
         for jid, order, number, text in rows.values_list("job_id", "label_order", "value", "value_text"):
             values.setdefault(jid, {})[order] = decode_score(number, text)
         return values

@@ -191,7 +191,7 @@ def _jobs_table_context(request, experiment, labels):
         for key in job.config if isinstance(job.config, dict) else ():
             if key not in params:
                 params.append(key)
-    finals = MultipleResult.objects.final_values([job.pk for job in jobs]) if labels and jobs else {}
+    finals = MultipleResult.objects.final_values(experiment.pk, [job.pk for job in jobs]) if labels and jobs else {}
     for job in jobs:
         job.param_values = [job.config.get(name, "") if isinstance(job.config, dict) else "" for name in params]
         values = finals.get(job.pk, {})
@@ -421,8 +421,15 @@ def _visible_job(request, job_id):
     return job
 
 
+def _job_live(job):
+    return job.status == JobStatus.RUNNING and not job.experiment.ended
+
+
 def job_payload(job, labels):
-    """The job page's chart: its score curve and each labeled curve, downsampled."""
+    """The job page's chart: its score curve and each labeled curve, downsampled, and
+    the cursor for the next poll. Five queries (cursor; score curve: longest, rows;
+    labeled curves: longest, rows)."""
+    cursor = IntermediateResult.objects.cursor()
     score = IntermediateResult.objects.curves([job.pk], JOB_CURVE_BUDGET)
     labeled = MultipleResult.objects.filter(job_id=job.pk).curves(
         [job.pk], JOB_CURVE_BUDGET, partition=("label_order",)
@@ -431,25 +438,22 @@ def job_payload(job, labels):
     series = [{"name": "score", "data": charts.columns(score.get(job.pk, []))}]
     for order, points in sorted(labeled.items()):
         series.append({"name": names.get(order, f"label {order}"), "data": charts.columns(points)})
-    return {"ended": job.status != JobStatus.RUNNING or job.experiment.ended, "series": series}
+    return {"ended": not _job_live(job), "cursor": cursor, "series": series}
 
 
-@require_GET
-def job_detail(request, job_id):
-    job = _visible_job(request, job_id)
-    experiment = job.experiment
-    labels = list(experiment.result_labels.all())
+def _job_context(job, labels):
+    """The job page's summary: attempts with their timeline, final labeled results.
+    Two queries (attempts with resources, final values)."""
     attempts = list(job.attempts.select_related("resource").order_by("number")[:JOB_ATTEMPTS_SHOWN])
+    now = timezone.now()
     for attempt in attempts:
         attempt.duration = (attempt.end_time - attempt.start_time) if attempt.start_time and attempt.end_time else None
-    finals = MultipleResult.objects.final_values([job.pk]).get(job.pk, {})
-    payload = job_payload(job, labels)
-    now = timezone.now()
+    finals = MultipleResult.objects.final_values(job.experiment_id, [job.pk]).get(job.pk, {})
     starts = [a.start_time for a in attempts if a.start_time]
-    ends = [a.end_time or now for a in attempts if a.start_time]
     timeline = []
     if starts:
-        origin, finish = min(starts), max(ends)
+        origin = min(starts)
+        finish = max(a.end_time or now for a in attempts if a.start_time)
         span = max((finish - origin).total_seconds(), 1e-6)
         for attempt in attempts:
             if attempt.start_time is None:
@@ -464,25 +468,47 @@ def job_detail(request, job_id):
                     "open": attempt.end_time is None,
                 }
             )
+    return {
+        "job": job,
+        "experiment": job.experiment,
+        "attempts": attempts,
+        "attempts_more": len(attempts) == JOB_ATTEMPTS_SHOWN,
+        "timeline": timeline,
+        "timeline_height": 2 * len(timeline),
+        "final_values": [(label.name, finals.get(label.label_order)) for label in labels],
+        "duration": ((job.end_time or now) - job.start_time) if job.start_time else None,
+        "polling": _job_live(job),
+    }
+
+
+@require_GET
+def job_detail(request, job_id):
+    job = _visible_job(request, job_id)
+    labels = list(job.experiment.result_labels.all())
+    context = _job_context(job, labels)
+    if _hx_target(request) == "job-summary":
+        response = render(request, "tracking/_job_summary.html", context)
+        if not _job_live(job):
+            response.status_code = STOP_POLLING
+        return response
+    payload = job_payload(job, labels)
     # The points behind the chart, as a table for those who do not see the chart.
     score_series = payload["series"][0]["data"]
-    curve_rows = list(zip(score_series[0], score_series[1])) if score_series else []
-    return render(
-        request,
-        "tracking/job_detail.html",
-        {
-            "job": job,
-            "experiment": experiment,
-            "attempts": attempts,
-            "attempts_more": len(attempts) == JOB_ATTEMPTS_SHOWN,
-            "timeline": timeline,
-            "timeline_height": 2 * len(timeline),
-            "final_values": [(label.name, finals.get(label.label_order)) for label in labels],
-            "chart_payload": payload,
-            "curve_rows": curve_rows,
-            "duration": ((job.end_time or now) - job.start_time) if job.start_time else None,
-        },
-    )
+    context.update(chart_payload=payload, curve_rows=list(zip(score_series[0], score_series[1])))
+    return render(request, "tracking/job_detail.html", context)
+
+
+@require_GET
+def job_chart(request, job_id):
+    """JSON for charts.js on a job page: the curves again, only when the job has new
+    points after ``since`` (else ``unchanged``), and ``ended`` to stop polling."""
+    job = _visible_job(request, job_id)
+    since = request.GET.get("since", "")
+    if since and not since.isdigit():
+        return JsonResponse({"error": "since must be a cursor from a previous response (a whole number)"}, status=400)
+    if since and _job_live(job) and not IntermediateResult.objects.filter(job_id=job.pk, pk__gt=int(since)).exists():
+        return JsonResponse({"unchanged": True, "ended": False, "cursor": int(since)})
+    return JsonResponse(job_payload(job, list(job.experiment.result_labels.all())))
 
 
 # -- resources page --------------------------------------------------------------------

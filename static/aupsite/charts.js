@@ -44,6 +44,9 @@
     return a;
   }
 
+  // Steps and job ids are whole numbers: never tick between them.
+  var WHOLE = { incrs: [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 2500, 5000, 10000, 20000, 50000, 100000, 1e6] };
+
   function widthOf(el) { return Math.max(el.clientWidth - 16, 200); }
 
   function whenResized(el, charts) {
@@ -184,7 +187,7 @@
       focus: { alpha: 0.25 },
       cursor: { focus: { prox: 24 }, drag: { x: true, y: false } },
       scales: { x: { time: false }, y: { distr: this.logY ? 3 : 1 } },
-      axes: [axis("step"), axis(this.seriesName, { size: 60 })],
+      axes: [axis("step", WHOLE), axis(this.seriesName, { size: 60 })],
       series: series,
       hooks: {
         setSeries: [function (u, idx) { self.focusRow(idx === null ? null : self.jobs[idx - 1]); }],
@@ -280,10 +283,10 @@
       legend: { show: false },
       cursor: { drag: { x: true, y: false }, points: { size: 8 } },
       scales: { x: { time: false } },
-      axes: [axis("job id"), axis("score", { size: 60 })],
+      axes: [axis("job id", WHOLE), axis("score", { size: 60 })],
       series: [
         { label: "job" },
-        { label: "score", stroke: PALETTE[0], fill: PALETTE[0], paths: function () { return null; }, points: { show: true, size: 5, stroke: PALETTE[0], fill: PALETTE[0] } },
+        { label: "score", stroke: PALETTE[0], fill: PALETTE[0], paths: function () { return null; }, points: { show: true, size: 6, stroke: PALETTE[0], fill: PALETTE[0] + "99" } },
         { label: "best so far", stroke: PALETTE[2], width: 2, paths: uPlot.paths.stepped({ align: 1 }), points: { show: false } }
       ],
       hooks: { setCursor: [function (u) {
@@ -333,10 +336,16 @@
         xAxis.values = function (u, splits) { return splits.map(function (v) { return a.categories[v]; }); };
       } else if (positive) {
         xScale.distr = 3;  // spans 2+ decades (a learning rate): log scale
-        // Label and grid the decades only; uPlot's log splits are dense.
-        xAxis.filter = function (u, splits) {
-          return splits.map(function (v) { var e = Math.log10(v); return Math.abs(e - Math.round(e)) < 1e-9 ? v : null; });
+        // Grid and label the decades only; uPlot's own log splits are dense.
+        xAxis.splits = function (u, axisIdx, min, max) {
+          var out = [];
+          for (var e = Math.floor(Math.log10(min)); e <= Math.ceil(Math.log10(max)); e++) {
+            var v = Math.pow(10, e);
+            if (v >= min && v <= max) out.push(v);
+          }
+          return out;
         };
+        xAxis.values = function (u, splits) { return splits.map(fmt); };
       }
       var u = new uPlot({
         width: Math.max(fig.clientWidth, 220), height: 190,
@@ -344,7 +353,7 @@
         cursor: { drag: { x: false, y: false }, points: { size: 8 } },
         scales: { x: xScale },
         axes: [xAxis, axis(null, { size: 50 })],
-        series: [{}, { stroke: PALETTE[0], fill: PALETTE[0], paths: function () { return null; }, points: { show: true, size: 4, stroke: PALETTE[0], fill: PALETTE[0] } }],
+        series: [{}, { stroke: PALETTE[0], fill: PALETTE[0], paths: function () { return null; }, points: { show: true, size: 6, stroke: PALETTE[0], fill: PALETTE[0] + "99" } }],
         hooks: { setCursor: [function (u) {
           var i = u.cursor.idx;
           if (i === null || i === undefined) return;
@@ -459,29 +468,59 @@
   function JobChart(el, payload) {
     var self = this;
     this.el = el;
+    this.url = el.dataset.url;
     this.logY = false;
+    this.zoomed = false;
     this.payload = payload;
     this.draw();
     var box = document.getElementById("job-logy");
     if (box) box.addEventListener("change", function () { self.logY = box.checked; self.draw(); });
     whenResized(el, function () { return [self.u]; });
+    if (!payload.ended) this.schedule();
   }
 
+  // One poll at a time, the next only once the previous has answered.
+  JobChart.prototype.schedule = function (delay) {
+    var self = this;
+    setTimeout(function () {
+      fetch(self.url + "?since=" + self.payload.cursor, { headers: { "Accept": "application/json" }, credentials: "same-origin" })
+        .then(function (r) { if (!r.ok) throw new Error("HTTP " + r.status); return r.json(); })
+        .then(function (next) {
+          if (!next.unchanged) {
+            var sameSeries = next.series.length === self.payload.series.length;
+            self.payload = next;
+            if (self.u && sameSeries) self.u.setData(self.data(), !self.zoomed); else self.draw();
+          }
+          if (!next.ended) self.schedule();
+        }, function () { self.schedule(POLL_MS * 3); });
+    }, delay || POLL_MS);
+  };
+
+  JobChart.prototype.shown = function () {
+    return this.payload.series.filter(function (s) { return s.data[0].length; });
+  };
+
+  JobChart.prototype.data = function () {
+    return logSafe(uPlot.join(this.shown().map(function (s) { return s.data; })), this.logY);
+  };
+
   JobChart.prototype.draw = function () {
-    var series = this.payload.series.filter(function (s) { return s.data[0].length; });
+    var self = this;
+    var series = this.shown();
     if (this.u) { this.u.destroy(); this.u = null; }
-    if (!series.length) { emptyNote(this.el, "No intermediate result yet."); return; }
+    if (!series.length) { emptyNote(this.el, this.payload.ended ? "No intermediate result was reported." : "Waiting for the first intermediate result…"); return; }
     clear(this.el);
-    var data = logSafe(uPlot.join(series.map(function (s) { return s.data; })), this.logY);
     this.u = new uPlot({
       width: widthOf(this.el), height: 320,
       cursor: { drag: { x: true, y: false } },
       scales: { x: { time: false }, y: { distr: this.logY ? 3 : 1 } },
-      axes: [axis("step"), axis("value", { size: 60 })],
+      axes: [axis("step", WHOLE), axis("value", { size: 60 })],
       series: [{ label: "step" }].concat(series.map(function (s, i) {
         return { label: s.name, stroke: i === 0 ? ACCENT : PALETTE[(i + 1) % PALETTE.length], width: i === 0 ? 2 : 1.5, spanGaps: false, value: function (u, v) { return fmt(v); } };
-      }))
-    }, data, this.el);
+      })),
+      hooks: { setSelect: [function (u) { if (u.select.width > 0) self.zoomed = true; }] }
+    }, this.data(), this.el);
+    this.u.over.addEventListener("dblclick", function () { self.zoomed = false; });
   };
 
   /* ---------------------------------------------------------------- start */
