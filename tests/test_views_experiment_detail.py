@@ -168,3 +168,16 @@ def test_it_takes_the_same_queries_for_2_or_20_jobs(client, alice, experiment, d
     # Queries: session, user, experiment, result labels, count, page, final labeled values.
     with django_assert_num_queries(7):
         assert client.get(url(experiment), {"sort": "-duration"}, **HX, HTTP_HX_TARGET="jobs").status_code == 200
+
+
+def test_it_copes_with_configs_that_are_not_objects(client, alice):
+    from tracking.models import Experiment
+
+    odd = Experiment.objects.create(owner=alice, name="odd", config=["not", "a", "dict"], status="RUNNING")
+    [job] = make_jobs(odd, 1, steps=2)
+    Job.objects.filter(pk=job.pk).update(config=[1, 2])
+    client.force_login(alice)
+    assert client.get(url(odd)).status_code == 200
+    assert client.get(f"/experiments/{odd.pk}/charts.json").status_code == 200
+    assert client.get(f"/jobs/{job.pk}/").status_code == 200
+    assert client.get("/").status_code == 200

@@ -30,7 +30,7 @@
     if (v === null || v === undefined) return "—";
     if (typeof v !== "number") return String(v);
     var a = Math.abs(v);
-    if (a !== 0 && (a < 1e-3 || a >= 1e5)) return v.toExponential(3);
+    if (a !== 0 && (a < 1e-3 || a >= 1e5)) return v.toExponential(3).replace(/\.?0+e/, "e");
     return String(+v.toPrecision(5));
   }
 
