@@ -65,3 +65,71 @@ def test_the_command_refuses_bad_input_and_writes_nothing():
     with pytest.raises(CommandError, match="--jobs"):
         call_command("aup_demo", "--owner", "alice", "--jobs", "0", stdout=StringIO())
     assert Experiment.objects.count() == 1
+
+
+def start_demo_process(*arguments):
+    import os
+    import subprocess
+    import sys
+
+    from tests.test_connector_concurrency import PROJECT_DIR, database_url
+
+    env = {**os.environ, "DATABASE_URL": database_url()}
+    return subprocess.Popen(
+        [sys.executable, str(PROJECT_DIR / "manage.py"), "aup_demo", "--step-delay", "0.1", "--jobs", "40", *arguments],
+        cwd=PROJECT_DIR,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_for_results(timeout=30):
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not IntermediateResult.objects.exists():
+        assert time.monotonic() < deadline, "the demo wrote nothing"
+        time.sleep(0.1)
+
+
+def assert_stopped_cleanly():
+    experiment = Experiment.objects.get()
+    assert experiment.status == "STOPPED"
+    assert not experiment.jobs.filter(status="RUNNING").exists()
+    assert not Resource.objects.filter(status="busy").exists()
+
+
+def test_the_demo_stops_when_the_server_beside_it_stops():
+    # `make run` passes the shell's pid as --parent: when it is gone, so is the demo.
+    import subprocess
+
+    make_user("admin", is_superuser=True, is_staff=True)
+    server = subprocess.Popen(["sleep", "60"])
+    demo = start_demo_process("--parent", str(server.pid))
+    try:
+        wait_for_results()
+        server.kill()
+        server.wait()
+        out, err = demo.communicate(timeout=30)
+    finally:
+        server.kill()
+        demo.kill()
+    assert demo.returncode == 0, err
+    assert "stopped" in out
+    assert_stopped_cleanly()
+
+
+def test_the_demo_ends_its_jobs_on_sigterm():
+    # What make's trap sends when the server stops with Ctrl-C.
+    make_user("admin", is_superuser=True, is_staff=True)
+    demo = start_demo_process()
+    try:
+        wait_for_results()
+        demo.terminate()
+        out, err = demo.communicate(timeout=30)
+    finally:
+        demo.kill()
+    assert demo.returncode == 0, err
+    assert_stopped_cleanly()
