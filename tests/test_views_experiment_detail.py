@@ -96,7 +96,7 @@ def test_it_renders_the_summary_alone_for_htmx_and_stops_polling_once_ended(clie
     experiment.status = "FINISHED"
     experiment.end_time = timezone.now()
     experiment.save()
-    ended = client.get(url(experiment), **HX, HTTP_HX_TARGET="summary")
+    ended = client.get(url(experiment), **HX, HTTP_HX_TARGET="summary", HTTP_HX_TRIGGER="summary")
     assert ended.status_code == 286  # htmx stops polling
     assert b"finished" in ended.content
     page = client.get(url(experiment)).content.decode()
@@ -134,12 +134,15 @@ def test_it_shows_the_final_labeled_results_in_the_table(client, alice, experime
     assert f">{last:.6g}<" in html and f">{2 * last:.6g}<" in html
 
 
-def test_it_stops_the_table_poll_once_ended(client, alice, experiment):
+def test_it_stops_the_table_poll_once_ended_but_still_sorts_on_click(client, alice, experiment):
     experiment.status = "STOPPED"
     experiment.save()
     client.force_login(alice)
-    response = client.get(url(experiment), **HX, HTTP_HX_TARGET="jobs")
-    assert response.status_code == 286 and b"hx-trigger" not in response.content
+    poll = client.get(url(experiment), **HX, HTTP_HX_TARGET="jobs", HTTP_HX_TRIGGER="jobs")
+    assert poll.status_code == 286 and b"hx-trigger" not in poll.content
+    # A sort link's request is no poll: a plain 200, so htmx pushes its URL.
+    click = client.get(url(experiment), {"sort": "-score"}, **HX, HTTP_HX_TARGET="jobs", HTTP_HX_TRIGGER="sort-score")
+    assert click.status_code == 200
 
 
 def test_it_embeds_the_first_chart_data(client, alice, experiment):

@@ -69,7 +69,9 @@ def test_it_takes_the_same_queries_for_short_or_long_curves(client, alice, exper
     assert response.status_code == 200
     # Queries: session, user, job, labels, attempts, final labeled values.
     with django_assert_num_queries(6):
-        response = client.get(f"/jobs/{job.pk}/", HTTP_HX_REQUEST="true", HTTP_HX_TARGET="job-summary")
+        response = client.get(
+            f"/jobs/{job.pk}/", HTTP_HX_REQUEST="true", HTTP_HX_TARGET="job-summary", HTTP_HX_TRIGGER="job-summary"
+        )
     assert response.status_code == 286  # a finished job: htmx stops polling
     # Queries: session, user, job, labels, then the job payload: cursor, score curve
     # (longest, rows), labeled curves (longest, rows).

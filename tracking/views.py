@@ -240,11 +240,11 @@ def experiment_detail(request, experiment_id):
     target = _hx_target(request)
     if target == "summary":
         response = render(request, "tracking/_experiment_summary.html", _summary_context(experiment))
-        return _stop_polling_when_ended(response, experiment)
+        return _stop_polling_when_ended(request, response, experiment.ended)
     labels = list(experiment.result_labels.all())
     if target == "jobs":
         response = render(request, "tracking/_jobs_table.html", _jobs_table_context(request, experiment, labels))
-        return _stop_polling_when_ended(response, experiment)
+        return _stop_polling_when_ended(request, response, experiment.ended)
     try:
         payload = chart_payload(experiment, labels, series="score")
     except BadRequest as exc:  # pragma: no cover - fixed, valid arguments
@@ -258,8 +258,11 @@ def experiment_detail(request, experiment_id):
     return render(request, "tracking/experiment_detail.html", context)
 
 
-def _stop_polling_when_ended(response, experiment):
-    if experiment.ended:
+def _stop_polling_when_ended(request, response, ended):
+    # Only a poll is told to stop: it is triggered by the polled element itself
+    # (HX-Trigger is its id, the same as the target's). A click on a sort link in an
+    # ended experiment's table is an ordinary request, whose URL htmx must push.
+    if ended and request.headers.get("HX-Trigger") == _hx_target(request):
         response.status_code = STOP_POLLING
     return response
 
@@ -488,9 +491,7 @@ def job_detail(request, job_id):
     context = _job_context(job, labels)
     if _hx_target(request) == "job-summary":
         response = render(request, "tracking/_job_summary.html", context)
-        if not _job_live(job):
-            response.status_code = STOP_POLLING
-        return response
+        return _stop_polling_when_ended(request, response, not _job_live(job))
     payload = job_payload(job, labels)
     # The points behind the chart, as a table for those who do not see the chart.
     score_series = payload["series"][0]["data"]

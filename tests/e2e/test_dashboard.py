@@ -73,6 +73,18 @@ def test_it_follows_a_running_experiment_live(page, login):
         page.wait_for_selector("#history-chart canvas", timeout=30_000)
         page.wait_for_selector("#params-charts canvas")
 
+        # The executor ends: the page shows it, and every poll stops (htmx on HTTP
+        # 286, charts.js on "ended").
+        executor.stop()
+        wait_until(page, "() => document.querySelector('#experiment-status').textContent.trim() === 'stopped'", 30)
+        wait_until(page, "() => window.aupsiteChart.ended === true", 30)
+        page.wait_for_timeout(3500)  # let any poll already in flight land
+        polls = []
+        page.on("request", lambda request: polls.append(request.url))
+        page.wait_for_timeout(4500)  # two summary and table poll periods
+        assert polls == []
+        assert page.locator(".live-dot").count() == 0
+
         # A job page: its configuration, attempts and curve.
         job_link = page.locator("#jobs tbody tr td a").first
         job_id = job_link.inner_text()
