@@ -456,7 +456,8 @@ def _job_context(job, labels):
     timeline = []
     if starts:
         origin = min(starts)
-        finish = max(a.end_time or now for a in attempts if a.start_time)
+        # A running job's timeline runs to now, so a wait for a retry shows as a gap.
+        finish = now if job.status == JobStatus.RUNNING else max(a.end_time or now for a in attempts if a.start_time)
         span = max((finish - origin).total_seconds(), 1e-6)
         for attempt in attempts:
             if attempt.start_time is None:
