@@ -26,7 +26,7 @@ def test_it_shows_how_to_start_when_there_is_nothing(client, alice):
 
 def test_it_lists_only_the_users_experiments_newest_first(client, alice):
     bob = make_user("bob")
-    older = make_experiment(alice, name="older")
+    make_experiment(alice, name="older")
     newer = make_experiment(alice, name="newer")
     make_experiment(bob, name="bobs secret")
     client.force_login(alice)

@@ -30,7 +30,6 @@ from tracking.models import (
     JobStatus,
     MultipleResult,
     Resource,
-    ResultLabel,
 )
 from tracking.scores import decode_score
 
