@@ -13,6 +13,8 @@
   var POLL_MS = 2000;
   var rootStyle = getComputedStyle(document.documentElement);
 
+  var CURVES_DRAWN = "aupsite:curves-drawn";
+
   function cssVar(name, fallback) {
     var value = rootStyle.getPropertyValue(name).trim();
     return value || fallback;
@@ -192,7 +194,12 @@
       hooks: {
         setSeries: [function (u, idx) { self.focusRow(idx === null ? null : self.jobs[idx - 1]); }],
         setCursor: [function (u) { self.showCursor(u); }],
-        setSelect: [function (u) { if (u.select.width > 0) self.zoomed = true; }]
+        setSelect: [function (u) { if (u.select.width > 0) self.zoomed = true; }],
+        // The moment the curves are first on screen, for the browser benchmark
+        // (bench/browser.py) and the end-to-end tests: a Performance API mark.
+        draw: [function () {
+          if (!performance.getEntriesByName(CURVES_DRAWN).length) performance.mark(CURVES_DRAWN);
+        }]
       }
     };
     this.u = new uPlot(opts, data, el);

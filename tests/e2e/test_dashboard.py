@@ -47,6 +47,8 @@ def test_it_follows_a_running_experiment_live(page, login):
         page.wait_for_url(re.compile(r"/experiments/\d+/$"))
         page.wait_for_selector("#curves-chart canvas")
         wait_until(page, "() => window.aupsiteChart && window.aupsiteChart.u && window.aupsiteChart.u.series.length > 1")
+        # The benchmark times navigation to this mark (bench/browser.py).
+        assert page.evaluate("performance.getEntriesByName('aupsite:curves-drawn').length") == 1
         page.evaluate("window.__not_reloaded = true")
         before = page.evaluate(CURVE_POINTS)
         assert before > 0
