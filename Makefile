@@ -29,7 +29,6 @@ run-production: install
 	$(BIN)/python manage.py check --deploy
 	$(BIN)/python manage.py collectstatic --noinput -v 0
 	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py createcachetable
 	exec $(BIN)/gunicorn aupsite.wsgi --bind $(BIND) --workers $(WORKERS) --access-logfile - --error-logfile -
 
 test: install-dev browser
@@ -54,7 +53,6 @@ install-dev: $(VENV)/.installed-dev
 
 migrate: install
 	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py createcachetable
 
 check: install-dev
 	$(BIN)/python manage.py check
