@@ -10,7 +10,7 @@ PORT ?= 8000
 BIND ?= 127.0.0.1:8000
 WORKERS ?= 3
 
-.PHONY: run run-production test install install-dev migrate check clean browser
+.PHONY: run run-production test bench install install-dev migrate check clean browser
 
 # On an empty database a simulated experiment (tracking/demo.py) writes through
 # DjangoConnector beside the server, so the dashboard moves within seconds. The demo
@@ -47,6 +47,16 @@ browser:
 	    exit 1; \
 	  fi; \
 	fi
+
+# The benchmarks (README, "Performance"): one table, also written to bench/results/bench.json.
+# PostgreSQL rows run on a throwaway server with PostgreSQL's durable defaults.
+bench: $(VENV)/.installed-bench browser
+	WITH_POSTGRES_DURABLE=1 WITH_POSTGRES_KEEP_DATABASE_URL=1 scripts/with-postgres \
+	  $(BIN)/python -m bench.run $(BENCH_ARGS)
+
+$(VENV)/.installed-bench: $(VENV)/.installed-dev bench/requirements.txt
+	$(BIN)/python -m pip install -q -r bench/requirements.txt
+	touch $@
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev

@@ -192,9 +192,74 @@ def big_experiments(workdir, rounds, sizes, steps):
     return rows, {"big_experiments": raw}, eids
 
 
+def against_optuna(workdir, rounds, trials, steps, eid):
+    """Row 5: optuna-dashboard's study endpoint against our experiment page plus curves."""
+    from bench.big_experiments import environment
+    from bench.optuna_compare import load_study
+
+    path = workdir / "optuna.sqlite3"
+    if not path.exists():
+        study_id = load_study(path, trials, steps)
+    else:
+        study_id = 1
+    limit = 600
+    ours = Worker("bench.big_experiments.BigServer", environment(workdir / "big.sqlite3"))
+    pages = ours.call("urls", eid)
+    samples = {"optuna": [], "aupsite": []}
+    failure, sizes, memory = None, None, None
+    try:
+        for _ in range(rounds):
+            # A fresh optuna-dashboard each round: what opening the study costs it
+            # (its in-memory cache would otherwise answer the repeats).
+            dashboard = Worker("bench.optuna_compare.OptunaDashboard", path=str(path))
+            try:
+                seconds, size, status = dashboard.call("study", study_id, timeout=limit)
+                memory = max(memory or 0, dashboard.call("peak_memory_mb"))
+            except TimeoutError:
+                failure = f"optuna-dashboard did not answer its study endpoint within {limit} s"
+                break
+            finally:
+                dashboard.close()
+            sizes = (size, status)
+            samples["optuna"].append(seconds)
+            samples["aupsite"].append(
+                ours.call("time", *pages["experiment page"], True) + ours.call("time", *pages["curves data"], True)
+            )
+    finally:
+        ours.close()
+    from bench.harness import Sample
+
+    aupsite = Sample("aupsite", samples["aupsite"])
+    if failure:
+        return [Row("5 vs optuna-dashboard", f"open a {trials:,} x {steps:,} study", float("inf"), "x", ">= 10x", True,
+                    failure)], {"optuna": {"failure": failure}}
+    optuna = Sample("optuna", samples["optuna"])
+    ratio = optuna.median / aupsite.median
+    return [Row(
+        "5 vs optuna-dashboard", f"open a {trials:,} x {steps:,} study: optuna-dashboard / aupsite (page + curves, first open)",
+        ratio, "x faster", ">= 10x", ratio >= 10,
+        f"optuna-dashboard {fmt_sample(optuna)}, {sizes[0] / 1e6:,.1f} MB, peak {memory:,.0f} MB; aupsite {fmt_sample(aupsite)}",
+    )], {"optuna": {"optuna": optuna.as_dict(), "aupsite": aupsite.as_dict(), "bytes": sizes[0], "peak_memory_mb": memory}}
+
+
+def in_the_browser(workdir, rounds, eids):
+    """Row 6: navigation to the curves drawn, in headless Chromium."""
+    from bench.big_experiments import PASSWORD, USER, environment
+    from bench.browser import curves_drawn
+    from bench.harness import Sample
+
+    small, big = eids[min(eids)], eids[max(eids)]
+    timings = curves_drawn(environment(workdir / "big.sqlite3"), USER, PASSWORD, [small, big], rounds)
+    fast, slow = Sample("small", [ms / 1000 for ms in timings[small]]), Sample("big", [ms / 1000 for ms in timings[big]])
+    return [Row(
+        "6 in the browser", f"navigation to curves drawn, {max(eids):,} jobs", slow.median, " s", "< 1.5 s",
+        slow.median < 1.5, f"{max(eids):,} jobs {fmt_sample(slow)}; {min(eids):,} jobs {fmt_sample(fast)}",
+    )], {"browser": {"big": slow.as_dict(), "small": fast.as_dict()}}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", default="1,2,3", help="comma-separated rows to run (1-6)")
+    parser.add_argument("--rows", default="1,2,3,4,5,6", help="comma-separated rows to run (1-6)")
     parser.add_argument("--rounds", type=int, default=15, help="interleaved rounds per timing")
     parser.add_argument("--preload", type=int, default=100_000, help="results already stored for the growth row")
     parser.add_argument("--lifecycles", type=int, default=3, help="job lifecycles per writer process in row 3")
@@ -210,11 +275,32 @@ def main():
     workdir.mkdir(parents=True, exist_ok=True)
     started = time.time()
     rows, raw = [], {}
+    sizes = [int(size) for size in args.big_sizes.split(",")]
+    big = {}
+
+    def big_rows():
+        more_rows, more_raw, eids = big_experiments(workdir, args.rounds, sizes, args.big_steps)
+        big.update(eids)
+        return more_rows, more_raw
+
+    def big_eids():
+        if not big:  # rows 5 and 6 alone: load the experiments, without row 4's timings
+            from bench.big_experiments import environment
+
+            loader = Worker("bench.big_experiments.BigLoader", environment(workdir / "big.sqlite3"))
+            try:
+                big.update({size: loader.call("load", size, args.big_steps, f"bench {size:,} jobs") for size in sizes})
+            finally:
+                loader.close()
+        return big
+
     sections = {
         1: lambda: write_path(workdir, args.rounds, args.preload),
         2: lambda: single_writer(workdir, args.rounds),
         3: lambda: many_writers(workdir, args.lifecycles),
-        4: lambda: big_experiments(workdir, args.rounds, [int(size) for size in args.big_sizes.split(",")], args.big_steps)[:2],
+        4: big_rows,
+        5: lambda: against_optuna(workdir, 3, max(sizes), args.big_steps, big_eids()[max(sizes)]),
+        6: lambda: in_the_browser(workdir, args.rounds, big_eids()),
     }
     for number, section in sections.items():
         if number in wanted:
