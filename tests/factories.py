@@ -2,7 +2,7 @@
 
 from django.contrib.auth import get_user_model
 
-from tracking.models import Resource
+from tracking.models import ApiToken, Resource
 
 
 def make_user(username="alice", **fields):
@@ -16,3 +16,8 @@ def make_resource(type="cpu", name="localhost", **fields):
 
 def make_resources(count, type="cpu", name="localhost"):
     return [make_resource(type=type, name=name) for _ in range(count)]
+
+
+def make_token(user, name="laptop"):
+    """An API token of `user`; returns (token, secret)."""
+    return ApiToken.issue(user, name)

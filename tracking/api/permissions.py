@@ -1,0 +1,25 @@
+"""Who may do what beyond "signed in" (which every endpoint requires)."""
+
+from rest_framework import permissions
+from rest_framework.authentication import SessionAuthentication
+
+
+class IsStaff(permissions.BasePermission):
+    """Staff only: adding, changing and removing resources is an administrator's job."""
+
+    message = "Only staff may change the resources."
+
+    def has_permission(self, request, view):
+        return bool(request.user and request.user.is_authenticated and request.user.is_staff)
+
+
+class SignedInWithPassword(permissions.BasePermission):
+    """Only a session (a person who signed in with a password) manages tokens.
+
+    A token cannot mint or revoke tokens: a leaked token must not outlive its revocation.
+    """
+
+    message = "Manage API tokens from a signed-in browser session, not with a token."
+
+    def has_permission(self, request, view):
+        return isinstance(request.successful_authenticator, SessionAuthentication)
