@@ -306,11 +306,17 @@ class ApiToken(models.Model):
     @classmethod
     def issue(cls, user, name):
         """Create a token for `user`; return (token, secret). The secret is not stored."""
-        secret = cls.SECRET_PREFIX + secrets.token_urlsafe(32)
-        token = cls.objects.create(
-            user=user, name=name, secret_hash=hash_token_secret(secret), prefix=secret[: len(cls.SECRET_PREFIX) + 6]
-        )
+        token = cls(user=user, name=name)
+        secret = token.set_new_secret()
+        token.save()
         return token, secret
+
+    def set_new_secret(self):
+        """Give this (unsaved) token a new random secret; return it: it is not kept."""
+        secret = self.SECRET_PREFIX + secrets.token_urlsafe(32)
+        self.secret_hash = hash_token_secret(secret)
+        self.prefix = secret[: len(self.SECRET_PREFIX) + 6]
+        return secret
 
     def revoke(self):
         """Revoke the token (once: a second revoke keeps the first time). One UPDATE."""

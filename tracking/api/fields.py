@@ -20,7 +20,43 @@ NON_FINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
 MAX_JSON_DEPTH = 64
 
 
+# JSON bodies say what type a value has: an id is a JSON integer, never "3" or 3.0 (the
+# connector refuses those too), a flag is true or false, a text is a string. DRF's own
+# fields would coerce; these do not. (Query parameters are all text, and use DRF's.)
+
+
+class StrictIntegerField(serializers.IntegerField):
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictBooleanField(serializers.BooleanField):
+    default_error_messages = {"invalid": "Must be true or false."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            self.fail("invalid")
+        return data
+
+
+class StrictCharField(serializers.CharField):
+    default_error_messages = {"invalid": "Not a valid string."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 def IdField(**kwargs):  # noqa: N802 - a field factory, read as a field class
+    """An id in a JSON body."""
+    return StrictIntegerField(min_value=ID_MIN, max_value=ID_MAX, **kwargs)
+
+
+def IdQueryField(**kwargs):  # noqa: N802
+    """An id in a query parameter."""
     return serializers.IntegerField(min_value=ID_MIN, max_value=ID_MAX, **kwargs)
 
 
@@ -109,7 +145,7 @@ class JSONObjectField(serializers.JSONField):
         return data
 
 
-class TextField(serializers.CharField):
+class TextField(StrictCharField):
     """Free text kept exactly as given (no trimming); blank allowed."""
 
     def __init__(self, **kwargs):
@@ -118,8 +154,15 @@ class TextField(serializers.CharField):
         super().__init__(**kwargs)
 
 
+class StrictChoiceField(serializers.ChoiceField):
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid_choice", input=data)
+        return super().to_internal_value(data)
+
+
 def _status_field(statuses, what, **kwargs):
-    return serializers.ChoiceField(
+    return StrictChoiceField(
         choices=list(statuses),
         error_messages={"invalid_choice": f"{{input!r}} is not a valid {what} status; use one of {', '.join(statuses)}"},
         **kwargs,

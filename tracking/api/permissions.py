@@ -4,15 +4,6 @@ from rest_framework import permissions
 from rest_framework.authentication import SessionAuthentication
 
 
-class IsStaff(permissions.BasePermission):
-    """Staff only: adding, changing and removing resources is an administrator's job."""
-
-    message = "Only staff may change the resources."
-
-    def has_permission(self, request, view):
-        return bool(request.user and request.user.is_authenticated and request.user.is_staff)
-
-
 class SignedInWithPassword(permissions.BasePermission):
     """Only a session (a person who signed in with a password) manages tokens.
 

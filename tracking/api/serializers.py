@@ -9,6 +9,11 @@ from rest_framework import serializers
 from tracking.api.fields import (
     ExperimentStatusField,
     IdField,
+    IdQueryField,
+    StrictBooleanField,
+    StrictCharField,
+    StrictChoiceField,
+    StrictIntegerField,
     JobStatusField,
     JSONObjectField,
     ScoreField,
@@ -34,12 +39,12 @@ class ErrorOut(serializers.Serializer):
 
 
 class ExperimentStartIn(serializers.Serializer):
-    username = serializers.CharField(
+    username = StrictCharField(
         max_length=150,
         required=False,
         help_text="The owner; by default the caller. Only staff may name another user.",
     )
-    status = serializers.ChoiceField(
+    status = StrictChoiceField(
         choices=["RUNNING", "CREATED"],
         default="RUNNING",
         help_text="RUNNING: start_experiment (started now). CREATED: create_experiment (not started).",
@@ -51,8 +56,13 @@ class ExperimentStartIn(serializers.Serializer):
             "name the experiment gets is stored in the config. Give either this, or name and config."
         ),
     )
-    name = serializers.CharField(
-        max_length=255, allow_null=True, required=False, trim_whitespace=False, help_text="The experiment's name."
+    name = StrictCharField(
+        max_length=255,
+        allow_null=True,
+        allow_blank=True,
+        required=False,
+        trim_whitespace=False,
+        help_text="The experiment's name.",
     )
     config = JSONObjectField(required=False, help_text="The experiment's config, stored as given.")
 
@@ -96,7 +106,7 @@ class UsernameQueryIn(serializers.Serializer):
 class JobStartIn(serializers.Serializer):
     rid = IdField(help_text="The resource the job's first attempt runs on.")
     config = JSONObjectField(default=dict, help_text="The job's hyperparameters.")
-    take_resource = serializers.BooleanField(
+    take_resource = StrictBooleanField(
         default=False,
         help_text="Also take the resource, atomically (job_started). The job is recorded even if it is busy.",
     )
@@ -108,7 +118,7 @@ class JobStartedOut(serializers.Serializer):
 
 class AttemptStartIn(serializers.Serializer):
     rid = IdField(help_text="The resource the new attempt runs on.")
-    take_resource = serializers.BooleanField(default=False, help_text="Also take the resource, atomically (job_retry).")
+    take_resource = StrictBooleanField(default=False, help_text="Also take the resource, atomically (job_retry).")
 
 
 class AttemptStartedOut(serializers.Serializer):
@@ -160,7 +170,7 @@ class MultipleResultsIn(serializers.Serializer):
 
 class LastMultipleResultsIn(serializers.Serializer):
     eid = IdField(help_text="The job's experiment.")
-    num_labels = serializers.IntegerField(min_value=0, max_value=2**31 - 1)
+    num_labels = StrictIntegerField(min_value=0, max_value=2**31 - 1)
 
 
 class BatchItemIn(serializers.Serializer):
@@ -221,7 +231,7 @@ class StatusQueryIn(serializers.Serializer):
 
 
 class JobIdsQueryIn(serializers.Serializer):
-    jid = serializers.ListField(child=IdField(), required=False, default=list, max_length=1000)
+    jid = serializers.ListField(child=IdQueryField(), required=False, default=list, max_length=1000)
 
 
 class ScoresOut(serializers.Serializer):
@@ -237,7 +247,7 @@ class ResourceTypesOut(serializers.Serializer):
 
 class AvailableQueryIn(serializers.Serializer):
     rtype = serializers.CharField(required=False, max_length=1000, trim_whitespace=False)
-    blacklist = serializers.ListField(child=IdField(), required=False, default=list, max_length=1000)
+    blacklist = serializers.ListField(child=IdQueryField(), required=False, default=list, max_length=1000)
 
 
 class RidsOut(serializers.Serializer):
@@ -252,23 +262,32 @@ class FreedOut(serializers.Serializer):
     freed = serializers.BooleanField()
 
 
+class ResourceOut(serializers.Serializer):
+    rid = serializers.IntegerField(source="pk")
+    type = serializers.CharField()
+    name = serializers.CharField()
+    status = serializers.CharField(help_text="free or busy")
+    in_service = serializers.BooleanField()
+    busy_since = serializers.DateTimeField(source="taken_at", allow_null=True)
+
+
 class ResourceIn(serializers.Serializer):
-    type = serializers.CharField(max_length=64, help_text="Free text: cpu, gpu, node, aws, passive, ...")
-    name = serializers.CharField(max_length=255)
-    in_service = serializers.BooleanField(default=True)
+    type = StrictCharField(max_length=64, help_text="Free text: cpu, gpu, node, aws, passive, ...")
+    name = StrictCharField(max_length=255)
+    in_service = StrictBooleanField(default=True)
 
 
 class ResourceChangeIn(serializers.Serializer):
-    type = serializers.CharField(max_length=64, required=False)
-    name = serializers.CharField(max_length=255, required=False)
-    in_service = serializers.BooleanField(required=False, help_text="false: executors are never given it.")
+    type = StrictCharField(max_length=64, required=False)
+    name = StrictCharField(max_length=255, required=False)
+    in_service = StrictBooleanField(required=False, help_text="false: executors are never given it.")
 
 
 # -- tokens ------------------------------------------------------------------------------------
 
 
 class TokenIn(serializers.Serializer):
-    name = serializers.CharField(max_length=100, help_text="What the token is for, e.g. the machine it lives on.")
+    name = StrictCharField(max_length=100, help_text="What the token is for, e.g. the machine it lives on.")
 
 
 class TokenOut(serializers.Serializer):

@@ -54,6 +54,8 @@ urlpatterns = [
     ),
     path("intermediate-results/", views.intermediate_results, name="api-intermediate-results"),
     path("intermediate-results/batch/", views.intermediate_results_batch, name="api-intermediate-results-batch"),
+    path("resources/", views.resources, name="api-resources"),
+    path("resources/<id:rid>/", views.resource, name="api-resource"),
     path("resources/types/", views.resource_types, name="api-resource-types"),
     path("resources/available/", views.resources_available, name="api-resources-available"),
     path("resources/free-all/", views.resources_free_all, name="api-resources-free-all"),

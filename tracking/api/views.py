@@ -99,6 +99,11 @@ def require_job(request, jid):
         raise NotFoundError(f"job {jid} does not exist")
 
 
+def staff_only(request):
+    if not request.user.is_staff:
+        raise PermissionDenied("Only staff may add, change or remove resources.")
+
+
 def owner_username(request, username):
     """The user an experiment is recorded for: the caller, or anyone for staff."""
     if username is None:
@@ -564,6 +569,57 @@ def resources_free_all(request):
     return no_content()
 
 
+@documented(
+    "Add a resource (staff)",
+    request=s.ResourceIn,
+    ok=s.ResourceOut,
+    status=201,
+    write=True,
+    methods=["POST"],
+    tags=["resources"],
+)
+@endpoint(["POST"])
+def resources(request):
+    staff_only(request)
+    data = valid(s.ResourceIn, request.data)
+    resource = Resource.objects.create(**data)
+    return Response(s.ResourceOut(resource).data, status=status.HTTP_201_CREATED)
+
+
+@documented(
+    "Change a resource (staff)",
+    description="in_service false takes it out of service: executors are never given it.",
+    request=s.ResourceChangeIn,
+    ok=s.ResourceOut,
+    write=True,
+    errors=(404,),
+    methods=["PATCH"],
+    tags=["resources"],
+)
+@documented(
+    "Remove a resource (staff)",
+    description="The attempts that ran on it keep their history, without the resource.",
+    status=204,
+    write=True,
+    errors=(404,),
+    methods=["DELETE"],
+    tags=["resources"],
+)
+@endpoint(["PATCH", "DELETE"])
+def resource(request, rid):
+    staff_only(request)
+    if request.method == "DELETE":
+        deleted, _ = Resource.objects.filter(pk=rid).delete()
+        if not deleted:
+            raise NotFoundError(f"resource {rid} does not exist")
+        return no_content()
+    data = valid(s.ResourceChangeIn, request.data)
+    matching = Resource.objects.filter(pk=rid)
+    if not (matching.update(**data) if data else matching.exists()):
+        raise NotFoundError(f"resource {rid} does not exist")
+    return Response(s.ResourceOut(Resource.objects.get(pk=rid)).data)
+
+
 # -- tokens ------------------------------------------------------------------------------------------
 
 
@@ -606,6 +662,3 @@ def not_found(request, path=""):
     raise NotFoundError(f"nothing at {request.path}")
 
 
-def staff_only(request):
-    if not request.user.is_staff:
-        raise PermissionDenied("Only staff may change the resources.")
