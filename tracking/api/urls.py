@@ -67,5 +67,6 @@ urlpatterns = [
     # whom LoginRequiredMiddleware sends to the login page first.
     path("schema/", login_not_required(SpectacularAPIView.as_view()), name="api-schema"),
     path("docs/", docs.swagger_ui, name="api-docs"),
-    re_path(r"^(?P<path>.*)$", views.not_found),
+    # Anything else, newlines included: a JSON 404 (after authentication), not an HTML page.
+    re_path(r"^(?P<path>[\s\S]*)$", views.not_found),
 ]
