@@ -27,3 +27,15 @@ def connector(db):
     instance = DjangoConnector()
     yield instance
     instance.close()
+
+
+@pytest.fixture
+def second_connector(db):
+    """Another connector instance, as another executor holds: what it takes is not ours.
+
+    A test module that overrides `connector` with another implementation may override
+    this too; left as is, the other executor is a DjangoConnector on the same database.
+    """
+    instance = DjangoConnector()
+    yield instance
+    instance.close()

@@ -1,8 +1,10 @@
 """Deterministic builders for test data, written straight through the ORM."""
 
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
-from tracking.models import ApiToken, Resource
+from tracking.models import ApiToken, Experiment, IntermediateResult, Job, JobAttempt, MultipleResult, Resource
+from tracking.scores import encode_score
 
 
 def make_user(username="alice", **fields):
@@ -16,6 +18,55 @@ def make_resource(type="cpu", name="localhost", **fields):
 
 def make_resources(count, type="cpu", name="localhost"):
     return [make_resource(type=type, name=name) for _ in range(count)]
+
+
+def make_experiment(owner, name=None, status="RUNNING", config=None, **fields):
+    """An experiment as an executor would have left it; started now unless CREATED."""
+    fields.setdefault("start_time", None if status == "CREATED" else timezone.now())
+    return Experiment.objects.create(owner=owner, name=name, status=status, config=config or {}, **fields)
+
+
+def make_job(experiment, resource=None, status="RUNNING", config=None, attempts=1, **fields):
+    """A job started now, with `attempts` attempts (numbered 0, 1, ...) on `resource`."""
+    now = timezone.now()
+    fields.setdefault("start_time", now)
+    job = Job.objects.create(experiment=experiment, status=status, config=config or {}, **fields)
+    for number in range(attempts):
+        JobAttempt.objects.create(job=job, number=number, resource=resource, start_time=now)
+    return job
+
+
+def make_intermediate_results(job, scores):
+    """The job's steps 0, 1, ... with these scores (stored as the connector stores them)."""
+    results = []
+    for number, score in enumerate(scores):
+        value, text = encode_score(score)
+        results.append(
+            IntermediateResult.objects.create(
+                job=job, number=number, score=value, score_text=text, receive_time=timezone.now()
+            )
+        )
+    return results
+
+
+def make_multiple_results(job, scores, intermediate_result=None, is_last=False):
+    """One labeled result per score (label order 1..n) of the job's experiment."""
+    rows = []
+    for order, score in enumerate(scores, start=1):
+        value, text = encode_score(score)
+        rows.append(
+            MultipleResult.objects.create(
+                job=job,
+                experiment_id=job.experiment_id,
+                intermediate_result=intermediate_result,
+                label_order=order,
+                value=value,
+                value_text=text,
+                receive_time=timezone.now(),
+                is_last=is_last,
+            )
+        )
+    return rows
 
 
 def make_token(user, name="laptop"):

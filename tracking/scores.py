@@ -35,7 +35,10 @@ def encode_score(value):
         except ValueError:
             return None, value
     else:
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:
+            raise ScoreTypeError(f"a score must fit in a 64-bit float; {value} does not") from None
     if math.isfinite(number):
         return number, None
     if math.isnan(number):
