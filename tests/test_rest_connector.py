@@ -166,8 +166,10 @@ def test_it_does_not_retry_a_refusal(flaky_proxy, executor_user, world):
     proxy = flaky_proxy()
     connector = through(proxy, executor_user)
 
+    other = DjangoConnector().start_experiment("alice", {"name": "other"})
+
     with pytest.raises(InvalidInputError):
-        connector.save_multiple_results(world.jid, None, world.eid + 1, ["a"], [1.0])
+        connector.save_multiple_results(world.jid, None, other, ["a"], [1.0])
     with pytest.raises(NotFoundError):
         connector.end_job(world.jid + 1000)
 
