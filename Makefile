@@ -6,21 +6,42 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# run-production: where gunicorn listens (behind a TLS proxy) and how many processes.
+BIND ?= 127.0.0.1:8000
+WORKERS ?= 3
+CHROMIUM := /usr/bin/chromium
 
-.PHONY: run test install install-dev migrate check clean
+.PHONY: run run-production test install install-dev migrate check clean
 
 run: install migrate
 	$(BIN)/python manage.py aup_bootstrap --url http://$(HOST):$(PORT)/
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
 
-test: install-dev
+# The production variant: settings from the environment (README, "Running in
+# production"), static files collected, gunicorn on BIND behind a TLS proxy.
+run-production: export AUPSITE_ENV = production
+run-production: install
+	$(BIN)/python manage.py check --deploy
+	$(BIN)/python manage.py collectstatic --noinput -v 0
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py createcachetable
+	exec $(BIN)/gunicorn aupsite.wsgi --bind $(BIND) --workers $(WORKERS) --access-logfile - --error-logfile -
+
+test: install-dev $(CHROMIUM)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The page tests drive Debian's Chromium through Playwright (Playwright's own browser
+# download is not used); as root we install it when it is missing.
+$(CHROMIUM):
+	[ "$$(id -u)" = 0 ] || { echo "chromium is missing: apt-get install chromium (as root)"; exit 1; }
+	apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
 migrate: install
 	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py createcachetable
 
 check: install-dev
 	$(BIN)/python manage.py check

@@ -109,6 +109,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # First after SecurityMiddleware, so that every response gets the policy,
+    # static files served by WhiteNoise included.
+    "aupsite.security.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -176,6 +179,16 @@ DATABASES = {"default": _database}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Cache -----------------------------------------------------------------------------
+# In the database, so that every server process (gunicorn workers) shares one count of
+# failed logins; the table is made by `manage.py createcachetable` (make run does it).
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "aupsite_cache",
+    }
+}
+
 # Auth -------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -183,6 +196,13 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# RateLimitedModelBackend: Django's own, refusing a user name and address pair after
+# LOGIN_FAILURE_LIMIT failed logins within LOGIN_FAILURE_WINDOW_SECONDS (see aupsite/security.py).
+AUTHENTICATION_BACKENDS = ["aupsite.security.RateLimitedModelBackend"]
+LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+LOGIN_FAILURE_WINDOW_SECONDS = env_int("LOGIN_FAILURE_WINDOW_SECONDS", 15 * 60)
+if LOGIN_FAILURE_LIMIT < 1 or LOGIN_FAILURE_WINDOW_SECONDS < 1:
+    raise ImproperlyConfigured("LOGIN_FAILURE_LIMIT and LOGIN_FAILURE_WINDOW_SECONDS must be at least 1")
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
@@ -196,19 +216,24 @@ USE_TZ = True
 # Static files -------------------------------------------------------------------------
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = BASE_DIR / "staticfiles"
 if PRODUCTION:
+    STATIC_ROOT = BASE_DIR / "staticfiles"  # filled by collectstatic (make run-production)
     STORAGES = {
         "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
         "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
     }
 else:
-    # Local mode serves straight from static/, no collectstatic step.
+    # Local mode serves straight from static/, no collectstatic step (and no
+    # STATIC_ROOT, which WhiteNoise would warn about while it does not exist).
+    STATIC_ROOT = None
     WHITENOISE_USE_FINDERS = True
     WHITENOISE_AUTOREFRESH = DEBUG
 
 # Security -----------------------------------------------------------------------------
+# Besides these, every response carries a strict Content-Security-Policy
+# (aupsite.security.ContentSecurityPolicyMiddleware), in local mode too.
 X_FRAME_OPTIONS = "DENY"
+LOGIN_RATE_LIMIT_TRUST_X_FORWARDED_FOR = False
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SESSION_COOKIE_HTTPONLY = True
@@ -217,6 +242,9 @@ if PRODUCTION:
     # Behind a TLS-terminating proxy that sets X-Forwarded-Proto.
     if env_bool("BEHIND_TLS_PROXY", True):
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+        # The proxy appends the client's address to X-Forwarded-For; the login rate
+        # limit counts per client address, not per proxy.
+        LOGIN_RATE_LIMIT_TRUST_X_FORWARDED_FOR = True
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000)

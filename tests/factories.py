@@ -1,9 +1,21 @@
 """Deterministic builders for test data, written straight through the ORM."""
 
+from datetime import timedelta
+
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from tracking.models import ApiToken, Experiment, IntermediateResult, Job, JobAttempt, MultipleResult, Resource
+from tracking.models import (
+    ApiToken,
+    Experiment,
+    ExperimentShare,
+    IntermediateResult,
+    Job,
+    JobAttempt,
+    MultipleResult,
+    Resource,
+    ResourceStatus,
+)
 from tracking.scores import encode_score
 
 
@@ -67,6 +79,34 @@ def make_multiple_results(job, scores, intermediate_result=None, is_last=False):
             )
         )
     return rows
+
+
+def make_recorded_job(experiment, resource=None, status="RUNNING", started=None, steps=0, **fields):
+    """A job as the connector records it: its first attempt open while the job runs,
+    on `resource`, which it takes as job_started does; `steps` intermediate results.
+    (make_job builds the bare rows, for tests of the connector itself.)"""
+    started = started or timezone.now()
+    running = status == "RUNNING"
+    job = Job.objects.create(
+        experiment=experiment, status=status, start_time=started, end_time=None if running else started, **fields
+    )
+    JobAttempt.objects.create(
+        job=job, number=0, resource=resource, start_time=started, end_time=None if running else started
+    )
+    if resource is not None and running:
+        Resource.objects.filter(pk=resource.pk).update(status=ResourceStatus.BUSY, holder="test", taken_at=started)
+    IntermediateResult.objects.bulk_create(
+        IntermediateResult(job=job, number=number, score=float(number), receive_time=started) for number in range(steps)
+    )
+    return job
+
+
+def make_share(experiment, user=None, group=None):
+    return ExperimentShare.objects.create(experiment=experiment, user=user, group=group)
+
+
+def ago(**delta):
+    return timezone.now() - timedelta(**delta)
 
 
 def make_token(user, name="laptop"):

@@ -1,9 +1,9 @@
 import pytest
-from django.contrib.auth.models import AnonymousUser
+from django.contrib.auth.models import AnonymousUser, Group
 from django.db import IntegrityError, transaction
 
-from tests.factories import make_experiment, make_job, make_resource, make_user
-from tracking.models import Experiment, Job, Resource
+from tests.factories import make_experiment, make_job, make_resource, make_share, make_user
+from tracking.models import Experiment, ExperimentShare, Job, Resource
 
 pytestmark = pytest.mark.django_db
 
@@ -54,3 +54,60 @@ def test_it_refuses_two_experiments_of_one_name_in_the_database_itself():
     Experiment.objects.create(owner=alice, name=None)  # NULL names never collide
     with pytest.raises(IntegrityError), transaction.atomic():
         Experiment.objects.create(owner=alice, name="toy")
+
+
+def test_it_shows_experiments_shared_with_a_user_or_their_groups_once_each(django_assert_num_queries):
+    alice, bob, carol = make_user("alice"), make_user("bob"), make_user("carol")
+    red, blue = Group.objects.create(name="red"), Group.objects.create(name="blue")
+    bob.groups.add(red, blue)
+    everywhere = Experiment.objects.create(owner=alice, name="everywhere")
+    by_group = Experiment.objects.create(owner=alice, name="by group")
+    Experiment.objects.create(owner=alice, name="private")
+    own = Experiment.objects.create(owner=bob, name="own")
+    # Shared with bob directly and through both his groups: listed once.
+    make_share(everywhere, user=bob)
+    make_share(everywhere, group=red)
+    make_share(everywhere, group=blue)
+    make_share(by_group, group=blue)
+    make_share(by_group, user=carol)
+
+    # 1. SELECT experiments WHERE owner = bob OR EXISTS (share to bob) OR EXISTS (share to a group of bob)
+    with django_assert_num_queries(1):
+        names = sorted(Experiment.objects.visible_to(bob).values_list("name", flat=True))
+    assert names == ["by group", "everywhere", "own"]
+    assert Experiment.objects.visible_to(bob).count() == 3
+    assert sorted(Experiment.objects.visible_to(carol).values_list("name", flat=True)) == ["by group"]
+    assert own not in Experiment.objects.visible_to(carol)
+
+
+def test_it_lets_only_owners_and_staff_change_an_experiment():
+    alice, bob = make_user("alice"), make_user("bob")
+    staff = make_user("root", is_staff=True)
+    mine = Experiment.objects.create(owner=alice, name="mine")
+    make_share(mine, user=bob)
+    assert list(Experiment.objects.changeable_by(alice)) == [mine]
+    assert not Experiment.objects.changeable_by(bob).exists()
+    assert list(Experiment.objects.changeable_by(staff)) == [mine]
+    assert not Experiment.objects.changeable_by(AnonymousUser()).exists()
+    alice.is_active = False
+    assert not Experiment.objects.changeable_by(alice).exists()
+
+
+@pytest.mark.parametrize("with_user, with_group", [(True, True), (False, False)])
+def test_it_refuses_a_share_with_both_or_neither_in_the_database(with_user, with_group):
+    alice, bob = make_user("alice"), make_user("bob")
+    group = Group.objects.create(name="team")
+    experiment = Experiment.objects.create(owner=alice, name="mine")
+    share = ExperimentShare(experiment=experiment, user=bob if with_user else None, group=group if with_group else None)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        share.save()
+    assert not ExperimentShare.objects.exists()
+
+
+def test_it_refuses_the_same_share_twice_in_the_database():
+    alice, bob = make_user("alice"), make_user("bob")
+    experiment = Experiment.objects.create(owner=alice, name="mine")
+    make_share(experiment, user=bob)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        make_share(experiment, user=bob)
+    assert ExperimentShare.objects.count() == 1

@@ -80,5 +80,5 @@ def test_it_fails_loudly_with_a_revoked_token(live_server, tmp_path):
     result = run_example(live_server.url, secret, tmp_path, "--user", "alice")
 
     assert result.returncode != 0
-    assert "AuthenticationError" in result.stderr and "Invalid token" in result.stderr
+    assert "AccessDeniedError" in result.stderr and "Invalid token" in result.stderr
     assert not Experiment.objects.exists()

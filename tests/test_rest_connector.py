@@ -12,7 +12,7 @@ import pytest
 
 from tests.factories import make_resource, make_token, make_user
 from tests.rest_support import rest_connector
-from tracking.client import AuthenticationError, RestConnector
+from tracking.client import AccessDeniedError, RestConnector
 from tracking.connector import DjangoConnector
 from tracking.interface import BackendError, ConnectorClosedError, InvalidInputError, NotFoundError
 from tracking.models import Experiment, IntermediateResult, Job, JobAttempt, MultipleResult, Resource
@@ -192,7 +192,7 @@ def test_it_refuses_a_revoked_token_with_an_authentication_error(live_server, ex
     token.revoke()
     connector = RestConnector(live_server.url, secret, backoff=0.01)
 
-    with pytest.raises(AuthenticationError, match="Invalid token"):
+    with pytest.raises(AccessDeniedError, match="Invalid token"):
         connector.get_resource_type()
 
 

@@ -1,8 +1,14 @@
 """Settings come from the environment; these start real processes with chosen variables."""
 
 import os
+import re
+import signal
+import socket
 import subprocess
 import sys
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -65,3 +71,97 @@ def test_it_runs_locally_with_no_variables_set():
     database = next(line for line in lines if line.startswith("DATABASES = "))
     assert "'ENGINE': 'django.db.backends.sqlite3'" in database
     assert f"'NAME': '{PROJECT_DIR / 'db.sqlite3'}'" in database
+
+
+def test_it_turns_on_every_safe_default_in_production():
+    result = manage("diffsettings", "--all", **PRODUCTION)
+    assert result.returncode == 0, result.stderr
+    lines = [line.removeprefix("### ").removesuffix("  ###") for line in result.stdout.splitlines()]
+    for expected in [
+        "SESSION_COOKIE_SECURE = True",
+        "CSRF_COOKIE_SECURE = True",
+        "SECURE_SSL_REDIRECT = True",
+        "SECURE_HSTS_SECONDS = 31536000",
+        "X_FRAME_OPTIONS = 'DENY'",
+        "LOGIN_RATE_LIMIT_TRUST_X_FORWARDED_FOR = True",
+        "AUTHENTICATION_BACKENDS = ['aupsite.security.RateLimitedModelBackend']",
+    ]:
+        assert expected in lines
+    middleware = next(line for line in lines if line.startswith("MIDDLEWARE = "))
+    assert "'aupsite.security.ContentSecurityPolicyMiddleware'" in middleware
+
+
+@pytest.mark.parametrize(
+    "env, message",
+    [
+        ({"LOGIN_FAILURE_LIMIT": "0"}, "LOGIN_FAILURE_LIMIT and LOGIN_FAILURE_WINDOW_SECONDS must be at least 1"),
+        ({"LOGIN_FAILURE_WINDOW_SECONDS": "soon"}, "LOGIN_FAILURE_WINDOW_SECONDS='soon' is not an integer"),
+    ],
+)
+def test_it_refuses_a_malformed_rate_limit(env, message):
+    result = manage("check", **env)
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def fetch(url, **headers):
+    request = urllib.request.Request(url, headers={"Host": "aupsite.example.org", **headers})
+    opener = urllib.request.build_opener(NoRedirect)
+    try:
+        with opener.open(request, timeout=10) as response:
+            return response.status, response.headers, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers, error.read().decode()
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+def test_it_serves_production_with_gunicorn_through_make(tmp_path):
+    port = free_port()
+    env = {key: value for key, value in os.environ.items() if key not in ("DEBUG", "DATABASE_URL", "MAKEFLAGS")}
+    env.update(PRODUCTION, BIND=f"127.0.0.1:{port}", WORKERS="2", DATABASE_URL=f"sqlite:///{tmp_path / 'prod.sqlite3'}")
+    log = open(tmp_path / "server.log", "w+")
+    server = subprocess.Popen(
+        ["make", "--no-print-directory", "run-production"],
+        cwd=PROJECT_DIR, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(240):  # up to 2 minutes: collectstatic compresses every file
+            if server.poll() is not None:
+                break
+            try:
+                status, headers, body = fetch(f"{url}/accounts/login/", **{"X-Forwarded-Proto": "https"})
+                break
+            except OSError:
+                time.sleep(0.5)
+        log.seek(0)
+        output = log.read()
+        assert server.poll() is None, output
+        assert status == 200, output
+        assert "gunicorn" in output.lower()
+        assert headers["Content-Security-Policy"].startswith("default-src 'self'")
+        assert headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains; preload"
+        assert headers["X-Frame-Options"] == "DENY"
+        assert "Secure" in headers["Set-Cookie"]
+        # Static files from the collected, hashed copies.
+        stylesheet = re.search(r'href="(/static/[^"]+\.css)"', fetch(f"{url}/admin/login/", **{"X-Forwarded-Proto": "https"})[2])
+        assert stylesheet and re.search(r"\.[0-9a-f]{12}\.css$", stylesheet.group(1))
+        assert fetch(url + stylesheet.group(1), **{"X-Forwarded-Proto": "https"})[0] == 200
+        # Plain HTTP is sent to HTTPS; another host name is refused.
+        status, headers, _ = fetch(f"{url}/accounts/login/")
+        assert status == 301 and headers["Location"] == "https://aupsite.example.org/accounts/login/"
+        assert fetch(f"{url}/accounts/login/", Host="evil.example", **{"X-Forwarded-Proto": "https"})[0] == 400
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+        log.close()

@@ -56,8 +56,9 @@ BATCH_SIZE = 1000
 NON_FINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
 
 
-class AuthenticationError(ConnectorError, PermissionError):
-    """The server refused the token (unknown, revoked, or not allowed to do this)."""
+class AccessDeniedError(ConnectorError, PermissionError):
+    """The server refused: the token is unknown or revoked (HTTP 401), or its user may
+    not do this (403: an experiment shared with them read-only, a staff-only change)."""
 
 
 class _NoRedirects(HTTPRedirectHandler):
@@ -552,6 +553,6 @@ def _error(method, url, status, payload, attempts):
     if status == 404:
         return NotFoundError(detail)
     if status in (401, 403):
-        return AuthenticationError(f"{method} {url}: {detail}")
+        return AccessDeniedError(f"{method} {url}: {detail}")
     tries = f" after {attempts} attempts" if attempts > 1 else ""
     return BackendError(f"{method} {url}: HTTP {status}{tries}: {detail}")

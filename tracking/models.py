@@ -14,7 +14,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from tracking.scores import decode_score
@@ -52,13 +52,36 @@ class ResourceStatus(models.TextChoices):
     BUSY = "busy"
 
 
+# The statuses in which an executor is (or should be) at work on an experiment: it runs
+# jobs, or is winding down after a stop request. Recovery (aup_reset) looks only here.
+ACTIVE_EXPERIMENT_STATUSES = (ExperimentStatus.RUNNING, ExperimentStatus.REQUEST_STOP, ExperimentStatus.STOPPING)
+
+
 class ExperimentQuerySet(models.QuerySet):
     def visible_to(self, user):
-        """The experiments `user` may see: staff see all, a researcher their own.
+        """The experiments `user` may see: staff see all, a researcher their own and
+        those shared with them or with one of their groups (read-only, see changeable_by).
 
         Every page, fragment and API endpoint starts from this, so that access is
-        decided in one place and never only in a template.
+        decided in one place and never only in a template. It adds no query: the
+        shares are two EXISTS subqueries of the same statement (each answered by a
+        unique index of ExperimentShare), so no experiment is listed twice however
+        many ways it is shared.
         """
+        if not user.is_authenticated or not user.is_active:
+            return self.none()
+        if user.is_staff:
+            return self
+        shares = ExperimentShare.objects.filter(experiment=OuterRef("pk"))
+        return self.filter(
+            Q(owner=user)
+            | Exists(shares.filter(user=user))
+            | Exists(shares.filter(group__user=user))
+        )
+
+    def changeable_by(self, user):
+        """The experiments `user` may stop, restart, delete and share: their own, or
+        all for staff. A share never lets anyone change an experiment."""
         if not user.is_authenticated or not user.is_active:
             return self.none()
         if user.is_staff:
@@ -100,6 +123,67 @@ class Experiment(models.Model):
         return self.name or f"Experiment {self.pk}"
 
 
+# An executor takes a resource (take_available_resource) and records the job on it
+# (job_started) a moment later; a resource taken this recently counts as held even
+# without an attempt, so that recovery never frees it in between and hands it to a
+# second executor.
+TAKE_GRACE = timedelta(seconds=60)
+
+
+class ResourceQuerySet(models.QuerySet):
+    def with_holder(self):
+        """Annotate each resource with the job holding it: the latest attempt on it that
+        has not ended (``holder_job_id``, ``holder_experiment_id``,
+        ``holder_experiment_name``, ``holder_experiment_status``; None when no attempt
+        is open). Four correlated subqueries in the same statement, each answered by
+        the index tracking_jobattempt_resource.
+        """
+        open_attempts = JobAttempt.objects.filter(resource=OuterRef("pk"), end_time__isnull=True).order_by(
+            "-start_time", "-pk"
+        )
+        return self.annotate(
+            holder_job_id=models.Subquery(open_attempts.values("job_id")[:1]),
+            holder_experiment_id=models.Subquery(open_attempts.values("job__experiment_id")[:1]),
+            holder_experiment_name=models.Subquery(open_attempts.values("job__experiment__name")[:1]),
+            holder_experiment_status=models.Subquery(open_attempts.values("job__experiment__status")[:1]),
+        )
+
+    @staticmethod
+    def _held_by_running_job():
+        # An attempt that has not ended, of an experiment whose executor is at work.
+        return Exists(
+            JobAttempt.objects.filter(
+                resource=OuterRef("pk"),
+                end_time__isnull=True,
+                job__experiment__status__in=ACTIVE_EXPERIMENT_STATUSES,
+            )
+        )
+
+    def without_running_job(self):
+        """Resources that no open attempt of an active experiment is on (busy or not)."""
+        return self.exclude(self._held_by_running_job())
+
+    def held(self, now):
+        """Busy resources that a running job still holds (an open attempt of an active
+        experiment), or that were taken within TAKE_GRACE before `now`."""
+        return self.filter(status=ResourceStatus.BUSY).filter(
+            self._held_by_running_job() | Q(taken_at__gte=now - TAKE_GRACE)
+        )
+
+    def orphaned(self, now):
+        """Busy resources whose holder has ended: no open attempt of an active
+        experiment, and taken before TAKE_GRACE. Freeing these is always safe."""
+        return (
+            self.filter(status=ResourceStatus.BUSY)
+            .exclude(self._held_by_running_job())
+            .exclude(taken_at__gte=now - TAKE_GRACE)
+        )
+
+    def free(self):
+        """Mark these resources free (one UPDATE); returns how many were busy."""
+        return self.filter(status=ResourceStatus.BUSY).update(status=ResourceStatus.FREE, holder=None, taken_at=None)
+
+
 class Resource(models.Model):
     name = models.CharField(max_length=255)
     # Free text, as in Auptimizer: cpu, gpu, node, aws, passive, ...
@@ -111,6 +195,8 @@ class Resource(models.Model):
     # what its own instance holds, and the admin shows since when a resource is busy.
     holder = models.CharField(max_length=64, null=True, blank=True)
     taken_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ResourceQuerySet.as_manager()
 
     class Meta:
         constraints = [
@@ -256,6 +342,46 @@ class ResultLabel(models.Model):
 
     def __str__(self):
         return self.name
+
+
+class ExperimentShare(models.Model):
+    """Read access to an experiment for one user or one group, granted by its owner."""
+
+    experiment = models.ForeignKey(Experiment, models.CASCADE, related_name="shares")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.CASCADE, null=True, blank=True, related_name="experiment_shares"
+    )
+    group = models.ForeignKey("auth.Group", models.CASCADE, null=True, blank=True, related_name="experiment_shares")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(user__isnull=False, group__isnull=True) | Q(user__isnull=True, group__isnull=False),
+                name="tracking_experimentshare_user_xor_group",
+                violation_error_message="Share with either a user or a group, not both and not neither.",
+            ),
+            # Also the indexes behind ExperimentQuerySet.visible_to's two EXISTS
+            # subqueries: (experiment, user) and (experiment, group).
+            models.UniqueConstraint(
+                fields=["experiment", "user"],
+                condition=Q(user__isnull=False),
+                name="tracking_experimentshare_unique_user",
+                violation_error_message="The experiment is already shared with this user.",
+            ),
+            models.UniqueConstraint(
+                fields=["experiment", "group"],
+                condition=Q(group__isnull=False),
+                name="tracking_experimentshare_unique_group",
+                violation_error_message="The experiment is already shared with this group.",
+            ),
+        ]
+        ordering = ["experiment", "pk"]
+
+    def __str__(self):
+        if self.user_id is not None:
+            return f"{self.experiment} shared with user {self.user}"
+        return f"{self.experiment} shared with group {self.group}"
 
 
 # -- API tokens and idempotency keys (tracking/api) -------------------------------------

@@ -87,16 +87,34 @@ def visible_jobs(request):
     return Job.objects.filter(experiment__in=visible_experiments(request))
 
 
-def require_experiment(request, eid):
-    """Raise NotFoundError unless the caller may reach experiment `eid`. One query."""
-    if not visible_experiments(request).filter(pk=eid).exists():
-        raise NotFoundError(f"experiment {eid} does not exist")
+def require_experiment(request, eid, change=False):
+    """Raise unless the caller may read (or, with change, write) experiment `eid`.
+
+    One query when allowed. An experiment the caller cannot see is NotFoundError, as
+    one that does not exist; one shared with them (visible, not theirs) is PermissionDenied
+    for a write: they know it exists, and a 404 would only puzzle them.
+    """
+    if change:
+        if Experiment.objects.changeable_by(request.user).filter(pk=eid).exists():
+            return
+        if visible_experiments(request).filter(pk=eid).exists():
+            raise PermissionDenied(f"experiment {eid} is shared with you to read, not to change")
+    elif visible_experiments(request).filter(pk=eid).exists():
+        return
+    raise NotFoundError(f"experiment {eid} does not exist")
 
 
-def require_job(request, jid):
-    """Raise NotFoundError unless the caller may reach job `jid`. One query."""
-    if not visible_jobs(request).filter(pk=jid).exists():
-        raise NotFoundError(f"job {jid} does not exist")
+def require_job(request, jid, change=False):
+    """As require_experiment, for job `jid` (through its experiment)."""
+    if change:
+        changeable = Experiment.objects.changeable_by(request.user)
+        if Job.objects.filter(pk=jid, experiment__in=changeable).exists():
+            return
+        if visible_jobs(request).filter(pk=jid).exists():
+            raise PermissionDenied(f"job {jid} is part of an experiment shared with you to read, not to change")
+    elif visible_jobs(request).filter(pk=jid).exists():
+        return
+    raise NotFoundError(f"job {jid} does not exist")
 
 
 def staff_only(request):
@@ -165,7 +183,10 @@ def experiments(request):
 
 @documented(
     "Experiment ids (get_all_experiment)",
-    description="Ids of the experiments you may see, oldest first; with username, only that user's.",
+    description=(
+        "Ids of your experiments (staff: everyone's), oldest first; with username, only that user's "
+        "(another user's: staff only)."
+    ),
     params=[OpenApiParameter("username", OpenApiTypes.STR, required=False)],
     ok=s.EidsOut,
     errors=(400, 404),
@@ -185,7 +206,7 @@ def experiment_ids(request):
 @documented("Delete an experiment and everything under it", status=204, write=True, errors=(404,), methods=["DELETE"], tags=["experiments"])
 @endpoint(["DELETE"])
 def experiment(request, eid):
-    require_experiment(request, eid)
+    require_experiment(request, eid, change=True)
     if not connector_for(request).delete_experiment(eid):
         raise NotFoundError(f"experiment {eid} does not exist")
     return no_content()
@@ -201,7 +222,7 @@ def experiment(request, eid):
 )
 @endpoint(["POST"])
 def experiment_restart(request, eid):
-    require_experiment(request, eid)
+    require_experiment(request, eid, change=True)
     connector_for(request).start_experiment_by_eid(eid)
     return no_content()
 
@@ -210,7 +231,7 @@ def experiment_restart(request, eid):
 @endpoint(["POST"])
 def experiment_end(request, eid):
     data = valid(s.ExperimentEndIn, request.data)
-    require_experiment(request, eid)
+    require_experiment(request, eid, change=True)
     connector_for(request).end_experiment(eid, data["status"])
     return no_content()
 
@@ -231,7 +252,7 @@ def experiment_status(request, eid):
         require_experiment(request, eid)
         return Response(s.ExperimentStatusOut({"status": connector_for(request).get_experiment_status(eid)}).data)
     data = valid(s.ExperimentStatusIn, request.data)
-    require_experiment(request, eid)
+    require_experiment(request, eid, change=True)
     connector_for(request).change_experiment_status(eid, data["status"])
     return no_content()
 
@@ -248,7 +269,7 @@ def experiment_status(request, eid):
 @endpoint(["POST"])
 def experiment_error(request, eid):
     data = valid(s.ErrorMessageIn, request.data)
-    require_experiment(request, eid)
+    require_experiment(request, eid, change=True)
     connector_for(request).log_error_message(eid, data["msg"])
     return no_content()
 
@@ -267,7 +288,7 @@ def experiment_error(request, eid):
 @endpoint(["POST"])
 def experiment_jobs(request, eid):
     data = valid(s.JobStartIn, request.data)
-    require_experiment(request, eid)
+    require_experiment(request, eid, change=True)
     connector = connector_for(request)
     start = connector.job_started if data["take_resource"] else connector.start_job
     jid = start(eid, data["rid"], data["config"])
@@ -338,7 +359,7 @@ def experiment_intermediate_results(request, eid):
 @endpoint(["POST"])
 def job_attempts(request, jid):
     data = valid(s.AttemptStartIn, request.data)
-    require_job(request, jid)
+    require_job(request, jid, change=True)
     connector = connector_for(request)
     start = connector.job_retry if data["take_resource"] else connector.start_job_attempt
     return Response(s.AttemptStartedOut({"jaid": start(data["rid"], jid)}).data, status=status.HTTP_201_CREATED)
@@ -355,7 +376,7 @@ def job_attempts(request, jid):
 @endpoint(["POST"])
 def job_end_attempt(request, jid):
     data = valid(s.AttemptEndIn, request.data)
-    require_job(request, jid)
+    require_job(request, jid, change=True)
     connector = connector_for(request)
     if data["free_rid"] is None:
         connector.end_job_attempt(jid)
@@ -376,7 +397,7 @@ def job_end_attempt(request, jid):
 @endpoint(["POST"])
 def job_end(request, jid):
     data = valid(s.JobEndIn, request.data)
-    require_job(request, jid)
+    require_job(request, jid, change=True)
     connector = connector_for(request)
     if data["free_rid"] is None:
         connector.end_job(jid, data["score"], data["status"])
@@ -389,7 +410,7 @@ def job_end(request, jid):
 @endpoint(["POST"])
 def job_status(request, jid):
     data = valid(s.JobStatusIn, request.data)
-    require_job(request, jid)
+    require_job(request, jid, change=True)
     connector_for(request).update_job_status(jid, data["status"])
     return no_content()
 
@@ -411,7 +432,7 @@ def job_intermediate_results(request, jid):
         require_job(request, jid)
         return Response(s.ScoresOut({"scores": connector_for(request).get_intermediate_results_job(jid)}).data)
     data = valid(s.IntermediateResultIn, request.data)
-    require_job(request, jid)
+    require_job(request, jid, change=True)
     irid = connector_for(request).save_intermediate_result(jid, data["score"])
     return Response(s.IntermediateResultSavedOut({"irid": irid}).data, status=status.HTTP_201_CREATED)
 
@@ -429,7 +450,7 @@ def job_intermediate_results(request, jid):
 @endpoint(["POST"])
 def job_multiple_results(request, jid):
     data = valid(s.MultipleResultsIn, request.data)
-    require_job(request, jid)
+    require_job(request, jid, change=True)
     connector_for(request).save_multiple_results(jid, data["irid"], data["eid"], data["labels"], data["scores"])
     return no_content()
 
@@ -446,7 +467,7 @@ def job_multiple_results(request, jid):
 @endpoint(["POST"])
 def job_last_multiple_results(request, jid):
     data = valid(s.LastMultipleResultsIn, request.data)
-    require_job(request, jid)
+    require_job(request, jid, change=True)
     connector_for(request).set_last_multiple_results(data["eid"], jid, data["num_labels"])
     return no_content()
 
@@ -487,10 +508,11 @@ def intermediate_results(request):
 def intermediate_results_batch(request):
     items = valid(s.BatchIn, request.data)["results"]
     jids = {item["jid"] for item in items}
-    experiment_of = dict(visible_jobs(request).filter(pk__in=jids).values_list("pk", "experiment_id"))
+    changeable = Experiment.objects.changeable_by(request.user)
+    experiment_of = dict(Job.objects.filter(pk__in=jids, experiment__in=changeable).values_list("pk", "experiment_id"))
     for item in items:
         if item["jid"] not in experiment_of:
-            raise NotFoundError(f"job {item['jid']} does not exist")
+            require_job(request, item["jid"], change=True)  # raises: not found, or not theirs to change
     connector = connector_for(request)
     irids = []
     # All or nothing: an error in the last item undoes the first.

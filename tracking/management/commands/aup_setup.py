@@ -11,21 +11,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from tracking.models import Resource
-
-LOCAL_NAME = "localhost"
-
-
-def comma_list(value):
-    items = [item.strip() for item in value.split(",")]
-    if not all(items):
-        raise ValueError("empty item")
-    if len(set(items)) != len(items):
-        raise ValueError("repeated item")
-    return items
-
-
-comma_list.__name__ = "comma-separated list"
+from tracking.resources import add_resources, comma_list
 
 
 class Command(BaseCommand):
@@ -57,18 +43,7 @@ class Command(BaseCommand):
                     raise CommandError(f"--user {user!r}: {' '.join(exc.messages)}") from None
                 account.save()
                 report.append(f"created user {user!r} (no usable password: an admin sets one)")
-            have_cpu = Resource.objects.filter(type="cpu").count()
-            for _ in range(have_cpu, cpu):
-                Resource.objects.create(type="cpu", name=LOCAL_NAME)
-            if cpu > have_cpu:
-                report.append(f"added {cpu - have_cpu} cpu slot(s), {cpu} in all")
-            wanted = [("gpu", name) for name in gpu] + [("node", name) for name in node] + [("aws", name) for name in aws]
-            if passive:
-                wanted.append(("passive", LOCAL_NAME))
-            for rtype, name in wanted:
-                _, created = Resource.objects.get_or_create(type=rtype, name=name)
-                if created:
-                    report.append(f"added {rtype} {name}")
+            report += add_resources(cpu=cpu, gpu=gpu, node=node, aws=aws, passive=passive)
         if not report:
             report.append("nothing to do: the user and every resource already exist")
         for line in report:

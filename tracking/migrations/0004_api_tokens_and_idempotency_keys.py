@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('tracking', '0002_drop_fk_indexes_covered_by_composites'),
+        ('tracking', '0003_experiment_share'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
