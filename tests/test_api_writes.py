@@ -7,7 +7,7 @@ tests/test_rest_connector_contract.py; these tests cover what the API adds.
 import pytest
 from django.db import OperationalError
 
-from tests.factories import make_resource, make_user
+from tests.factories import make_resource, make_share, make_user
 from tracking.connector import DjangoConnector
 from tracking.interface import BackendError
 from tracking.models import Experiment, IntermediateResult, Job, JobAttempt, MultipleResult, Resource, ResultLabel
@@ -297,11 +297,55 @@ def test_it_records_nothing_of_a_batch_naming_another_users_job(api, bobs, user,
 # -- resources -----------------------------------------------------------------------------------
 
 
-def test_it_lets_any_executor_take_and_free_a_resource(api, other_api, cpu):
+def test_it_lets_any_executor_take_a_resource_but_free_only_its_own(api, other_api, staff_api, cpu):
     assert api.post(f"/api/resources/{cpu.pk}/take/").json() == {"taken": True}
     assert other_api.post(f"/api/resources/{cpu.pk}/take/").json() == {"taken": False}
-    assert other_api.post(f"/api/resources/{cpu.pk}/free/").json() == {"freed": True}
+
+    # bob's executor must not hand alice's resource to a third while she runs there.
+    refused = other_api.post(f"/api/resources/{cpu.pk}/free/")
+    assert refused.status_code == 403
+    assert "held by another executor" in refused.json()["detail"]
+    assert Resource.objects.get(pk=cpu.pk).status == "busy"
+
+    assert api.post(f"/api/resources/{cpu.pk}/free/").json() == {"freed": True}
+    assert other_api.post(f"/api/resources/{cpu.pk}/free/").json() == {"freed": True}  # a free one: harmless
+    api.post(f"/api/resources/{cpu.pk}/take/")
+    assert staff_api.post(f"/api/resources/{cpu.pk}/free/").json() == {"freed": True}
     assert Resource.objects.get(pk=cpu.pk).status == "free"
+
+
+def test_it_frees_the_resource_a_finished_job_ran_on_although_another_executor_holds_it(api, other_api, user, cpu):
+    # alice's job_started lost the race for the cpu to bob, yet ran there (as the
+    # connector records it); ending her job frees it, as DjangoConnector's job_finished does.
+    other_api.post(f"/api/resources/{cpu.pk}/take/")
+    eid = api.post("/api/experiments/", {"name": "crowded"}, format="json").json()["eid"]
+    jid = api.post(f"/api/experiments/{eid}/jobs/", {"rid": cpu.pk, "take_resource": True}, format="json").json()["jid"]
+    gpu = make_resource("gpu")
+    other_api.post(f"/api/resources/{gpu.pk}/take/")
+
+    # Not a resource her job ran on: refused, and nothing written.
+    assert api.post(f"/api/jobs/{jid}/end/", {"score": 1.0, "free_rid": gpu.pk}, format="json").status_code == 403
+    assert Job.objects.get(pk=jid).end_time is None
+    assert api.post(f"/api/jobs/{jid}/end/", {"score": 1.0, "free_rid": cpu.pk}, format="json").status_code == 204
+    assert Resource.objects.get(pk=cpu.pk).status == "free"
+    assert Resource.objects.get(pk=gpu.pk).status == "busy"
+
+
+def test_it_refuses_a_write_to_an_experiment_shared_read_only(api, other_user, user, cpu):
+    connector = DjangoConnector()
+    eid = connector.start_experiment("bob", {"name": "shared"})
+    jid = connector.start_job(eid, cpu.pk, {})
+    make_share(Experiment.objects.get(pk=eid), user=user)
+    before = db_state()
+
+    assert api.get(f"/api/experiments/{eid}/status/").json() == {"status": "RUNNING"}
+    ended = api.post(f"/api/experiments/{eid}/end/", {}, format="json")
+    saved = api.post(f"/api/jobs/{jid}/intermediate-results/", {"score": 1.0}, format="json")
+    batch = api.post("/api/intermediate-results/batch/", {"results": [{"jid": jid, "score": 1.0}]}, format="json")
+
+    assert (ended.status_code, saved.status_code, batch.status_code) == (403, 403, 403)
+    assert ended.json()["detail"] == f"experiment {eid} is shared with you to read, not to change"
+    assert db_state() == before
 
 
 def test_it_frees_only_what_the_same_connector_took(api, other_user, cpu):

@@ -44,6 +44,8 @@ class _LostRace(Exception):
 
 
 def request_hash(request):
+    # The parsed body (the raw one is gone once DRF has read it); a body that failed to
+    # parse reads as empty, and its retry fails to parse again.
     body = json.dumps(request.data, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(f"{request.method} {request.path}\n{body}".encode("utf-8", "surrogatepass")).hexdigest()
 
@@ -75,14 +77,13 @@ def idempotent(view):
                 f"{HEADER} must be 1 to 100 letters, digits or ._:- characters (a UUID is best).",
                 {HEADER: ["1 to 100 letters, digits or ._:- characters."]},
             )
-        digest = request_hash(request)  # parses the body first: a bad body is a 400 here
         keys = IdempotencyKey.objects.filter(user=request.user)
         try:
             with transaction.atomic():
                 IdempotencyKey.objects.filter(created__lt=timezone.now() - IdempotencyKey.EXPIRES_AFTER).delete()
                 stored = keys.filter(key=key).first()
                 if stored is not None:
-                    return replay(stored, digest)
+                    return replay(stored, request_hash(request))
                 try:
                     response = view(request, *args, **kwargs)
                 except Exception as exc:  # noqa: BLE001 - handled as DRF would, so it can be stored
@@ -92,6 +93,7 @@ def idempotent(view):
                 if response.status_code >= 500:
                     raise _Discard(response)
                 body = None if response.data is None else json.loads(JSONRenderer().render(response.data))
+                digest = request_hash(request)
                 try:
                     with transaction.atomic():
                         IdempotencyKey.objects.create(

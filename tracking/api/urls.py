@@ -68,5 +68,5 @@ urlpatterns = [
     path("schema/", login_not_required(SpectacularAPIView.as_view()), name="api-schema"),
     path("docs/", docs.swagger_ui, name="api-docs"),
     # Anything else, newlines included: a JSON 404 (after authentication), not an HTML page.
-    re_path(r"^(?P<path>[\s\S]*)$", views.not_found),
+    re_path(r"^(?P<url>[\s\S]*)$", views.not_found),
 ]

@@ -27,7 +27,7 @@ from tracking.api.permissions import SignedInWithPassword
 from tracking.api.schema import CONNECTOR_ID, documented
 from tracking.connector import DjangoConnector
 from tracking.interface import NotFoundError
-from tracking.models import ApiToken, Experiment, Job, Resource, config_label_names
+from tracking.models import ApiToken, Experiment, Job, JobAttempt, Resource, ResourceStatus, config_label_names
 
 CONNECTOR_HEADER = "Aup-Connector-Id"
 CONNECTOR_ID_PATTERN = re.compile(r"^[0-9a-f]{32}$")
@@ -72,7 +72,7 @@ def connector_for(request):
         token = request.auth if isinstance(request.auth, ApiToken) else None
         connector_id = f"t{token.pk}" if token else "session"
     connector = DjangoConnector()
-    connector.holder_id = f"api-{request.user.pk}-{connector_id}"
+    connector.holder_id = holder_prefix(request) + connector_id
     return connector
 
 
@@ -115,6 +115,35 @@ def require_job(request, jid, change=False):
     elif visible_jobs(request).filter(pk=jid).exists():
         return
     raise NotFoundError(f"job {jid} does not exist")
+
+
+def holder_prefix(request):
+    return f"api-{request.user.pk}-"
+
+
+def require_freeable(request, rid, jid=None):
+    """Raise PermissionDenied unless the caller may free resource `rid`.
+
+    Resources are shared, and any executor takes them; freeing one that another
+    executor holds would hand it to a third while the second still runs there. So a
+    researcher frees only a free resource, one their own connectors took, or (ending
+    a job, jid) the one the job's latest attempt ran on. Staff free anything. One or
+    two queries. Accepted race: the holder may change between this check and the
+    connector's free; only the caller's own connectors can make that happen.
+    """
+    if request.user.is_staff:
+        return
+    found = Resource.objects.filter(pk=rid).values_list("status", "holder").first()
+    if found is None:
+        return  # the connector says it does not exist
+    status_now, holder = found
+    if status_now == ResourceStatus.FREE or (holder or "").startswith(holder_prefix(request)):
+        return
+    if jid is not None:
+        latest = JobAttempt.objects.filter(job_id=jid).order_by("-number").values_list("resource_id", flat=True)[:1]
+        if list(latest) == [rid]:
+            return
+    raise PermissionDenied(f"resource {rid} is held by another executor: only its holder, or staff, may free it")
 
 
 def staff_only(request):
@@ -230,8 +259,8 @@ def experiment_restart(request, eid):
 @documented("End an experiment (end_experiment)", request=s.ExperimentEndIn, status=204, write=True, errors=(404,), tags=["experiments"])
 @endpoint(["POST"])
 def experiment_end(request, eid):
-    data = valid(s.ExperimentEndIn, request.data)
     require_experiment(request, eid, change=True)
+    data = valid(s.ExperimentEndIn, request.data)
     connector_for(request).end_experiment(eid, data["status"])
     return no_content()
 
@@ -251,8 +280,8 @@ def experiment_status(request, eid):
     if request.method == "GET":
         require_experiment(request, eid)
         return Response(s.ExperimentStatusOut({"status": connector_for(request).get_experiment_status(eid)}).data)
-    data = valid(s.ExperimentStatusIn, request.data)
     require_experiment(request, eid, change=True)
+    data = valid(s.ExperimentStatusIn, request.data)
     connector_for(request).change_experiment_status(eid, data["status"])
     return no_content()
 
@@ -268,8 +297,8 @@ def experiment_status(request, eid):
 )
 @endpoint(["POST"])
 def experiment_error(request, eid):
-    data = valid(s.ErrorMessageIn, request.data)
     require_experiment(request, eid, change=True)
+    data = valid(s.ErrorMessageIn, request.data)
     connector_for(request).log_error_message(eid, data["msg"])
     return no_content()
 
@@ -287,8 +316,8 @@ def experiment_error(request, eid):
 )
 @endpoint(["POST"])
 def experiment_jobs(request, eid):
-    data = valid(s.JobStartIn, request.data)
     require_experiment(request, eid, change=True)
+    data = valid(s.JobStartIn, request.data)
     connector = connector_for(request)
     start = connector.job_started if data["take_resource"] else connector.start_job
     jid = start(eid, data["rid"], data["config"])
@@ -358,8 +387,8 @@ def experiment_intermediate_results(request, eid):
 )
 @endpoint(["POST"])
 def job_attempts(request, jid):
-    data = valid(s.AttemptStartIn, request.data)
     require_job(request, jid, change=True)
+    data = valid(s.AttemptStartIn, request.data)
     connector = connector_for(request)
     start = connector.job_retry if data["take_resource"] else connector.start_job_attempt
     return Response(s.AttemptStartedOut({"jaid": start(data["rid"], jid)}).data, status=status.HTTP_201_CREATED)
@@ -375,12 +404,13 @@ def job_attempts(request, jid):
 )
 @endpoint(["POST"])
 def job_end_attempt(request, jid):
-    data = valid(s.AttemptEndIn, request.data)
     require_job(request, jid, change=True)
+    data = valid(s.AttemptEndIn, request.data)
     connector = connector_for(request)
     if data["free_rid"] is None:
         connector.end_job_attempt(jid)
     else:
+        require_freeable(request, data["free_rid"], jid)
         connector.job_failed(data["free_rid"], jid)
     return no_content()
 
@@ -396,12 +426,13 @@ def job_end_attempt(request, jid):
 )
 @endpoint(["POST"])
 def job_end(request, jid):
-    data = valid(s.JobEndIn, request.data)
     require_job(request, jid, change=True)
+    data = valid(s.JobEndIn, request.data)
     connector = connector_for(request)
     if data["free_rid"] is None:
         connector.end_job(jid, data["score"], data["status"])
     else:
+        require_freeable(request, data["free_rid"], jid)
         connector.job_finished(data["free_rid"], jid, data["score"], data["status"])
     return no_content()
 
@@ -409,8 +440,8 @@ def job_end(request, jid):
 @documented("Set a job's status (update_job_status)", request=s.JobStatusIn, status=204, write=True, errors=(404,), tags=["jobs"])
 @endpoint(["POST"])
 def job_status(request, jid):
-    data = valid(s.JobStatusIn, request.data)
     require_job(request, jid, change=True)
+    data = valid(s.JobStatusIn, request.data)
     connector_for(request).update_job_status(jid, data["status"])
     return no_content()
 
@@ -431,8 +462,8 @@ def job_intermediate_results(request, jid):
     if request.method == "GET":
         require_job(request, jid)
         return Response(s.ScoresOut({"scores": connector_for(request).get_intermediate_results_job(jid)}).data)
-    data = valid(s.IntermediateResultIn, request.data)
     require_job(request, jid, change=True)
+    data = valid(s.IntermediateResultIn, request.data)
     irid = connector_for(request).save_intermediate_result(jid, data["score"])
     return Response(s.IntermediateResultSavedOut({"irid": irid}).data, status=status.HTTP_201_CREATED)
 
@@ -449,8 +480,8 @@ def job_intermediate_results(request, jid):
 )
 @endpoint(["POST"])
 def job_multiple_results(request, jid):
-    data = valid(s.MultipleResultsIn, request.data)
     require_job(request, jid, change=True)
+    data = valid(s.MultipleResultsIn, request.data)
     connector_for(request).save_multiple_results(jid, data["irid"], data["eid"], data["labels"], data["scores"])
     return no_content()
 
@@ -466,8 +497,8 @@ def job_multiple_results(request, jid):
 )
 @endpoint(["POST"])
 def job_last_multiple_results(request, jid):
-    data = valid(s.LastMultipleResultsIn, request.data)
     require_job(request, jid, change=True)
+    data = valid(s.LastMultipleResultsIn, request.data)
     connector_for(request).set_last_multiple_results(data["eid"], jid, data["num_labels"])
     return no_content()
 
@@ -571,9 +602,17 @@ def resource_take(request, rid):
     return Response(s.TakenOut({"taken": connector_for(request).take_available_resource(rid)}).data)
 
 
-@documented("Free a resource (free_used_resource)", ok=s.FreedOut, write=True, errors=(404,), tags=["resources"])
+@documented(
+    "Free a resource (free_used_resource)",
+    description="A free one, one your connectors took, or any for staff: not another executor's hold.",
+    ok=s.FreedOut,
+    write=True,
+    errors=(404,),
+    tags=["resources"],
+)
 @endpoint(["POST"])
 def resource_free(request, rid):
+    require_freeable(request, rid)
     return Response(s.FreedOut({"freed": connector_for(request).free_used_resource(rid)}).data)
 
 
@@ -680,7 +719,7 @@ def token_revoke(request, token_id):
 
 @extend_schema(exclude=True)
 @endpoint(ALL_METHODS)
-def not_found(request, path=""):
+def not_found(request, url=""):
     raise NotFoundError(f"nothing at {request.path}")
 
 
