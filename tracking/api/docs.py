@@ -6,6 +6,7 @@ static file. So the page runs under a Content Security Policy without 'unsafe-in
 or 'unsafe-eval'.
 """
 
+from django.contrib.auth.decorators import login_required
 from drf_spectacular.views import SpectacularSwaggerSplitView
 
 
@@ -15,4 +16,5 @@ class SwaggerUIView(SpectacularSwaggerSplitView):
     title = "aupsite API"
 
 
-swagger_ui = SwaggerUIView.as_view()
+# A person without a session is sent to the login page (DRF alone would answer 401).
+swagger_ui = login_required(SwaggerUIView.as_view())
