@@ -59,7 +59,7 @@ $(VENV)/.installed: $(BIN)/python requirements.txt pyproject.toml
 	$(BIN)/python -m pip install -q --no-deps -e .
 	touch $@
 
-$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt requirements-auptimizer.txt
 	$(BIN)/python -m pip install -q -r requirements-dev.txt
 	touch $@
 

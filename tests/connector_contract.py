@@ -1550,3 +1550,18 @@ def test_it_stores_or_refuses_text_with_a_nul_character(connector, world, call, 
         assert db_state() == before
         return
     assert read_back(world) == text
+
+
+def test_it_answers_reads_of_a_none_id_as_matching_nothing(connector, user, cpu):
+    # Auptimizer's early-stopping thread asks for results before its experiment exists
+    # (eid None); its SQLiteConnector answers {} ("eid = NULL" matches no row). Raising
+    # there would kill the thread and silently turn early stopping off.
+    experiment = make_experiment(user)
+    make_intermediate_results(make_job(experiment, cpu, status="FINISHED"), [0.5])
+    assert connector.get_intermediate_results_experiment(None, "FINISHED") == {}
+    assert connector.get_running_job(None) == []
+    assert connector.get_all_history(None) == []
+    assert connector.get_intermediate_results_job(None) == []
+    assert connector.get_best_result_config(None) is None
+    with pytest.raises(KeyError):
+        connector.get_best_result(None)

@@ -102,8 +102,10 @@ ID_RANGE = range(-(2**63), 2**63)
 
 def _id(value, what, allow_none=False):
     """An id argument of a write: an int, else InvalidInputError; out of range, NotFoundError."""
-    if value is None and allow_none:
-        return None
+    if value is None:
+        if allow_none:
+            return None
+        raise InvalidInputError(f"{what} must be an integer id, not None")
     number = _lookup_id(value, what)
     if number is None:
         raise NotFoundError(f"{what} {value} does not exist")
@@ -111,7 +113,11 @@ def _id(value, what, allow_none=False):
 
 
 def _lookup_id(value, what):
-    """An id argument of a read: an int, else InvalidInputError; None if out of range (matches nothing)."""
+    """An id argument of a read: an int, else InvalidInputError; None if it can match
+    nothing: None itself (as Auptimizer's "eid = NULL", which its early-stopping thread
+    asks before the experiment exists) or out of range."""
+    if value is None:
+        return None
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise InvalidInputError(f"{what} must be an integer id, not {value!r}")
     number = int(value)
@@ -335,8 +341,9 @@ class DjangoConnector(AbstractConnector):
 
     @connector_method()
     def delete_experiment(self, eid):
-        eid = _lookup_id(eid, "eid")
-        if eid is None:
+        try:
+            eid = _id(eid, "eid")
+        except NotFoundError:  # out of range: no such experiment
             return False
         with self._atomic():
             if not self._objects(Experiment).filter(pk=eid).exists():

@@ -384,6 +384,33 @@ class ExperimentShare(models.Model):
         return f"{self.experiment} shared with group {self.group}"
 
 
+class ImportedExperiment(models.Model):
+    """Where an experiment imported from an Auptimizer database came from (manage.py aup_import).
+
+    The fingerprint names the source experiment by what Auptimizer never changes once it
+    has written it: its id, its owner's name, its start time and its config (and the
+    name column of the master-branch schema). Importing a file again, a copy of it or a
+    later version of it skips the experiments already imported; deleting an imported
+    experiment deletes this record too, so importing the file again brings it back.
+    """
+
+    experiment = models.OneToOneField(Experiment, models.CASCADE, related_name="import_source")
+    fingerprint = models.CharField(max_length=64)
+    source_eid = models.BigIntegerField()
+    # The file it came from, as given at import time: for the record only.
+    source_file = models.TextField()
+    imported_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            # aup_import: which of a file's experiments are here already (fingerprint IN (...)).
+            models.UniqueConstraint(fields=["fingerprint"], name="tracking_importedexperiment_unique_fingerprint"),
+        ]
+
+    def __str__(self):
+        return f"Experiment {self.experiment_id} from {self.source_file} (eid {self.source_eid})"
+
+
 # -- API tokens and idempotency keys (tracking/api) -------------------------------------
 
 

@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('tracking', '0003_experiment_share'),
+        ('tracking', '0004_imported_experiment_provenance'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
