@@ -91,6 +91,20 @@ def _id(value, what, allow_none=False):
     return int(value)
 
 
+ID_RANGE = range(-(2**63), 2**63)
+
+
+def _lookup_id(value, what):
+    """An id argument of a read: an int, else InvalidInputError; None if it can match
+    nothing (None itself, as Auptimizer's "eid = NULL", or beyond 64 bits)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise InvalidInputError(f"{what} must be an integer id, not {value!r}")
+    number = int(value)
+    return number if number in ID_RANGE else None
+
+
 def _status(value, allowed, what, allow_none=False):
     if value is None and allow_none:
         return None
@@ -110,10 +124,11 @@ def _job_config(value):
     return config
 
 
-def _id_list(values, what, item):
+def _lookup_ids(values, what, item):
+    """Ids of a read that can match something (see _lookup_id)."""
     if not isinstance(values, (list, tuple, set, frozenset)):
         raise InvalidInputError(f"{what} must be a list of ids, not {type(values).__name__}")
-    return [_id(value, item) for value in values]
+    return [number for number in (_lookup_id(value, item) for value in values) if number is not None]
 
 
 def _wire_score(value, method):
@@ -365,15 +380,21 @@ class RestConnector(AbstractConnector):
 
     @_method()
     def get_running_job(self, eid):
+        eid = _lookup_id(eid, "eid")
+        if eid is None:
+            return []
         try:
-            return self._get(f"experiments/{_id(eid, 'eid')}/job-ids/")["jids"]
+            return self._get(f"experiments/{eid}/job-ids/")["jids"]
         except NotFoundError:
             return []
 
     @_method()
     def get_all_history(self, eid):
+        eid = _lookup_id(eid, "eid")
+        if eid is None:
+            return []
         try:
-            rows = self._get(f"experiments/{_id(eid, 'eid')}/history/")["jobs"]
+            rows = self._get(f"experiments/{eid}/history/")["jobs"]
         except NotFoundError:
             return []
         return [
@@ -382,7 +403,10 @@ class RestConnector(AbstractConnector):
         ]
 
     def _best(self, eid, maximize):
-        return self._get(f"experiments/{_id(eid, 'eid')}/best/", {"maximize": "true" if maximize else "false"})
+        number = _lookup_id(eid, "eid")
+        if number is None:
+            raise NotFoundError(f"experiment {eid} does not exist")
+        return self._get(f"experiments/{number}/best/", {"maximize": "true" if maximize else "false"})
 
     @_method()
     def get_best_result(self, eid, maximize=True):
@@ -413,7 +437,10 @@ class RestConnector(AbstractConnector):
             raise InvalidInputError(f"rid_blacklist must be a list of ids, not {type(rid_blacklist).__name__}")
         query = {"rtype": rtype}
         if rid_blacklist:
-            query["blacklist"] = [_id(rid, "a blacklisted rid") for rid in rid_blacklist]
+            blacklist = [_lookup_id(rid, "a blacklisted rid") for rid in rid_blacklist]
+            # Ids that match nothing are left out; a blacklist of only those is still one
+            # (it makes the type match exactly), so it is sent as an id no row has.
+            query["blacklist"] = [rid for rid in blacklist if rid is not None] or [ID_RANGE[-1]]
         return self._get("resources/available/", query)["rids"]
 
     @_method()
@@ -466,15 +493,18 @@ class RestConnector(AbstractConnector):
 
     @_method()
     def get_intermediate_results_job(self, jid):
+        jid = _lookup_id(jid, "jid")
+        if jid is None:
+            return []
         try:
-            scores = self._get(f"jobs/{_id(jid, 'jid')}/intermediate-results/")["scores"]
+            scores = self._get(f"jobs/{jid}/intermediate-results/")["scores"]
         except NotFoundError:
             return []
         return [_score(value) for value in scores]
 
     @_method()
     def get_intermediate_results_jobs(self, jids):
-        jids = sorted(set(_id_list(jids, "jids", "jid")))
+        jids = sorted(set(_lookup_ids(jids, "jids", "jid")))
         curves = {}
         for start in range(0, len(jids), JIDS_PER_REQUEST):
             answer = self._get("intermediate-results/", {"jid": jids[start : start + JIDS_PER_REQUEST]})
@@ -483,10 +513,12 @@ class RestConnector(AbstractConnector):
 
     @_method()
     def get_intermediate_results_experiment(self, eid, status):
-        eid = _id(eid, "eid")
+        eid = _lookup_id(eid, "eid")
         if status is None:  # as Auptimizer: "status = NULL" matches no job
             return {}
         status = _status(status, JOB_STATUSES, "job")
+        if eid is None:
+            return {}
         try:
             return _curves(self._get(f"experiments/{eid}/intermediate-results/", {"status": status}))
         except NotFoundError:
