@@ -1,0 +1,18 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from django.views.generic import RedirectView
+
+from aupsite.security import LoginForm
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/", include("tracking.api.urls")),
+    # LoginForm: the message for a rate-limited login (aupsite/security.py).
+    path("accounts/login/", auth_views.LoginView.as_view(authentication_form=LoginForm), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # Stop, restart, delete and share an experiment (owner or staff).
+    path("experiments/<int:eid>/", include("tracking.controls_urls")),
+    # Until the dashboard lands, the admin is the only page there is.
+    path("", RedirectView.as_view(url="/admin/", permanent=False)),
+]

@@ -1,0 +1,446 @@
+"""The admin: resources managed entirely from here, experiments and jobs browsable
+(read-mostly: results are the executors' record), users and researchers.
+
+Links to the dashboard use the paths /experiments/<eid>/ and /jobs/<jid>/ (URL names
+tracking:experiment and tracking:job, built on the dashboard branch): see
+dashboard_experiment_url and dashboard_job_url, the one place to switch to reverse().
+"""
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.db.models import Count, OuterRef, Subquery
+from django.db.models.functions import Coalesce
+from django.http import HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+
+from aupsite.security import AdminLoginForm
+from tracking import recovery
+from tracking.controls import experiment_url as dashboard_experiment_url
+from tracking.models import (
+    Experiment,
+    ExperimentShare,
+    IntermediateResult,
+    Job,
+    JobAttempt,
+    MultipleResult,
+    Resource,
+    ResourceStatus,
+    ResultLabel,
+)
+from tracking.resources import add_resources, comma_list
+from tracking.scores import decode_score
+
+# The admin's login is rate-limited like the site's; this form gives the message.
+admin.site.login_form = AdminLoginForm
+admin.site.site_header = "aupsite administration"
+admin.site.site_title = "aupsite admin"
+
+
+def dashboard_job_url(jid):
+    # The dashboard's job page (tracking:job, dashboard branch); reverse() at merge.
+    return f"/jobs/{jid}/"
+
+
+def admin_link(model, pk, text):
+    if pk is None:
+        return "-"
+    url = reverse(f"admin:tracking_{model._meta.model_name}_change", args=[pk])
+    return format_html('<a href="{}">{}</a>', url, text)
+
+
+def count_of(model, field):
+    """A correlated COUNT(*) of `model` rows whose `field` is the outer row (one
+    subquery per changelist query, answered by the index on `field`)."""
+    rows = model.objects.filter(**{field: OuterRef("pk")}).order_by().values(field).annotate(n=Count("pk")).values("n")
+    return Coalesce(Subquery(rows[:1]), 0)
+
+
+# -- resources ----------------------------------------------------------------------
+
+
+class BulkAddResourcesForm(forms.Form):
+    cpu = forms.IntegerField(
+        label="CPU slots in all", min_value=0, max_value=4096, initial=0,
+        help_text="The number of cpu resources wanted; only the missing ones are added.",
+    )
+    gpu = forms.CharField(label="GPU ids", required=False, help_text="Comma-separated, e.g. 0,1,2,3")
+    node = forms.CharField(label="Remote nodes", required=False, help_text="Comma-separated, e.g. me@host1,me@host2:2222")
+    aws = forms.CharField(label="AWS instance ids", required=False, help_text="Comma-separated")
+    passive = forms.BooleanField(label="The passive resource", required=False)
+
+    def _names(self, field):
+        value = self.cleaned_data.get(field, "").strip()
+        if not value:
+            return []
+        try:
+            return comma_list(value)
+        except ValueError as exc:
+            raise forms.ValidationError(f"Not a comma-separated list of names: {exc}.") from None
+
+    def clean_gpu(self):
+        return self._names("gpu")
+
+    def clean_node(self):
+        return self._names("node")
+
+    def clean_aws(self):
+        return self._names("aws")
+
+
+@admin.register(Resource)
+class ResourceAdmin(admin.ModelAdmin):
+    list_display = ["id", "type", "name", "status", "in_service", "holder_job", "holder_experiment", "busy_since"]
+    list_display_links = ["id", "name"]
+    list_filter = ["type", "status", "in_service"]
+    search_fields = ["name", "type", "=id"]
+    ordering = ["type", "id"]
+    fields = ["type", "name", "in_service", "status", "holder", "taken_at", "holder_job", "holder_experiment"]
+    readonly_fields = ["status", "holder", "taken_at", "holder_job", "holder_experiment"]
+    actions = ["free_resources", "take_out_of_service", "put_in_service"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).with_holder()
+
+    @admin.display(description="held by job")
+    def holder_job(self, resource):
+        return admin_link(Job, resource.holder_job_id, f"job {resource.holder_job_id}")
+
+    @admin.display(description="of experiment")
+    def holder_experiment(self, resource):
+        if resource.holder_experiment_id is None:
+            return "-"
+        name = resource.holder_experiment_name or f"experiment {resource.holder_experiment_id}"
+        return admin_link(Experiment, resource.holder_experiment_id, f"{name} ({resource.holder_experiment_status})")
+
+    @admin.display(description="busy since", ordering="taken_at")
+    def busy_since(self, resource):
+        return resource.taken_at if resource.status == ResourceStatus.BUSY else "-"
+
+    # Bulk add: a page of its own (an admin action needs a selection to act on).
+    def get_urls(self):
+        bulk_add = path(
+            "add-bulk/",
+            self.admin_site.admin_view(self.bulk_add_view),
+            name="tracking_resource_bulk_add",
+        )
+        return [bulk_add, *super().get_urls()]
+
+    def bulk_add_view(self, request):
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = BulkAddResourcesForm(request.POST if request.method == "POST" else None)
+        if request.method == "POST" and form.is_valid():
+            with transaction.atomic():
+                report = add_resources(**form.cleaned_data)
+            if report:
+                for line in report:
+                    self.message_user(request, line, messages.SUCCESS)
+            else:
+                self.message_user(request, "Nothing to add: every resource already exists.", messages.INFO)
+            return HttpResponseRedirect(reverse("admin:tracking_resource_changelist"))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "Add resources in bulk",
+            "form": form,
+        }
+        return TemplateResponse(request, "admin/tracking/resource/bulk_add.html", context)
+
+    @admin.action(description="Free selected resources", permissions=["change"])
+    def free_resources(self, request, queryset):
+        now = timezone.now()
+        busy = queryset.filter(status=ResourceStatus.BUSY)
+        held = list(busy.held(now).with_holder().order_by("pk"))
+        choice = request.POST.get("confirm")
+        if held and choice not in ("all", "ended"):
+            context = {
+                **self.admin_site.each_context(request),
+                "opts": self.opts,
+                "title": "Free resources that running jobs still hold?",
+                "held": held,
+                "selected": queryset.order_by("pk"),
+                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            }
+            return TemplateResponse(request, "admin/tracking/resource/free_confirmation.html", context)
+        with transaction.atomic():
+            if choice == "all":
+                freed = busy.free()
+            else:
+                # The same rule as aup_reset, re-checked by the UPDATE itself.
+                freed = busy.orphaned(now).free()
+        kept = busy.count()
+        self.message_user(request, f"Freed {freed} resource(s).", messages.SUCCESS)
+        if kept:
+            self.message_user(request, f"{kept} selected resource(s) stay busy: running jobs hold them.", messages.WARNING)
+
+    @admin.action(description="Take selected resources out of service", permissions=["change"])
+    def take_out_of_service(self, request, queryset):
+        changed = queryset.filter(in_service=True).update(in_service=False)
+        self.message_user(
+            request,
+            f"Took {changed} resource(s) out of service: executors are no longer given them "
+            "(a busy one stays with its job until that job ends).",
+            messages.SUCCESS,
+        )
+
+    @admin.action(description="Put selected resources back in service", permissions=["change"])
+    def put_in_service(self, request, queryset):
+        changed = queryset.filter(in_service=False).update(in_service=True)
+        self.message_user(request, f"Put {changed} resource(s) back in service.", messages.SUCCESS)
+
+
+# -- experiments ---------------------------------------------------------------------
+
+
+class ExperimentShareInline(admin.TabularInline):
+    model = ExperimentShare
+    extra = 0
+    fields = ["user", "group", "created_at"]
+    readonly_fields = ["created_at"]
+    autocomplete_fields = ["user", "group"]
+    verbose_name = "read-only share"
+
+
+class ResultLabelInline(admin.TabularInline):
+    model = ResultLabel
+    extra = 0
+    fields = ["label_order", "name"]
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Experiment)
+class ExperimentAdmin(admin.ModelAdmin):
+    list_display = ["id", "name", "owner", "status", "start_time", "end_time", "job_count", "dashboard"]
+    list_display_links = ["id", "name"]
+    list_filter = ["status", ("owner", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["name", "owner__username", "=id"]
+    list_select_related = ["owner"]
+    ordering = ["-id"]
+    fields = [
+        "name", "owner", "status", "start_time", "end_time", "error_msg",
+        "job_count", "jobs_link", "dashboard", "config",
+    ]
+    # Only the name and the owner are the admin's to change; the rest is the
+    # executors' record. Status changes go through the controls or aup_reset.
+    readonly_fields = ["status", "start_time", "end_time", "error_msg", "job_count", "jobs_link", "dashboard", "config"]
+    inlines = [ExperimentShareInline, ResultLabelInline]
+    actions = ["delete_selected", "reset_experiments"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(job_count=count_of(Job, "experiment"))
+
+    def has_add_permission(self, request):
+        return False  # experiments are started by executors
+
+    def view_on_site(self, experiment):
+        return dashboard_experiment_url(experiment.pk)
+
+    @admin.display(description="jobs", ordering="job_count")
+    def job_count(self, experiment):
+        return experiment.job_count
+
+    @admin.display(description="jobs in the admin")
+    def jobs_link(self, experiment):
+        url = reverse("admin:tracking_job_changelist") + f"?experiment__id__exact={experiment.pk}"
+        return format_html('<a href="{}">{} job(s)</a>', url, experiment.job_count)
+
+    @admin.display(description="dashboard")
+    def dashboard(self, experiment):
+        return format_html('<a href="{}">page</a>', dashboard_experiment_url(experiment.pk))
+
+    def get_deleted_objects(self, objs, request):
+        """Say what goes with the experiments in a few COUNT queries, whatever their size.
+
+        Django's own listing collects every related row to print it: millions of
+        intermediate results for a big experiment. And it asks for the delete
+        permission of jobs, which nobody has (jobs are never deleted one by one).
+        Deleting an experiment deletes its whole record, so its own permission is the
+        one that counts.
+        """
+        experiments = list(objs)
+        ids = [experiment.pk for experiment in experiments]
+        related = [
+            (Job, "experiment"),
+            (JobAttempt, "job__experiment"),
+            (IntermediateResult, "job__experiment"),
+            (MultipleResult, "experiment"),
+            (ResultLabel, "experiment"),
+            (ExperimentShare, "experiment"),
+        ]
+        per_experiment = {pk: [] for pk in ids}
+        model_count = {Experiment._meta.verbose_name_plural: len(ids)}
+        for model, field in related:
+            counts = dict(
+                model.objects.filter(**{f"{field}__in": ids})
+                .order_by()
+                .values_list(field)
+                .annotate(n=Count("pk"))
+                .values_list(field, "n")
+            )
+            total = sum(counts.values())
+            if total:
+                model_count[model._meta.verbose_name_plural] = total
+            for pk, count in counts.items():
+                name = model._meta.verbose_name if count == 1 else model._meta.verbose_name_plural
+                per_experiment[pk].append(f"{count} {name}")
+        deleted_objects = []
+        for experiment in experiments:
+            link = admin_link(Experiment, experiment.pk, str(experiment))
+            deleted_objects.append(format_html("Experiment: {}", link))
+            if per_experiment[experiment.pk]:
+                deleted_objects.append(per_experiment[experiment.pk])
+        perms_needed = set() if self.has_delete_permission(request) else {Experiment._meta.verbose_name}
+        return deleted_objects, model_count, perms_needed, []
+
+    @admin.action(description="Reset selected experiments (their executor is gone)", permissions=["change"])
+    def reset_experiments(self, request, queryset):
+        """aup_reset --experiment for the selected experiments, after a confirmation
+        page showing exactly what it would change (a dry run)."""
+        eids = list(queryset.values_list("pk", flat=True))
+        if request.POST.get("post") != "yes":
+            preview = recovery.reset(eids=eids, dry_run=True)
+            context = {
+                **self.admin_site.each_context(request),
+                "opts": self.opts,
+                "title": "Reset these experiments?",
+                "lines": preview.lines()[:-1],  # without "dry run: nothing was written"
+                "changed": preview.changed,
+                "selected": queryset.order_by("pk"),
+                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            }
+            return TemplateResponse(request, "admin/tracking/experiment/reset_confirmation.html", context)
+        report = recovery.reset(eids=eids)
+        for line in report.lines():
+            self.message_user(request, line, messages.SUCCESS if report.changed else messages.INFO)
+
+
+# -- jobs ----------------------------------------------------------------------------
+
+
+class JobAttemptInline(admin.TabularInline):
+    model = JobAttempt
+    extra = 0
+    fields = ["number", "resource", "start_time", "end_time"]
+    readonly_fields = fields
+    can_delete = False
+    ordering = ["number"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Job)
+class JobAdmin(admin.ModelAdmin):
+    """Jobs are the executors' record: browsable and searchable, never edited or
+    deleted by hand (they go with their experiment, or with its restart)."""
+
+    list_display = ["id", "experiment_link", "status", "score_display", "start_time", "end_time", "attempt_count", "dashboard"]
+    list_filter = ["status"]
+    search_fields = ["=id", "experiment__name", "=experiment__id"]
+    list_select_related = ["experiment"]
+    ordering = ["-id"]
+    fields = [
+        "experiment_link", "status", "score_display", "start_time", "end_time",
+        "attempt_count", "step_count", "labeled_count", "dashboard", "config",
+    ]
+    readonly_fields = fields
+    inlines = [JobAttemptInline]
+    actions = None
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(attempt_count=count_of(JobAttempt, "job"))
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def view_on_site(self, job):
+        return dashboard_job_url(job.pk)
+
+    @admin.display(description="experiment", ordering="experiment")
+    def experiment_link(self, job):
+        return admin_link(Experiment, job.experiment_id, str(job.experiment))
+
+    @admin.display(description="score", ordering="score")
+    def score_display(self, job):
+        value = decode_score(job.score, job.score_text)
+        return "-" if value is None else value
+
+    @admin.display(description="attempts", ordering="attempt_count")
+    def attempt_count(self, job):
+        return job.attempt_count
+
+    @admin.display(description="intermediate results")
+    def step_count(self, job):
+        return IntermediateResult.objects.filter(job=job).count()
+
+    @admin.display(description="labeled results")
+    def labeled_count(self, job):
+        return MultipleResult.objects.filter(job=job).count()
+
+    @admin.display(description="dashboard")
+    def dashboard(self, job):
+        return format_html('<a href="{}">page</a>', dashboard_job_url(job.pk))
+
+
+# -- users ---------------------------------------------------------------------------
+
+User = get_user_model()
+
+RESEARCHER_HELP = (
+    "A researcher is a user without staff status: they log in to the dashboard and see "
+    "their own experiments and those shared with them. Executors record experiments "
+    "under this user name (Experiment(config, username=...)). Give staff status only to "
+    "admins: staff see and control every experiment."
+)
+
+
+class ResearcherUserAdmin(UserAdmin):
+    """Django's UserAdmin, with the researcher's details on the add page and the
+    number of experiments each user owns."""
+
+    add_fieldsets = (
+        *UserAdmin.add_fieldsets,
+        ("Researcher", {"classes": ("wide",), "fields": ("first_name", "last_name", "email"), "description": RESEARCHER_HELP}),
+    )
+    list_display = ["username", "email", "first_name", "last_name", "is_staff", "is_active", "experiment_count"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(experiment_count=count_of(Experiment, "owner"))
+
+    @admin.display(description="experiments", ordering="experiment_count")
+    def experiment_count(self, user):
+        return user.experiment_count
+
+
+if admin.site.is_registered(User):
+    admin.site.unregister(User)
+admin.site.register(User, ResearcherUserAdmin)
+
+
+# -- API tokens: registered in tracking/api/admin.py (the API's part of the admin) ----------
+from tracking.api import admin as api_admin  # noqa: E402,F401
+# -- end of API tokens --------------------------------------------------------------------------

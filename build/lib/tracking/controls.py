@@ -1,0 +1,218 @@
+"""An experiment's controls: request a stop, restart, delete, and share it read-only.
+
+Only its owner and staff may use them (ExperimentQuerySet.changeable_by); to anyone
+else, including users it is shared with, the experiment does not exist here (404).
+Each change is a POST behind CSRF, after a GET confirmation page. Status changes go
+through DjangoConnector, the one writer of experiment records, inside a transaction
+that locks the experiment row, so the status checked is still the status changed
+(an executor ending the experiment meanwhile waits for us, or we see its end).
+"""
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.db import IntegrityError, transaction
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from tracking.models import (
+    ACTIVE_EXPERIMENT_STATUSES,
+    Experiment,
+    ExperimentShare,
+    ExperimentStatus,
+    IntermediateResult,
+    Job,
+)
+
+
+def _connector():
+    # Imported here: tracking.connector sets Django up when imported before the app
+    # registry is ready, and the admin imports this module while it is being filled.
+    from tracking.connector import DjangoConnector
+
+    return DjangoConnector()
+
+
+def experiment_url(eid):
+    # The dashboard's experiment page (URL name tracking:experiment, built on the
+    # dashboard branch); at merge this becomes reverse("tracking:experiment", args=[eid]).
+    return f"/experiments/{eid}/"
+
+
+# The experiments list (tracking:experiments on the dashboard branch).
+EXPERIMENTS_URL = "/"
+
+
+def _changeable(request, eid, lock=False):
+    experiments = Experiment.objects.changeable_by(request.user)
+    if lock:
+        experiments = experiments.select_for_update()
+    return get_object_or_404(experiments, pk=eid)
+
+
+def _confirm(request, template, experiment, refusal, **context):
+    # A refused POST answers 409 Conflict: the request was valid, the state is not.
+    status = 409 if request.method == "POST" and refusal else 200
+    context.update(experiment=experiment, refusal=refusal, experiment_url=experiment_url(experiment.pk))
+    return render(request, template, context, status=status)
+
+
+def _stop_refusal(experiment):
+    if experiment.status == ExperimentStatus.RUNNING:
+        return None
+    if experiment.status in (ExperimentStatus.REQUEST_STOP, ExperimentStatus.STOPPING):
+        return "A stop has already been requested; its executor ends the experiment after its running jobs."
+    return (
+        f"This experiment is {experiment.status}: only a RUNNING experiment can be asked to stop "
+        "(its executor watches for the request)."
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def stop(request, eid):
+    """Ask the executor to stop: status REQUEST_STOP, which Auptimizer's executor polls
+    (maybe_get_experiment_status) before ending the experiment as STOPPED."""
+    if request.method == "GET":
+        experiment = _changeable(request, eid)
+    else:
+        with transaction.atomic():
+            experiment = _changeable(request, eid, lock=True)
+            refusal = _stop_refusal(experiment)
+            if refusal is None:
+                _connector().change_experiment_status(experiment.pk, ExperimentStatus.REQUEST_STOP)
+        if refusal is None:
+            messages.success(request, f"Stop requested for {experiment}; its executor stops after its running jobs.")
+            return redirect(experiment_url(experiment.pk))
+    return _confirm(request, "tracking/confirm_stop.html", experiment, _stop_refusal(experiment))
+
+
+def _busy_refusal(experiment, action):
+    if experiment.status in ACTIVE_EXPERIMENT_STATUSES:
+        return (
+            f"This experiment is {experiment.status}: its executor may still be writing to it, so it cannot be "
+            f"{action}. Request a stop and wait for it to end, or, if its executor is gone, ask an admin to run "
+            "aup_reset."
+        )
+    return None
+
+
+@require_http_methods(["GET", "POST"])
+def restart(request, eid):
+    """Restart the record as Auptimizer does when an executor resumes an experiment
+    (DjangoConnector.start_experiment_by_eid): its jobs and their results are deleted,
+    it is RUNNING again with a new start time. Refused while an executor may be at work."""
+    if request.method == "GET":
+        experiment = _changeable(request, eid)
+    else:
+        with transaction.atomic():
+            experiment = _changeable(request, eid, lock=True)
+            refusal = _busy_refusal(experiment, "restarted")
+            if refusal is None:
+                _connector().start_experiment_by_eid(experiment.pk)
+        if refusal is None:
+            messages.success(request, f"{experiment} restarted: start its executor with eid={experiment.pk} to run jobs.")
+            return redirect(experiment_url(experiment.pk))
+    return _confirm(
+        request,
+        "tracking/confirm_restart.html",
+        experiment,
+        _busy_refusal(experiment, "restarted"),
+        job_count=Job.objects.filter(experiment=experiment).count(),
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def delete(request, eid):
+    """Delete the experiment with everything recorded for it. Refused while an
+    executor may be at work (its next write would fail)."""
+    if request.method == "GET":
+        experiment = _changeable(request, eid)
+    else:
+        with transaction.atomic():
+            experiment = _changeable(request, eid, lock=True)
+            refusal = _busy_refusal(experiment, "deleted")
+            if refusal is None:
+                _connector().delete_experiment(experiment.pk)
+        if refusal is None:
+            messages.success(request, f"{experiment} deleted.")
+            return redirect(EXPERIMENTS_URL)
+    return _confirm(
+        request,
+        "tracking/confirm_delete.html",
+        experiment,
+        _busy_refusal(experiment, "deleted"),
+        # Two counts, each answered by an index (jobs by experiment; steps by job).
+        job_count=Job.objects.filter(experiment=experiment).count(),
+        step_count=IntermediateResult.objects.filter(job__experiment=experiment).count(),
+    )
+
+
+class ShareForm(forms.Form):
+    username = forms.CharField(label="User name", max_length=150, required=False)
+    group = forms.CharField(label="or group name", max_length=150, required=False)
+
+    def __init__(self, *args, experiment, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.experiment = experiment
+
+    def clean(self):
+        data = super().clean()
+        username, group_name = data.get("username", "").strip(), data.get("group", "").strip()
+        if bool(username) == bool(group_name):
+            raise forms.ValidationError("Give a user name or a group name (one of the two).")
+        shares = ExperimentShare.objects.filter(experiment=self.experiment)
+        if username:
+            user = get_user_model()._default_manager.filter(username=username).first()
+            if user is None:
+                raise forms.ValidationError(f"There is no user named {username!r}.")
+            if user.pk == self.experiment.owner_id:
+                raise forms.ValidationError(f"{username} owns this experiment already.")
+            if shares.filter(user=user).exists():
+                raise forms.ValidationError(f"The experiment is already shared with {username}.")
+            data["share"] = ExperimentShare(experiment=self.experiment, user=user)
+        else:
+            group = Group.objects.filter(name=group_name).first()
+            if group is None:
+                raise forms.ValidationError(f"There is no group named {group_name!r}.")
+            if shares.filter(group=group).exists():
+                raise forms.ValidationError(f"The experiment is already shared with the group {group_name}.")
+            data["share"] = ExperimentShare(experiment=self.experiment, group=group)
+        return data
+
+
+@require_http_methods(["GET", "POST"])
+def share(request, eid):
+    """The experiment's shares, and a form to add one: read-only access for a user or
+    every member of a group."""
+    experiment = _changeable(request, eid)
+    form = ShareForm(request.POST if request.method == "POST" else None, experiment=experiment)
+    if request.method == "POST" and form.is_valid():
+        new_share = form.cleaned_data["share"]
+        try:
+            with transaction.atomic():
+                new_share.save()
+        except IntegrityError:
+            # The same share added at the same moment from another tab.
+            form.add_error(None, "The experiment is already shared with them.")
+        else:
+            messages.success(request, f"{experiment} is now shared read-only with {new_share.user or new_share.group}.")
+            return redirect("controls:share", eid=experiment.pk)
+    shares = ExperimentShare.objects.filter(experiment=experiment).select_related("user", "group")
+    status = 400 if request.method == "POST" else 200
+    return render(
+        request,
+        "tracking/share.html",
+        {"experiment": experiment, "form": form, "shares": shares, "experiment_url": experiment_url(experiment.pk)},
+        status=status,
+    )
+
+
+@require_POST
+def unshare(request, eid, share_id):
+    experiment = _changeable(request, eid)
+    removed = get_object_or_404(ExperimentShare.objects.select_related("user", "group"), pk=share_id, experiment=experiment)
+    removed.delete()
+    messages.success(request, f"{experiment} is no longer shared with {removed.user or removed.group}.")
+    return redirect("controls:share", eid=experiment.pk)
+

@@ -1,0 +1,323 @@
+"""The experiment-tracking interface that executors write through.
+
+This is Auptimizer's ``aup.ET.Connector.AbstractConnector``, written down once, with the
+methods Auptimizer's runtime calls beyond the abstract class and the behaviour of its
+reference ``SQLiteConnector`` (see ``shared/spec/CONNECTOR.md``). ``DjangoConnector``
+implements it over the ORM; a remote implementation can implement it over HTTP.
+
+This module imports neither Django nor Auptimizer, so any implementation (and any
+executor) can use it on a machine that has neither.
+"""
+
+import abc
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+
+class ConnectorError(Exception):
+    """Base class of every error a connector raises."""
+
+
+class ConnectorClosedError(ConnectorError, RuntimeError):
+    """The connector was closed; make a new one."""
+
+
+class InvalidInputError(ConnectorError, ValueError):
+    """An argument has the wrong type or value; nothing was written."""
+
+
+class NotFoundError(ConnectorError, KeyError, ValueError):
+    """An id or user name names nothing; nothing was written.
+
+    It is both a KeyError and a ValueError because Auptimizer raises one or the other
+    for unknown objects depending on the method, and callers catch what Auptimizer raises.
+    """
+
+    def __str__(self):
+        # KeyError would quote the message as if it were a key.
+        return str(self.args[0]) if self.args else ""
+
+
+class BackendError(ConnectorError):
+    """The database (or the server) failed to carry out a valid request."""
+
+
+EXPERIMENT_STATUSES = ("CREATED", "RUNNING", "STOPPED", "FINISHED", "FAILED", "STOPPING", "REQUEST_STOP")
+JOB_STATUSES = ("RUNNING", "EARLY_STOPPED", "FINISHED", "FAILED")
+
+
+@dataclass
+class ExperimentCall:
+    """The arguments of start_experiment/create_experiment, whichever form they came in."""
+
+    name: str | None
+    config: dict
+    # In the dict form, the caller's own dict: it receives the de-duplicated name.
+    caller_config: dict | None = None
+
+
+def parse_experiment_call(args, kwargs):
+    """Accept both call forms of start_experiment and create_experiment.
+
+    - ``(exp_config)``: Auptimizer 2.0 on PyPI; a dict whose ``name`` key is the name.
+    - ``(name, exp_config_blob)``: Auptimizer's master branch; the config as a JSON string.
+    """
+    kwargs = dict(kwargs)
+    if "exp_config" in kwargs or (len(args) == 1 and isinstance(args[0], Mapping) and not kwargs):
+        if len(args) + len(kwargs) != 1:
+            raise InvalidInputError("give either exp_config (a dict) or name and exp_config_blob, not both")
+        config = kwargs["exp_config"] if "exp_config" in kwargs else args[0]
+        if not isinstance(config, Mapping):
+            raise InvalidInputError(f"exp_config must be a dict, not {type(config).__name__}")
+        name = config.get("name")
+        _check_name(name)
+        stored = dict(config)
+        _check_json(stored, "exp_config")
+        return ExperimentCall(name=name, config=stored, caller_config=config)
+
+    names = ("name", "exp_config_blob")
+    if len(args) > 2:
+        raise InvalidInputError(f"too many arguments: expected (username, name, exp_config_blob), got {len(args) + 1}")
+    values = dict(zip(names, args))
+    for key, value in kwargs.items():
+        if key not in names:
+            raise InvalidInputError(f"unexpected argument {key!r}")
+        if key in values:
+            raise InvalidInputError(f"{key} given twice")
+        values[key] = value
+    name = values.get("name")
+    _check_name(name)
+    blob = values.get("exp_config_blob")
+    if blob is None:
+        config = {}
+    else:
+        if isinstance(blob, (bytes, bytearray)):
+            blob = blob.decode("utf-8", errors="strict")
+        if not isinstance(blob, str):
+            raise InvalidInputError(f"exp_config_blob must be a JSON string, not {type(blob).__name__}")
+        try:
+            config = json.loads(blob)
+        except ValueError as exc:
+            raise InvalidInputError(f"exp_config_blob is not valid JSON: {exc}") from None
+        if not isinstance(config, dict):
+            raise InvalidInputError("exp_config_blob must be a JSON object")
+    _check_json(config, "exp_config_blob")
+    return ExperimentCall(name=name, config=config)
+
+
+def _check_name(name):
+    if name is not None and not isinstance(name, str):
+        raise InvalidInputError(f"an experiment name must be a string or None, not {type(name).__name__}")
+    if name is not None and len(name) > 255:
+        raise InvalidInputError("an experiment name must be at most 255 characters")
+
+
+def _check_json(value, what):
+    # allow_nan=False: PostgreSQL's JSON refuses NaN, so no database may accept it.
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(f"{what} is not JSON-serialisable: {exc}") from None
+
+
+class AbstractConnector(abc.ABC):
+    """What an executor needs from experiment tracking.
+
+    Ids are ints: eid (experiment), jid (job), jaid (job attempt), rid (resource), irid
+    (intermediate result). Every write is atomic and checks its input before writing:
+    bad input raises InvalidInputError, an unknown id NotFoundError, and nothing is
+    written. Scores are floats (ints and numeric strings become floats), NaN, +-inf, text
+    such as 'EARLY STOPPED', or None; they come back as they went in.
+    """
+
+    # -- lifetime ---------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def close(self):
+        """Mark the connector closed; a second close() is harmless.
+
+        Afterwards every method except is_closed() and maybe_get_experiment_status()
+        raises ConnectorClosedError at once.
+        """
+
+    @abc.abstractmethod
+    def is_closed(self):
+        """True once close() has been called."""
+
+    # -- experiments ------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def start_experiment(self, username, *args, **kwargs):
+        """Record a new RUNNING experiment of user `username`, started now; return its eid.
+
+        Two call forms: ``(username, exp_config)`` with a dict whose ``name`` key names it
+        (the unique name is written back into that dict), or ``(username, name,
+        exp_config_blob)`` with the config as a JSON string. Names are unique in the
+        whole database: a second "toy" becomes "toy (1)", then "toy (2)". An unknown
+        user raises NotFoundError (a ValueError).
+        """
+
+    @abc.abstractmethod
+    def create_experiment(self, username, *args, **kwargs):
+        """As start_experiment, but the experiment is CREATED and has no start time."""
+
+    @abc.abstractmethod
+    def start_experiment_by_eid(self, eid):
+        """Restart an experiment: delete its jobs, attempts and results; RUNNING from now."""
+
+    @abc.abstractmethod
+    def end_experiment(self, eid, status="FINISHED"):
+        """Set the experiment's end time to now and its status to `status`."""
+
+    @abc.abstractmethod
+    def change_experiment_status(self, eid, status="FINISHED"):
+        """Set the experiment's status (one of EXPERIMENT_STATUSES)."""
+
+    @abc.abstractmethod
+    def get_experiment_status(self, eid):
+        """The experiment's status; NotFoundError (a ValueError) for an unknown eid."""
+
+    @abc.abstractmethod
+    def maybe_get_experiment_status(self, eid):
+        """As get_experiment_status, but None once the connector is closed.
+
+        Auptimizer's stop-watch thread polls this to notice a REQUEST_STOP.
+        """
+
+    @abc.abstractmethod
+    def delete_experiment(self, eid):
+        """Delete the experiment and everything under it; True, or False if it did not exist."""
+
+    @abc.abstractmethod
+    def log_error_message(self, eid, msg):
+        """Record the experiment's error message; the first one wins, later ones are ignored."""
+
+    @abc.abstractmethod
+    def get_all_experiment(self, username=None):
+        """Eids, oldest first: all of them, or those of `username` (unknown user: NotFoundError)."""
+
+    # -- jobs and attempts ------------------------------------------------------------
+
+    @abc.abstractmethod
+    def start_job(self, eid, rid, job_config):
+        """Record a RUNNING job started now with attempt 0 on resource rid; return its jid."""
+
+    @abc.abstractmethod
+    def start_job_attempt(self, rid, jid):
+        """Record the job's next attempt (number = last + 1) on resource rid; return its jaid."""
+
+    @abc.abstractmethod
+    def end_job_attempt(self, jid):
+        """Set the end time of the job's latest attempt to now."""
+
+    @abc.abstractmethod
+    def end_job(self, jid, score=None, status=None):
+        """End the job now with `score` and `status` (one of JOB_STATUSES, or None: cancelled)."""
+
+    @abc.abstractmethod
+    def update_job_status(self, jid, status):
+        """Set the job's status (one of JOB_STATUSES, or None)."""
+
+    @abc.abstractmethod
+    def job_started(self, eid, rid, job_config):
+        """Atomically take resource rid and start_job; return the jid.
+
+        The job is recorded even if the resource was already busy: the executor runs it
+        there, and the record must say so.
+        """
+
+    @abc.abstractmethod
+    def job_finished(self, rid, jid, score=None, status=None):
+        """Atomically free rid, end the job's latest attempt and end the job."""
+
+    @abc.abstractmethod
+    def job_failed(self, rid, jid):
+        """Atomically free rid and end the job's latest attempt (the job may be retried)."""
+
+    @abc.abstractmethod
+    def job_retry(self, rid, jid):
+        """Atomically take rid and start the job's next attempt; return the jaid."""
+
+    @abc.abstractmethod
+    def get_running_job(self, eid):
+        """The jids of the experiment's jobs (all of them, as Auptimizer), in jid order."""
+
+    @abc.abstractmethod
+    def get_all_history(self, eid):
+        """The experiment's jobs as tuples, in jid order.
+
+        ``(jid, score, eid, start_time, end_time, status, job_config_json)``, times as
+        integer Unix seconds (or None).
+        """
+
+    @abc.abstractmethod
+    def get_best_result(self, eid, maximize=True):
+        """``[jid, score]`` of the best finite score (ties: lowest jid), or None if none.
+
+        An unknown eid raises NotFoundError (a KeyError).
+        """
+
+    @abc.abstractmethod
+    def get_best_result_config(self, eid, maximize=True):
+        """``(job_config_json,)`` of the job get_best_result picks, or None."""
+
+    # -- resources --------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def get_resource_type(self):
+        """The distinct resource types, in the order they were first added."""
+
+    @abc.abstractmethod
+    def get_available_resource(self, username, rtype, rid_blacklist=None):
+        """Free, in-service rids for `rtype`, in rid order; `username` is not used.
+
+        With a non-empty blacklist: first the free rids whose type equals `rtype` and that
+        are not blacklisted; if that gives none (or there is no blacklist), the free rids
+        whose type is contained in `rtype` (so 'gpu,cpu' matches both), blacklist ignored.
+        """
+
+    @abc.abstractmethod
+    def take_available_resource(self, rid):
+        """Mark rid busy; True only for the caller that moved it from free to busy.
+
+        Taking a busy or out-of-service resource returns False.
+        """
+
+    @abc.abstractmethod
+    def free_used_resource(self, rid):
+        """Mark rid free; return True."""
+
+    @abc.abstractmethod
+    def free_all_resources(self):
+        """Free the resources this connector instance took and has not freed."""
+
+    # -- results ----------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def save_intermediate_result(self, jid, score):
+        """Record the job's next intermediate result (numbered 0, 1, 2, ...); return its irid."""
+
+    @abc.abstractmethod
+    def get_intermediate_results_job(self, jid):
+        """The job's intermediate scores in order ([] for an unknown job)."""
+
+    @abc.abstractmethod
+    def get_intermediate_results_jobs(self, jids):
+        """``{jid: [scores]}`` for those of `jids` that have results."""
+
+    @abc.abstractmethod
+    def get_intermediate_results_experiment(self, eid, status):
+        """``{jid: [scores]}`` for the experiment's jobs in `status` that have results."""
+
+    @abc.abstractmethod
+    def save_multiple_results(self, jid, irid, eid, labels, scores):
+        """Record one labeled result per score (label order 1..n), linked to irid (or None).
+
+        `labels`, when given and non-empty, names the values (and must match `scores` in
+        length); otherwise the experiment config's ``resource_args.multi_res_labels`` does.
+        """
+
+    @abc.abstractmethod
+    def set_last_multiple_results(self, eid, jid, num_labels):
+        """Mark the job's last `num_labels` labeled results as its final ones (and only those)."""

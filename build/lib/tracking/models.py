@@ -1,0 +1,523 @@
+"""The tracking data: experiments, jobs, attempts, resources and their results.
+
+The tables mirror Auptimizer's SQLite schema (experiment, job, job_attempt, resource,
+intermediate_result, multiple_result) so that executors written for Auptimizer record
+the same facts, with what Auptimizer leaves to convention made explicit: statuses and
+uniqueness are database constraints, owners are Django users, times are timestamps.
+
+Writes come from tracking.connector.DjangoConnector; the dashboard and the API read.
+"""
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
+
+from tracking.scores import decode_score
+
+
+def config_label_names(config):
+    """The label names an experiment config declares (``resource_args.multi_res_labels``), or []."""
+    resource_args = config.get("resource_args") if isinstance(config, dict) else None
+    names = resource_args.get("multi_res_labels") if isinstance(resource_args, dict) else None
+    if not isinstance(names, (list, tuple)):
+        return []
+    return [str(name) for name in names]
+
+
+class ExperimentStatus(models.TextChoices):
+    CREATED = "CREATED"
+    RUNNING = "RUNNING"
+    STOPPED = "STOPPED"
+    FINISHED = "FINISHED"
+    FAILED = "FAILED"
+    STOPPING = "STOPPING"
+    REQUEST_STOP = "REQUEST_STOP"
+
+
+class JobStatus(models.TextChoices):
+    # A job may also have no status at all: Auptimizer ends cancelled jobs with NULL.
+    RUNNING = "RUNNING"
+    EARLY_STOPPED = "EARLY_STOPPED"
+    FINISHED = "FINISHED"
+    FAILED = "FAILED"
+
+
+class ResourceStatus(models.TextChoices):
+    FREE = "free"
+    BUSY = "busy"
+
+
+# The statuses in which an executor is (or should be) at work on an experiment: it runs
+# jobs, or is winding down after a stop request. Recovery (aup_reset) looks only here.
+ACTIVE_EXPERIMENT_STATUSES = (ExperimentStatus.RUNNING, ExperimentStatus.REQUEST_STOP, ExperimentStatus.STOPPING)
+
+
+class ExperimentQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        """The experiments `user` may see: staff see all, a researcher their own and
+        those shared with them or with one of their groups (read-only, see changeable_by).
+
+        Every page, fragment and API endpoint starts from this, so that access is
+        decided in one place and never only in a template. It adds no query: the
+        shares are two EXISTS subqueries of the same statement (each answered by a
+        unique index of ExperimentShare), so no experiment is listed twice however
+        many ways it is shared.
+        """
+        if not user.is_authenticated or not user.is_active:
+            return self.none()
+        if user.is_staff:
+            return self
+        shares = ExperimentShare.objects.filter(experiment=OuterRef("pk"))
+        return self.filter(
+            Q(owner=user)
+            | Exists(shares.filter(user=user))
+            | Exists(shares.filter(group__user=user))
+        )
+
+    def changeable_by(self, user):
+        """The experiments `user` may stop, restart, delete and share: their own, or
+        all for staff. A share never lets anyone change an experiment."""
+        if not user.is_authenticated or not user.is_active:
+            return self.none()
+        if user.is_staff:
+            return self
+        return self.filter(owner=user)
+
+
+class Experiment(models.Model):
+    # Foreign keys whose column leads a composite index below skip the index Django
+    # would add for them: one index less to update on every insert.
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, related_name="experiments", db_index=False)
+    # Unique across the whole database, as Auptimizer makes it ("toy", "toy (1)", ...);
+    # NULL when the executor gave none (NULLs never collide).
+    name = models.CharField(max_length=255, null=True, blank=True)
+    config = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=16, choices=ExperimentStatus.choices, default=ExperimentStatus.CREATED)
+    start_time = models.DateTimeField(null=True, blank=True)
+    end_time = models.DateTimeField(null=True, blank=True)
+    # The first error an executor reports; later ones are ignored.
+    error_msg = models.TextField(null=True, blank=True)
+
+    objects = ExperimentQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["name"], name="tracking_experiment_unique_name"),
+            models.CheckConstraint(
+                condition=Q(status__in=ExperimentStatus.values), name="tracking_experiment_valid_status"
+            ),
+        ]
+        indexes = [
+            # Experiments list: a user's experiments, newest first.
+            models.Index(fields=["owner", "-start_time"], name="tracking_experiment_owner"),
+            # Experiments list filtered by status; recovery looks for RUNNING ones.
+            models.Index(fields=["status", "-start_time"], name="tracking_experiment_status"),
+        ]
+
+    def __str__(self):
+        return self.name or f"Experiment {self.pk}"
+
+
+# An executor takes a resource (take_available_resource) and records the job on it
+# (job_started) a moment later; a resource taken this recently counts as held even
+# without an attempt, so that recovery never frees it in between and hands it to a
+# second executor.
+TAKE_GRACE = timedelta(seconds=60)
+
+
+class ResourceQuerySet(models.QuerySet):
+    def with_holder(self):
+        """Annotate each resource with the job holding it: the latest attempt on it that
+        has not ended (``holder_job_id``, ``holder_experiment_id``,
+        ``holder_experiment_name``, ``holder_experiment_status``; None when no attempt
+        is open). Four correlated subqueries in the same statement, each answered by
+        the index tracking_jobattempt_resource.
+        """
+        open_attempts = JobAttempt.objects.filter(resource=OuterRef("pk"), end_time__isnull=True).order_by(
+            "-start_time", "-pk"
+        )
+        return self.annotate(
+            holder_job_id=models.Subquery(open_attempts.values("job_id")[:1]),
+            holder_experiment_id=models.Subquery(open_attempts.values("job__experiment_id")[:1]),
+            holder_experiment_name=models.Subquery(open_attempts.values("job__experiment__name")[:1]),
+            holder_experiment_status=models.Subquery(open_attempts.values("job__experiment__status")[:1]),
+        )
+
+    @staticmethod
+    def _held_by_running_job():
+        # An attempt that has not ended, of an experiment whose executor is at work.
+        return Exists(
+            JobAttempt.objects.filter(
+                resource=OuterRef("pk"),
+                end_time__isnull=True,
+                job__experiment__status__in=ACTIVE_EXPERIMENT_STATUSES,
+            )
+        )
+
+    def without_running_job(self):
+        """Resources that no open attempt of an active experiment is on (busy or not)."""
+        return self.exclude(self._held_by_running_job())
+
+    def held(self, now):
+        """Busy resources that a running job still holds (an open attempt of an active
+        experiment), or that were taken within TAKE_GRACE before `now`."""
+        return self.filter(status=ResourceStatus.BUSY).filter(
+            self._held_by_running_job() | Q(taken_at__gte=now - TAKE_GRACE)
+        )
+
+    def orphaned(self, now):
+        """Busy resources whose holder has ended: no open attempt of an active
+        experiment, and taken before TAKE_GRACE. Freeing these is always safe."""
+        return (
+            self.filter(status=ResourceStatus.BUSY)
+            .exclude(self._held_by_running_job())
+            .exclude(taken_at__gte=now - TAKE_GRACE)
+        )
+
+    def free(self):
+        """Mark these resources free (one UPDATE); returns how many were busy."""
+        return self.filter(status=ResourceStatus.BUSY).update(status=ResourceStatus.FREE, holder=None, taken_at=None)
+
+
+class Resource(models.Model):
+    name = models.CharField(max_length=255)
+    # Free text, as in Auptimizer: cpu, gpu, node, aws, passive, ...
+    type = models.CharField(max_length=64)
+    status = models.CharField(max_length=8, choices=ResourceStatus.choices, default=ResourceStatus.FREE)
+    # An admin takes a resource out of service; executors are then never given it.
+    in_service = models.BooleanField(default=True)
+    # Who took it (a connector instance's id) and when: free_all_resources frees only
+    # what its own instance holds, and the admin shows since when a resource is busy.
+    holder = models.CharField(max_length=64, null=True, blank=True)
+    taken_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ResourceQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=ResourceStatus.values), name="tracking_resource_valid_status"),
+        ]
+        indexes = [
+            # DjangoConnector.get_available_resource: free, in-service resources of a type.
+            models.Index(fields=["status", "type"], name="tracking_resource_free_type"),
+        ]
+
+    def __str__(self):
+        return f"{self.type} {self.name} (#{self.pk})"
+
+
+class Job(models.Model):
+    experiment = models.ForeignKey(Experiment, models.CASCADE, related_name="jobs", db_index=False)
+    config = models.JSONField(default=dict, blank=True)
+    # See tracking.scores: the finite number, or the text of anything else.
+    score = models.FloatField(null=True, blank=True)
+    score_text = models.TextField(null=True, blank=True)
+    status = models.CharField(max_length=16, choices=JobStatus.choices, null=True, blank=True)
+    start_time = models.DateTimeField(null=True, blank=True)
+    end_time = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__isnull=True) | Q(status__in=JobStatus.values), name="tracking_job_valid_status"
+            ),
+        ]
+        indexes = [
+            # get_best_result and the best-score column: best finite score of an experiment.
+            models.Index(fields=["experiment", "score"], name="tracking_job_experiment_score"),
+            # Counts by status, and get_intermediate_results_experiment(eid, status).
+            models.Index(fields=["experiment", "status"], name="tracking_job_experiment_status"),
+        ]
+
+    def __str__(self):
+        return f"Job {self.pk}"
+
+    @property
+    def score_value(self):
+        return decode_score(self.score, self.score_text)
+
+
+class JobAttempt(models.Model):
+    job = models.ForeignKey(Job, models.CASCADE, related_name="attempts", db_index=False)
+    # 0 for the first run of a job, then 1, 2, ... for each retry.
+    number = models.PositiveIntegerField()
+    # Resources are history: deleting one keeps the attempts that ran on it.
+    resource = models.ForeignKey(
+        Resource, models.SET_NULL, null=True, blank=True, related_name="attempts", db_index=False
+    )
+    start_time = models.DateTimeField(null=True, blank=True)
+    end_time = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            # Also the index behind "latest attempt of a job" (end_job_attempt).
+            models.UniqueConstraint(fields=["job", "number"], name="tracking_jobattempt_unique_number"),
+        ]
+        indexes = [
+            # Resources page: recent attempts per resource, and the attempt holding it now.
+            models.Index(fields=["resource", "-start_time"], name="tracking_jobattempt_resource"),
+        ]
+
+    def __str__(self):
+        return f"Attempt {self.number} of job {self.job_id}"
+
+
+class IntermediateResult(models.Model):
+    # Indexed by the unique (job, number) constraint.
+    job = models.ForeignKey(Job, models.CASCADE, related_name="intermediate_results", db_index=False)
+    # The step: 0, 1, 2, ... per job.
+    number = models.PositiveIntegerField()
+    score = models.FloatField(null=True, blank=True)
+    score_text = models.TextField(null=True, blank=True)
+    receive_time = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            # Also the index behind a job's curve in order and its next step number.
+            models.UniqueConstraint(fields=["job", "number"], name="tracking_intermediateresult_step"),
+        ]
+
+    def __str__(self):
+        return f"Step {self.number} of job {self.job_id}"
+
+    @property
+    def score_value(self):
+        return decode_score(self.score, self.score_text)
+
+
+class MultipleResult(models.Model):
+    # Indexed by tracking_multipleresult_job (job, label_order).
+    job = models.ForeignKey(Job, models.CASCADE, related_name="multiple_results", db_index=False)
+    # DO_NOTHING in Python, a (deferred) foreign key in the database: rows of both
+    # tables are always deleted together, per job or per experiment, and without a
+    # Python-side cascade Django deletes intermediate results in one statement instead
+    # of loading every row first (a restart of a big experiment).
+    intermediate_result = models.ForeignKey(
+        IntermediateResult, models.DO_NOTHING, null=True, blank=True, related_name="multiple_results"
+    )
+    experiment = models.ForeignKey(Experiment, models.CASCADE, related_name="multiple_results")
+    # 1-based position of the label in the experiment's label list.
+    label_order = models.PositiveIntegerField()
+    value = models.FloatField(null=True, blank=True)
+    value_text = models.TextField(null=True, blank=True)
+    receive_time = models.DateTimeField()
+    # The job's final values: set by set_last_multiple_results, one set per job.
+    is_last = models.BooleanField(default=False)
+
+    class Meta:
+        indexes = [
+            # A job's labeled curve, one label at a time (job page, curves by label).
+            models.Index(fields=["job", "label_order"], name="tracking_multipleresult_job"),
+            # Jobs table: the final labeled values of an experiment's jobs.
+            models.Index(
+                fields=["experiment", "job"], condition=Q(is_last=True), name="tracking_multipleresult_last"
+            ),
+        ]
+
+    def __str__(self):
+        return f"Label {self.label_order} of job {self.job_id}"
+
+    @property
+    def value_decoded(self):
+        return decode_score(self.value, self.value_text)
+
+
+class ResultLabel(models.Model):
+    """The name of one labeled result of an experiment ("accuracy" for label order 1, ...)."""
+
+    experiment = models.ForeignKey(Experiment, models.CASCADE, related_name="result_labels", db_index=False)
+    label_order = models.PositiveIntegerField()
+    name = models.CharField(max_length=255)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["experiment", "label_order"], name="tracking_resultlabel_unique_order"),
+        ]
+        ordering = ["experiment", "label_order"]
+
+    def __str__(self):
+        return self.name
+
+
+class ExperimentShare(models.Model):
+    """Read access to an experiment for one user or one group, granted by its owner."""
+
+    experiment = models.ForeignKey(Experiment, models.CASCADE, related_name="shares")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.CASCADE, null=True, blank=True, related_name="experiment_shares"
+    )
+    group = models.ForeignKey("auth.Group", models.CASCADE, null=True, blank=True, related_name="experiment_shares")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(user__isnull=False, group__isnull=True) | Q(user__isnull=True, group__isnull=False),
+                name="tracking_experimentshare_user_xor_group",
+                violation_error_message="Share with either a user or a group, not both and not neither.",
+            ),
+            # Also the indexes behind ExperimentQuerySet.visible_to's two EXISTS
+            # subqueries: (experiment, user) and (experiment, group).
+            models.UniqueConstraint(
+                fields=["experiment", "user"],
+                condition=Q(user__isnull=False),
+                name="tracking_experimentshare_unique_user",
+                violation_error_message="The experiment is already shared with this user.",
+            ),
+            models.UniqueConstraint(
+                fields=["experiment", "group"],
+                condition=Q(group__isnull=False),
+                name="tracking_experimentshare_unique_group",
+                violation_error_message="The experiment is already shared with this group.",
+            ),
+        ]
+        ordering = ["experiment", "pk"]
+
+    def __str__(self):
+        if self.user_id is not None:
+            return f"{self.experiment} shared with user {self.user}"
+        return f"{self.experiment} shared with group {self.group}"
+
+
+class ImportedExperiment(models.Model):
+    """Where an experiment imported from an Auptimizer database came from (manage.py aup_import).
+
+    The fingerprint names the source experiment by what Auptimizer never changes once it
+    has written it: its id, its owner's name, its start time and its config (and the
+    name column of the master-branch schema). Importing a file again, a copy of it or a
+    later version of it skips the experiments already imported; deleting an imported
+    experiment deletes this record too, so importing the file again brings it back.
+    """
+
+    experiment = models.OneToOneField(Experiment, models.CASCADE, related_name="import_source")
+    fingerprint = models.CharField(max_length=64)
+    source_eid = models.BigIntegerField()
+    # The file it came from, as given at import time: for the record only.
+    source_file = models.TextField()
+    imported_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            # aup_import: which of a file's experiments are here already (fingerprint IN (...)).
+            models.UniqueConstraint(fields=["fingerprint"], name="tracking_importedexperiment_unique_fingerprint"),
+        ]
+
+    def __str__(self):
+        return f"Experiment {self.experiment_id} from {self.source_file} (eid {self.source_eid})"
+
+
+# -- API tokens and idempotency keys (tracking/api) -------------------------------------
+
+
+def hash_token_secret(secret):
+    """The sha256 of a token's secret, as stored: the secret itself is never kept.
+
+    A plain hash (no salt, no slow hash) is enough: secrets are 256 random bits, so
+    there is no dictionary to try, and authentication looks the hash up by index.
+    """
+    return hashlib.sha256(secret.encode("utf-8", errors="surrogatepass")).hexdigest()
+
+
+class ApiTokenQuerySet(models.QuerySet):
+    def usable(self):
+        """Tokens that authenticate: not revoked, of an active user."""
+        return self.filter(revoked__isnull=True, user__is_active=True)
+
+
+class ApiToken(models.Model):
+    """A secret with which a program (an executor, a script) acts as its user in the API.
+
+    A user may have several (one per machine, say), each named, revoked on its own.
+    Only the sha256 of the secret is stored; the secret is shown once, when issued.
+    """
+
+    SECRET_PREFIX = "aup_"
+    # How stale last_used may get: refreshing it on every request would add a write to
+    # every read, and "used in the last minute" is all a person needs to know.
+    LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100)
+    secret_hash = models.CharField(max_length=64, editable=False)
+    # The secret's first characters, so that a person can tell tokens apart in a list.
+    prefix = models.CharField(max_length=12, editable=False)
+    created = models.DateTimeField(default=timezone.now, editable=False)
+    last_used = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked = models.DateTimeField(null=True, blank=True)
+
+    objects = ApiTokenQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            # ApiTokenAuthentication looks every request's token up by its hash.
+            models.UniqueConstraint(fields=["secret_hash"], name="tracking_apitoken_unique_hash"),
+        ]
+        ordering = ["user", "created", "pk"]
+
+    def __str__(self):
+        return f"{self.name} ({self.prefix}…)"
+
+    @classmethod
+    def issue(cls, user, name):
+        """Create a token for `user`; return (token, secret). The secret is not stored."""
+        token = cls(user=user, name=name)
+        secret = token.set_new_secret()
+        token.save()
+        return token, secret
+
+    def set_new_secret(self):
+        """Give this (unsaved) token a new random secret; return it: it is not kept."""
+        secret = self.SECRET_PREFIX + secrets.token_urlsafe(32)
+        self.secret_hash = hash_token_secret(secret)
+        self.prefix = secret[: len(self.SECRET_PREFIX) + 6]
+        return secret
+
+    def revoke(self):
+        """Revoke the token (once: a second revoke keeps the first time). One UPDATE."""
+        ApiToken.objects.filter(pk=self.pk, revoked__isnull=True).update(revoked=timezone.now())
+        self.refresh_from_db(fields=["revoked"])
+
+    def touch(self, now=None):
+        """Record a use, at most one write per LAST_USED_RESOLUTION."""
+        now = now or timezone.now()
+        if self.last_used is None or now - self.last_used >= self.LAST_USED_RESOLUTION:
+            ApiToken.objects.filter(pk=self.pk).update(last_used=now)
+            self.last_used = now
+
+
+class IdempotencyKey(models.Model):
+    """The response to a write that carried an ``Idempotency-Key`` header.
+
+    A client that lost the response (a dropped connection, a timeout) sends the same
+    write again with the same key and gets the stored response instead of a second
+    write. Stored in the write's own transaction, so a key exists exactly when its
+    write was committed. Kept for EXPIRES_AFTER, far longer than any client retries.
+    """
+
+    EXPIRES_AFTER = timedelta(hours=24)
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, models.CASCADE, related_name="+")
+    key = models.CharField(max_length=100)
+    # sha256 of the method, path and body: the same key with another request is refused.
+    request_hash = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField()
+    response = models.JSONField(null=True, blank=True)
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            # The replay lookup, and the arbiter when two copies of one write race.
+            models.UniqueConstraint(fields=["user", "key"], name="tracking_idempotencykey_unique_key"),
+        ]
+        indexes = [
+            # The purge of expired keys that every keyed write runs.
+            models.Index(fields=["created"], name="tracking_idempotencykey_age"),
+        ]
+
+    def __str__(self):
+        return f"{self.key} ({self.status_code})"

@@ -1,0 +1,233 @@
+"""Recovery after a crashed executor: what `manage.py aup_reset` and the admin's
+"Reset" action do.
+
+An executor that dies leaves its experiment RUNNING (or REQUEST_STOP / STOPPING), its
+jobs RUNNING, their attempts open and their resources busy, so no other executor gets
+those resources. Nothing in the database says that a process has died, so recovery
+must be told which experiments are dead, or infer it from silence:
+
+- explicitly: the experiments an admin names (``--experiment EID``, the admin action);
+- by silence: active experiments with no sign of life for ``stale_minutes``. A sign of
+  life is any write an executor makes: the experiment's start, a job or attempt
+  starting or ending, a result of a job that has not ended. A job that runs longer
+  than ``stale_minutes`` without reporting looks exactly like a dead one, so the
+  threshold must exceed the longest silent job (the README says so).
+
+Resetting an experiment ends its open attempts, fails its RUNNING jobs (status FAILED,
+end time now; the score is left as it is: we do not invent one), ends the experiment
+(STOPPED if a stop had been requested, FAILED otherwise) and frees the resources its
+attempts held. Independently, any busy resource whose holder has ended (see
+``ResourceQuerySet.orphaned``) is freed. Each experiment is reset in its own
+transaction, with its row locked, so an executor cannot write half-way through.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
+
+from django.db import transaction
+from django.db.models import Max, OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce, Greatest
+from django.utils import timezone
+
+from tracking.models import (
+    ACTIVE_EXPERIMENT_STATUSES,
+    Experiment,
+    ExperimentStatus,
+    IntermediateResult,
+    Job,
+    JobAttempt,
+    JobStatus,
+    MultipleResult,
+    Resource,
+    ResourceStatus,
+)
+
+DEFAULT_STALE_MINUTES = 60
+# What last_signs_of_life says when an experiment has no time recorded at all.
+NEVER = datetime(1970, 1, 1, tzinfo=dt_timezone.utc)
+RESET_MESSAGE = "Ended by aup_reset: its executor was gone, leaving jobs running."
+
+
+@dataclass
+class ExperimentReset:
+    eid: int
+    name: str | None
+    old_status: str
+    new_status: str
+    last_sign_of_life: object  # a datetime, or None
+    ended_attempts: list = field(default_factory=list)
+    failed_jobs: list = field(default_factory=list)
+    freed_resources: list = field(default_factory=list)
+
+    @property
+    def changed(self):
+        return bool(self.old_status != self.new_status or self.ended_attempts or self.failed_jobs or self.freed_resources)
+
+    def describe(self, now):
+        label = f"experiment {self.eid}" + (f" {self.name!r}" if self.name else "")
+        if self.last_sign_of_life is None:
+            since = "no sign of life recorded"
+        else:
+            minutes = int((now - self.last_sign_of_life).total_seconds() // 60)
+            since = f"last sign of life {self.last_sign_of_life:%Y-%m-%d %H:%M:%S %Z}, {minutes} min ago"
+        parts = [f"{self.old_status} -> {self.new_status}" if self.old_status != self.new_status else f"stays {self.old_status}"]
+        parts.append(f"ended {len(self.ended_attempts)} attempt(s){_ids(self.ended_attempts)}")
+        parts.append(f"failed {len(self.failed_jobs)} running job(s){_ids(self.failed_jobs)}")
+        parts.append(f"freed {len(self.freed_resources)} resource(s){_ids(self.freed_resources)}")
+        return f"{label} ({since}): " + "; ".join(parts)
+
+
+@dataclass
+class ResetReport:
+    now: object
+    dry_run: bool
+    experiments: list = field(default_factory=list)
+    freed_resources: list = field(default_factory=list)
+
+    @property
+    def changed(self):
+        return bool(self.freed_resources) or any(reset.changed for reset in self.experiments)
+
+    def lines(self):
+        lines = [reset.describe(self.now) for reset in self.experiments]
+        if self.freed_resources:
+            lines.append(
+                f"freed {len(self.freed_resources)} resource(s) whose holder had ended{_ids(self.freed_resources)}"
+            )
+        if not self.changed:
+            lines.append("nothing to repair")
+        if self.dry_run:
+            lines.append("dry run: nothing was written")
+        return lines
+
+
+def _ids(ids):
+    return f" [{', '.join(f'#{pk}' for pk in ids)}]" if ids else ""
+
+
+def last_signs_of_life(experiments):
+    """Annotate ``last_sign_of_life``: the newest write an executor made for each
+    experiment (see the module docstring), or NULL if none.
+
+    One statement. Finished jobs need no look at their results (their end time is
+    later); the results of unfinished jobs are found through the indexes
+    tracking_intermediateresult_step and tracking_multipleresult_job, per job.
+    """
+    jobs = Job.objects.filter(experiment=OuterRef("pk")).values("experiment")
+    attempts = JobAttempt.objects.filter(job__experiment=OuterRef("pk")).values("job__experiment")
+    unfinished = {"job__experiment": OuterRef("pk"), "job__end_time__isnull": True}
+    newest = {
+        "job_start": Subquery(jobs.annotate(v=Max("start_time")).values("v")[:1]),
+        "job_end": Subquery(jobs.annotate(v=Max("end_time")).values("v")[:1]),
+        "attempt_start": Subquery(attempts.annotate(v=Max("start_time")).values("v")[:1]),
+        "attempt_end": Subquery(attempts.annotate(v=Max("end_time")).values("v")[:1]),
+        "step": Subquery(
+            IntermediateResult.objects.filter(**unfinished)
+            .values("job__experiment")
+            .annotate(v=Max("receive_time"))
+            .values("v")[:1]
+        ),
+        "labeled": Subquery(
+            MultipleResult.objects.filter(**unfinished)
+            .values("job__experiment")
+            .annotate(v=Max("receive_time"))
+            .values("v")[:1]
+        ),
+    }
+    # GREATEST is NULL on SQLite as soon as one argument is: coalesce each with the
+    # experiment's start (itself coalesced with the oldest possible moment).
+    floor = Coalesce("start_time", Value(NEVER))
+    latest = Greatest(floor, *(Coalesce(value, floor) for value in newest.values()))
+    return experiments.annotate(last_sign_of_life=latest)
+
+
+def stale_experiments(stale_minutes, now):
+    """Active experiments with no sign of life for `stale_minutes` before `now`."""
+    cutoff = now - timedelta(minutes=stale_minutes)
+    active = Experiment.objects.filter(status__in=ACTIVE_EXPERIMENT_STATUSES)
+    return last_signs_of_life(active).filter(last_sign_of_life__lt=cutoff).order_by("pk")
+
+
+def _reset_experiment(eid, now, stale_cutoff):
+    """Reset one experiment inside the caller's transaction; None if it was not stale
+    any more (stale mode) when its row was locked."""
+    # The lock makes an executor's new job or attempt wait (their foreign keys lock
+    # the experiment row against change on PostgreSQL; SQLite serialises writers), so
+    # what we read below stays true until we commit.
+    locked = Experiment.objects.select_for_update().filter(pk=eid)
+    experiment = last_signs_of_life(locked).first()
+    if experiment is None:
+        return None
+    if stale_cutoff is not None and (
+        experiment.status not in ACTIVE_EXPERIMENT_STATUSES or experiment.last_sign_of_life >= stale_cutoff
+    ):
+        return None
+    reset = ExperimentReset(
+        eid=experiment.pk,
+        name=experiment.name,
+        old_status=experiment.status,
+        new_status=experiment.status,
+        last_sign_of_life=None if experiment.last_sign_of_life == NEVER else experiment.last_sign_of_life,
+    )
+    open_attempts = JobAttempt.objects.filter(job__experiment_id=eid, end_time__isnull=True)
+    held = sorted({rid for rid in open_attempts.values_list("resource_id", flat=True) if rid is not None})
+    reset.ended_attempts = sorted(open_attempts.values_list("pk", flat=True))
+    JobAttempt.objects.filter(pk__in=reset.ended_attempts).update(end_time=now)
+
+    running = Job.objects.filter(experiment_id=eid, status=JobStatus.RUNNING)
+    reset.failed_jobs = sorted(running.values_list("pk", flat=True))
+    Job.objects.filter(pk__in=reset.failed_jobs).update(status=JobStatus.FAILED, end_time=Coalesce("end_time", Value(now)))
+
+    if experiment.status in ACTIVE_EXPERIMENT_STATUSES:
+        stopping = experiment.status in (ExperimentStatus.REQUEST_STOP, ExperimentStatus.STOPPING)
+        reset.new_status = ExperimentStatus.STOPPED if stopping else ExperimentStatus.FAILED
+        Experiment.objects.filter(pk=eid).update(status=reset.new_status, end_time=now)
+        # First error wins, as with log_error_message: an executor's own message stays.
+        Experiment.objects.filter(pk=eid, error_msg__isnull=True).update(error_msg=RESET_MESSAGE)
+
+    # Free what these attempts held, unless another running job holds it too.
+    freeable = Resource.objects.filter(pk__in=held).without_running_job()
+    reset.freed_resources = sorted(freeable.filter(status=ResourceStatus.BUSY).values_list("pk", flat=True))
+    Resource.objects.filter(pk__in=reset.freed_resources).free()
+    return reset
+
+
+def reset(eids=None, stale_minutes=DEFAULT_STALE_MINUTES, dry_run=False, now=None):
+    """Repair what crashed executors left behind; returns a ResetReport.
+
+    With `eids`, reset exactly those experiments (their owners or an admin know the
+    executor is gone); each must exist (LookupError otherwise, before any write).
+    Without, reset the active experiments silent for `stale_minutes`. Then free every
+    orphaned resource. A dry run does all of it in transactions that are rolled back,
+    so its report is exactly what a real run would have done at that moment.
+    """
+    now = now or timezone.now()
+    report = ResetReport(now=now, dry_run=dry_run)
+    if eids is not None:
+        eids = sorted(set(eids))
+        missing = sorted(set(eids) - set(Experiment.objects.filter(pk__in=eids).values_list("pk", flat=True)))
+        if missing:
+            raise LookupError(f"no experiment with id {', '.join(str(eid) for eid in missing)}")
+        candidates, cutoff = eids, None
+    else:
+        if stale_minutes < 1:
+            raise ValueError("stale_minutes must be at least 1")
+        candidates = list(stale_experiments(stale_minutes, now).values_list("pk", flat=True))
+        cutoff = now - timedelta(minutes=stale_minutes)
+
+    for eid in candidates:
+        with transaction.atomic():
+            result = _reset_experiment(eid, now, cutoff)
+            if dry_run:
+                transaction.set_rollback(True)
+        if result is not None:
+            report.experiments.append(result)
+
+    with transaction.atomic():
+        orphaned = Resource.objects.orphaned(now)
+        report.freed_resources = sorted(orphaned.values_list("pk", flat=True))
+        Resource.objects.filter(pk__in=report.freed_resources).orphaned(now).free()
+        if dry_run:
+            transaction.set_rollback(True)
+    return report

@@ -1,0 +1,55 @@
+"""How a score is stored, so that every value an executor reports comes back as it went in.
+
+Executors report finite numbers, NaN and infinities from real training, and text such
+as Auptimizer's ``'EARLY STOPPED'``. SQLite cannot store NaN (it turns it into NULL)
+and "best" must only ever consider finite numbers, so a score lives in two columns:
+
+- ``<name>``: the value when it is a finite number, else NULL. Ordering, best-of and
+  charts read only this column, and its index, so non-finite values never win.
+- ``<name>_text``: NULL for a finite number or no score; otherwise ``'nan'``, ``'inf'``
+  or ``'-inf'`` for a non-finite number, or the text itself.
+
+A string that Python reads as a number (``'1.5'``, ``' 2 '``, ``'nan'``) is stored as that
+number, as SQLite's REAL affinity does for decimal text.
+"""
+
+import math
+import numbers
+
+NON_FINITE_SPELLINGS = ("nan", "inf", "-inf")
+
+
+class ScoreTypeError(ValueError):
+    pass
+
+
+def encode_score(value):
+    """Split a reported value into its (number, text) columns; raise ScoreTypeError for other types."""
+    if value is None:
+        return None, None
+    if isinstance(value, bool) or not isinstance(value, (numbers.Real, str)):
+        raise ScoreTypeError(f"a score must be a number, a string or None, not {type(value).__name__}")
+    if isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            return None, value
+    else:
+        try:
+            number = float(value)
+        except OverflowError:
+            raise ScoreTypeError(f"a score must fit in a 64-bit float; {value} does not") from None
+    if math.isfinite(number):
+        return number, None
+    if math.isnan(number):
+        return None, "nan"
+    return None, "inf" if number > 0 else "-inf"
+
+
+def decode_score(number, text):
+    """Inverse of encode_score: the value as the executor reported it (ints come back as floats)."""
+    if text is None:
+        return number
+    if text in NON_FINITE_SPELLINGS:
+        return float(text)
+    return text
