@@ -266,6 +266,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["tracking.api.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "tracking.api.errors.exception_handler",
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "tracking.api.negotiation.JSONUnlessAskedOtherwise",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
 SPECTACULAR_SETTINGS = {

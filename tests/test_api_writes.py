@@ -393,3 +393,17 @@ def test_it_lets_only_staff_add_change_and_remove_resources(api, staff_api, cpu)
     assert staff_api.delete(f"/api/resources/{cpu.pk}/").status_code == 204
     assert staff_api.delete(f"/api/resources/{cpu.pk}/").status_code == 404
     assert list(Resource.objects.values_list("type", flat=True)) == ["gpu"]
+
+
+def test_it_answers_in_json_whatever_the_accept_header_says(api):
+    response = api.get("/api/resources/types/", HTTP_ACCEPT="text/x-nothing-we-have")
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"
+
+
+def test_it_answers_too_many_query_parameters_with_a_json_400(api):
+    response = api.get("/api/intermediate-results/?" + "&".join(f"jid={n}" for n in range(1200)))
+
+    assert response.status_code == 400
+    assert "Bad request" in response.json()["detail"]

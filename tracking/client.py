@@ -497,10 +497,10 @@ class RestConnector(AbstractConnector):
         if jid is None:
             return []
         try:
-            scores = self._get(f"jobs/{jid}/intermediate-results/")["scores"]
+            results = self._get(f"jobs/{jid}/intermediate-results/")["results"]
         except NotFoundError:
             return []
-        return [_score(value) for value in scores]
+        return [_score(result["score"]) for result in results]
 
     @_method()
     def get_intermediate_results_jobs(self, jids):

@@ -14,7 +14,20 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import (
+    Case,
+    Count,
+    Exists,
+    F,
+    Max,
+    OuterRef,
+    Q,
+    Subquery,
+    Value,
+    When,
+    Window,
+)
+from django.db.models.functions import Coalesce, RowNumber
 from django.utils import timezone
 
 from tracking.scores import decode_score
@@ -87,6 +100,52 @@ class ExperimentQuerySet(models.QuerySet):
         if user.is_staff:
             return self
         return self.filter(owner=user)
+
+    # -- read API (tracking/api) ------------------------------------------------------
+    # Written before the dashboard's list landed: the same filters and sort keys as its
+    # experiments list, to be merged into one method with it.
+
+    API_LIST_SORTS = {
+        "-start": (F("start_time").desc(nulls_last=True), "-pk"),
+        "start": (F("start_time").asc(nulls_last=True), "pk"),
+        "name": ("name", "pk"),
+        "-name": ("-name", "-pk"),
+        "-best": (F("best_score").desc(nulls_last=True), "-pk"),
+        "best": (F("best_score").asc(nulls_last=True), "-pk"),
+    }
+
+    def with_summary(self):
+        """Annotate each experiment with ``jobs_total``, ``jobs_done`` (jobs not RUNNING)
+        and ``best_score`` (the best finite score in the direction of its config's
+        ``target``: max unless "min"). Correlated subqueries on the (experiment, status)
+        and (experiment, score) indexes: the cost is per experiment, never per job."""
+        jobs = Job.objects.filter(experiment=OuterRef("pk")).order_by()
+        finite = jobs.filter(score__isnull=False)
+
+        def count(queryset):
+            return Coalesce(Subquery(queryset.values("experiment").annotate(n=Count("pk")).values("n")[:1]), Value(0))
+
+        return self.annotate(
+            jobs_total=count(jobs),
+            jobs_done=count(jobs.exclude(status=JobStatus.RUNNING)),
+            best_score=Case(
+                When(config__target__iexact="min", then=Subquery(finite.order_by("score").values("score")[:1])),
+                default=Subquery(finite.order_by("-score").values("score")[:1]),
+            ),
+        )
+
+    def api_listing(self, search="", status="", owner="", sort="-start"):
+        """The experiments list of the API: filtered by name (contains, any case),
+        status and owner's user name, sorted by one of API_LIST_SORTS, with the summary
+        of with_summary and the owner. One query per page, however many jobs."""
+        rows = self.select_related("owner").with_summary()
+        if search:
+            rows = rows.filter(name__icontains=search)
+        if status:
+            rows = rows.filter(status=status)
+        if owner:
+            rows = rows.filter(owner__username=owner)
+        return rows.order_by(*self.API_LIST_SORTS[sort])
 
 
 class Experiment(models.Model):
@@ -211,6 +270,54 @@ class Resource(models.Model):
         return f"{self.type} {self.name} (#{self.pk})"
 
 
+class JobQuerySet(models.QuerySet):
+    """Set-level reads of jobs, for the read API (tracking/api); to be merged with the
+    dashboard's JobQuerySet. Callers start from jobs of experiments taken from
+    Experiment.objects.visible_to(user), so access is already decided."""
+
+    NO_STATUS = "none"
+    API_TABLE_SORTS = {
+        "id": ("pk",),
+        "-id": ("-pk",),
+        "score": (F("score").asc(nulls_last=True), "pk"),
+        "-score": (F("score").desc(nulls_last=True), "pk"),
+        "status": (F("status").asc(nulls_last=True), "pk"),
+        "-status": (F("status").desc(nulls_last=True), "pk"),
+        "start": (F("start_time").asc(nulls_last=True), "pk"),
+        "-start": (F("start_time").desc(nulls_last=True), "pk"),
+        "end": (F("end_time").asc(nulls_last=True), "pk"),
+        "-end": (F("end_time").desc(nulls_last=True), "pk"),
+    }
+
+    def status_counts(self):
+        """{status: number of jobs}, None for jobs without one. One query, on the
+        (experiment, status) index."""
+        return dict(self.order_by().values_list("status").annotate(n=Count("pk")))
+
+    def best(self, maximize=True):
+        """The job with the best finite score (ties: lowest id), or None. One query, on
+        the (experiment, score) index; NaN, inf and text scores never win."""
+        return self.filter(score__isnull=False).order_by("-score" if maximize else "score", "pk").first()
+
+    def api_table(self, status="", sort="id"):
+        """The jobs table of the API: filtered by status ('none': jobs without one),
+        sorted by one of API_TABLE_SORTS, each with ``attempts_total`` and
+        ``steps_total`` (intermediate results). Correlated subqueries on the (job,
+        number) unique indexes: one query per page, whatever the page size."""
+        rows = self
+        if status == self.NO_STATUS:
+            rows = rows.filter(status__isnull=True)
+        elif status:
+            rows = rows.filter(status=status)
+
+        def count(model):
+            related = model.objects.filter(job=OuterRef("pk")).order_by().values("job").annotate(n=Count("pk"))
+            return Coalesce(Subquery(related.values("n")[:1]), Value(0))
+
+        rows = rows.annotate(attempts_total=count(JobAttempt), steps_total=count(IntermediateResult))
+        return rows.order_by(*self.API_TABLE_SORTS[sort])
+
+
 class Job(models.Model):
     experiment = models.ForeignKey(Experiment, models.CASCADE, related_name="jobs", db_index=False)
     config = models.JSONField(default=dict, blank=True)
@@ -220,6 +327,8 @@ class Job(models.Model):
     status = models.CharField(max_length=16, choices=JobStatus.choices, null=True, blank=True)
     start_time = models.DateTimeField(null=True, blank=True)
     end_time = models.DateTimeField(null=True, blank=True)
+
+    objects = JobQuerySet.as_manager()
 
     class Meta:
         constraints = [
@@ -267,6 +376,67 @@ class JobAttempt(models.Model):
         return f"Attempt {self.number} of job {self.job_id}"
 
 
+class IntermediateResultQuerySet(models.QuerySet):
+    """Learning curves for the read API (tracking/api); to be merged with the
+    dashboard's curve queries."""
+
+    def cursor(self):
+        """The newest row id of the whole table (0 if empty): a client polling curves
+        asks for what changed after it. One query, on the primary key.
+
+        Accepted race (PostgreSQL): a row whose id was drawn before the cursor but that
+        commits after it is not "after" the cursor; its job is sent again whole with
+        its next row, so only a job's very last step can be late, until the next poll
+        that finds any newer row of it."""
+        return self.model.objects.aggregate(last=Max("pk"))["last"] or 0
+
+    def changed_jobs(self, job_ids, since):
+        """The ids among `job_ids` with rows newer than the cursor `since`. One query."""
+        return set(self.filter(job_id__in=job_ids, pk__gt=since).order_by().values_list("job_id", flat=True).distinct())
+
+    def downsampled(self, job_ids, points):
+        """{job id: [(step, score)]} in step order, at most `points` per curve.
+
+        A curve longer than that is cut into buckets of consecutive steps (a power of
+        two wide, so that 2 to 4 points a bucket fit), of which the database keeps the
+        first, the last, the lowest and the highest score (window functions): the
+        shape, the peaks and both ends survive, and Python sees a few rows per bucket
+        however long the curve. Shorter curves come whole. Scores are decoded (NaN, inf
+        and text come back as such). Two queries: the curves' lengths, then the rows.
+        """
+        rows = self.filter(job_id__in=job_ids)
+        lengths = rows.order_by().values("job_id").annotate(last=Max("number")).values_list("job_id", "last")
+        buckets = max(1, points // 4)
+        by_width = {}
+        for jid, last in lengths:
+            width = 1
+            while last + 1 > width * buckets:
+                width *= 2
+            by_width.setdefault(width, []).append(jid)
+        if not by_width:
+            return {}
+        if set(by_width) != {1}:
+            bucket = Case(
+                *[When(job_id__in=jids, then=F("number") / Value(width)) for width, jids in by_width.items()],
+                output_field=models.IntegerField(),
+            )
+            partition = [F("job_id"), bucket]
+
+            def rank(*order_by):
+                return Window(RowNumber(), partition_by=partition, order_by=[*order_by, F("number").asc()])
+
+            rows = rows.annotate(
+                _first=rank(F("number").asc()),
+                _last=rank(F("number").desc()),
+                _low=rank(F("score").asc(nulls_last=True)),
+                _high=rank(F("score").desc(nulls_last=True)),
+            ).filter(Q(_first=1) | Q(_last=1) | Q(_low=1) | Q(_high=1))
+        curves = {}
+        for jid, step, number, text in rows.order_by("job_id", "number").values_list("job_id", "number", "score", "score_text"):
+            curves.setdefault(jid, []).append((step, decode_score(number, text)))
+        return curves
+
+
 class IntermediateResult(models.Model):
     # Indexed by the unique (job, number) constraint.
     job = models.ForeignKey(Job, models.CASCADE, related_name="intermediate_results", db_index=False)
@@ -275,6 +445,8 @@ class IntermediateResult(models.Model):
     score = models.FloatField(null=True, blank=True)
     score_text = models.TextField(null=True, blank=True)
     receive_time = models.DateTimeField()
+
+    objects = IntermediateResultQuerySet.as_manager()
 
     class Meta:
         constraints = [

@@ -9,7 +9,7 @@ InvalidInputError -> 400, NotFoundError -> 404, BackendError -> 503.
 
 import logging
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, SuspiciousOperation
 from django.db import Error as DatabaseError
 from django.http import Http404
 from rest_framework import exceptions, status
@@ -62,6 +62,10 @@ def exception_handler(exc, context):
     if isinstance(exc, DatabaseError):
         logger.exception("API: the database failed")
         return error_response(status.HTTP_503_SERVICE_UNAVAILABLE, "The database is unavailable; try again later.")
+    if isinstance(exc, SuspiciousOperation):
+        # Django's limits on a request (too many query parameters, a body too large):
+        # the client's to fix, and an HTML page would mean nothing to it.
+        return error_response(status.HTTP_400_BAD_REQUEST, f"Bad request: {exc}")
     if isinstance(exc, Http404):
         return error_response(status.HTTP_404_NOT_FOUND, "Not found.")
     if isinstance(exc, PermissionDenied):

@@ -42,7 +42,20 @@ ERRORS = {
 }
 
 
-def documented(summary, *, ok=None, status=200, request=None, errors=(), params=(), write=False, methods=None, tags=None, description=None):
+def documented(
+    summary,
+    *,
+    ok=None,
+    status=200,
+    request=None,
+    errors=(),
+    params=(),
+    write=False,
+    methods=None,
+    tags=None,
+    description=None,
+    operation_id=None,
+):
     """extend_schema for one operation: its success response and every error it can give."""
     codes = {401, 403, 503, *errors}
     parameters = list(params)
@@ -62,4 +75,5 @@ def documented(summary, *, ok=None, status=200, request=None, errors=(), params=
         parameters=parameters,
         methods=methods,
         tags=tags,
+        operation_id=operation_id,
     )

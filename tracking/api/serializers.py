@@ -6,6 +6,9 @@ Input serializers end in ``In``, output serializers in ``Out``.
 
 from rest_framework import serializers
 
+from tracking.interface import EXPERIMENT_STATUSES, JOB_STATUSES
+from tracking.models import ExperimentQuerySet, JobQuerySet
+
 from tracking.api.fields import (
     ExperimentStatusField,
     IdField,
@@ -17,6 +20,7 @@ from tracking.api.fields import (
     JobStatusField,
     JSONObjectField,
     ScoreField,
+    ScoreListField,
     TextField,
 )
 
@@ -234,8 +238,192 @@ class JobIdsQueryIn(serializers.Serializer):
     jid = serializers.ListField(child=IdQueryField(), required=False, default=list, max_length=1000)
 
 
-class ScoresOut(serializers.Serializer):
-    scores = serializers.ListField(child=ScoreField())
+# -- read API ----------------------------------------------------------------------------------
+
+PAGE_SIZE, MAX_PAGE_SIZE = 50, 200
+
+
+class PageQueryIn(serializers.Serializer):
+    page = serializers.IntegerField(min_value=1, max_value=10**9, default=1)
+    page_size = serializers.IntegerField(min_value=1, max_value=MAX_PAGE_SIZE, default=PAGE_SIZE)
+
+
+class ExperimentListQueryIn(PageQueryIn):
+    search = serializers.CharField(max_length=255, required=False, allow_blank=True, help_text="Part of the name.")
+    status = serializers.ChoiceField(choices=list(EXPERIMENT_STATUSES), required=False, allow_blank=True)
+    owner = serializers.CharField(max_length=150, required=False, allow_blank=True, help_text="The owner's user name.")
+    sort = serializers.ChoiceField(choices=list(ExperimentQuerySet.API_LIST_SORTS), default="-start")
+
+
+class ExperimentOut(serializers.Serializer):
+    eid = serializers.IntegerField(source="pk")
+    name = serializers.CharField(allow_null=True)
+    owner = serializers.CharField(source="owner.username")
+    status = serializers.CharField()
+    start_time = serializers.DateTimeField(allow_null=True)
+    end_time = serializers.DateTimeField(allow_null=True)
+    error_msg = serializers.CharField(allow_null=True)
+    jobs_total = serializers.IntegerField()
+    jobs_done = serializers.IntegerField(help_text="Jobs no longer RUNNING.")
+    best_score = serializers.FloatField(
+        allow_null=True, help_text="The best finite score, in the direction of the config's target (max unless min)."
+    )
+
+
+class ExperimentPageOut(serializers.Serializer):
+    count = serializers.IntegerField(help_text="Experiments matching, on all pages.")
+    page = serializers.IntegerField()
+    page_size = serializers.IntegerField()
+    results = ExperimentOut(many=True)
+
+
+class BestJobOut(serializers.Serializer):
+    jid = serializers.IntegerField(source="pk")
+    score = serializers.FloatField()
+
+
+class LabelOut(serializers.Serializer):
+    order = serializers.IntegerField(source="label_order")
+    name = serializers.CharField()
+
+
+class ExperimentDetailOut(ExperimentOut):
+    config = serializers.JSONField()
+    jobs_by_status = serializers.DictField(
+        child=serializers.IntegerField(), help_text="Job counts by status; none for jobs without one."
+    )
+    best = BestJobOut(allow_null=True, help_text="The job with the best finite score (ties: lowest jid).")
+    labels = LabelOut(many=True, help_text="The names of the labeled results, in label order.")
+
+
+class JobListQueryIn(PageQueryIn):
+    status = serializers.ChoiceField(
+        choices=[status for status in JOB_STATUSES if status] + [JobQuerySet.NO_STATUS],
+        required=False,
+        allow_blank=True,
+        help_text="A job status, or none for jobs without one.",
+    )
+    sort = serializers.ChoiceField(choices=list(JobQuerySet.API_TABLE_SORTS), default="id")
+
+
+class JobOut(serializers.Serializer):
+    jid = serializers.IntegerField(source="pk")
+    eid = serializers.IntegerField(source="experiment_id")
+    status = serializers.CharField(allow_null=True)
+    score = ScoreField(source="score_value")
+    start_time = serializers.DateTimeField(allow_null=True)
+    end_time = serializers.DateTimeField(allow_null=True)
+    config = serializers.JSONField()
+    attempts_total = serializers.IntegerField()
+    steps_total = serializers.IntegerField(help_text="Intermediate results reported.")
+
+
+class JobPageOut(serializers.Serializer):
+    count = serializers.IntegerField(help_text="Jobs matching, on all pages.")
+    page = serializers.IntegerField()
+    page_size = serializers.IntegerField()
+    results = JobOut(many=True)
+
+
+class AttemptOut(serializers.Serializer):
+    jaid = serializers.IntegerField(source="pk")
+    number = serializers.IntegerField(help_text="0 for the first run, then 1, 2, ... for each retry.")
+    rid = serializers.IntegerField(source="resource_id", allow_null=True)
+    resource = serializers.CharField(allow_null=True, help_text="Its type and name; null once removed.")
+    start_time = serializers.DateTimeField(allow_null=True)
+    end_time = serializers.DateTimeField(allow_null=True)
+
+
+class FinalValueOut(serializers.Serializer):
+    order = serializers.IntegerField(source="label_order")
+    name = serializers.CharField(allow_null=True)
+    value = ScoreField(source="value_decoded")
+
+
+class JobDetailOut(serializers.Serializer):
+    jid = serializers.IntegerField(source="pk")
+    eid = serializers.IntegerField(source="experiment_id")
+    status = serializers.CharField(allow_null=True)
+    score = ScoreField(source="score_value")
+    start_time = serializers.DateTimeField(allow_null=True)
+    end_time = serializers.DateTimeField(allow_null=True)
+    config = serializers.JSONField()
+    steps_total = serializers.IntegerField(help_text="Intermediate results reported.")
+    attempts = AttemptOut(source="attempts_out", many=True)
+    final_values = FinalValueOut(many=True, help_text="The labeled results marked final (set_last_multiple_results).")
+
+
+class IntermediateResultsQueryIn(serializers.Serializer):
+    after = serializers.IntegerField(
+        min_value=-1, max_value=2**31, default=-1, help_text="Only steps after this one (the last step a client has)."
+    )
+
+
+class IntermediateResultOut(serializers.Serializer):
+    irid = serializers.IntegerField(source="pk")
+    step = serializers.IntegerField(source="number")
+    score = ScoreField(source="score_value")
+    received = serializers.DateTimeField(source="receive_time")
+
+
+class IntermediateResultsOut(serializers.Serializer):
+    results = IntermediateResultOut(many=True, help_text="In step order.")
+
+
+class CurvesQueryIn(serializers.Serializer):
+    since = serializers.IntegerField(
+        min_value=0, max_value=2**63 - 1, required=False, help_text="A cursor of an earlier answer: only curves that changed since."
+    )
+    points = serializers.IntegerField(min_value=8, max_value=5000, default=400, help_text="About how many points a curve may have.")
+    jid = serializers.ListField(child=IdQueryField(), required=False, default=list, max_length=1000)
+
+
+class CurveOut(serializers.Serializer):
+    jid = serializers.IntegerField()
+    steps = serializers.ListField(child=serializers.IntegerField())
+    scores = ScoreListField(help_text="One per step; NaN, inf and text scores as in every score.")
+
+
+class CurvesOut(serializers.Serializer):
+    cursor = serializers.IntegerField(help_text="Give it back as since, to get only what changed after this answer.")
+    curves = CurveOut(many=True, help_text="Whole (downsampled) curves, by jid, of the jobs asked for, or that changed.")
+
+
+class MultipleResultsQueryIn(serializers.Serializer):
+    label = serializers.CharField(max_length=255, required=False, help_text="A label name (see the experiment's labels).")
+    order = serializers.IntegerField(min_value=1, max_value=2**31, required=False, help_text="Or the label's order (1, 2, ...).")
+    jid = serializers.ListField(child=IdQueryField(), required=False, default=list, max_length=1000)
+    after = serializers.IntegerField(min_value=0, max_value=2**63 - 1, default=0, help_text="Only rows after this id (paging).")
+    limit = serializers.IntegerField(min_value=1, max_value=5000, default=1000)
+
+
+class MultipleResultOut(serializers.Serializer):
+    id = serializers.IntegerField(source="pk")
+    jid = serializers.IntegerField(source="job_id")
+    irid = serializers.IntegerField(source="intermediate_result_id", allow_null=True)
+    step = serializers.IntegerField(allow_null=True, help_text="The step of its intermediate result, if any.")
+    value = ScoreField(source="value_decoded")
+    received = serializers.DateTimeField(source="receive_time")
+    is_last = serializers.BooleanField()
+
+
+class LabelAskedOut(serializers.Serializer):
+    order = serializers.IntegerField(source="label_order")
+    name = serializers.CharField(allow_null=True, help_text="null: the values of this order were never given a name.")
+
+
+class MultipleResultsOut(serializers.Serializer):
+    label = LabelAskedOut()
+    results = MultipleResultOut(many=True, help_text="In id order.")
+    next_after = serializers.IntegerField(
+        allow_null=True, help_text="More rows: ask again with after set to this. null: that was all."
+    )
+
+
+class RunningOut(serializers.Serializer):
+    jid = serializers.IntegerField()
+    eid = serializers.IntegerField()
+    experiment = serializers.CharField(allow_null=True, help_text="The experiment's name.")
 
 
 # -- resources ---------------------------------------------------------------------------------
@@ -269,6 +457,13 @@ class ResourceOut(serializers.Serializer):
     status = serializers.CharField(help_text="free or busy")
     in_service = serializers.BooleanField()
     busy_since = serializers.DateTimeField(source="taken_at", allow_null=True)
+
+
+class ResourceListItemOut(ResourceOut):
+    running = RunningOut(
+        allow_null=True,
+        help_text="The job running on it, if you may see its experiment; null if none runs, or if it is someone else's.",
+    )
 
 
 class ResourceIn(serializers.Serializer):

@@ -43,6 +43,11 @@ urlpatterns = [
         views.experiment_intermediate_results,
         name="api-experiment-intermediate-results",
     ),
+    path("experiments/<id:eid>/curves/", views.experiment_curves, name="api-experiment-curves"),
+    path(
+        "experiments/<id:eid>/multiple-results/", views.experiment_multiple_results, name="api-experiment-multiple-results"
+    ),
+    path("jobs/<id:jid>/", views.job, name="api-job"),
     path("jobs/<id:jid>/attempts/", views.job_attempts, name="api-job-attempts"),
     path("jobs/<id:jid>/end-attempt/", views.job_end_attempt, name="api-job-end-attempt"),
     path("jobs/<id:jid>/end/", views.job_end, name="api-job-end"),

@@ -21,6 +21,7 @@ from rest_framework.decorators import api_view
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
 
+from tracking.api import reads
 from tracking.api import serializers as s
 from tracking.api.idempotency import idempotent
 from tracking.api.permissions import SignedInWithPassword
@@ -189,8 +190,20 @@ def curves_out(curves):
     methods=["POST"],
     tags=["experiments"],
 )
-@endpoint(["POST"])
+@documented(
+    "Experiments",
+    description="Those you may see (yours, those shared with you; staff: all), filtered, sorted and paged as the dashboard's list.",
+    params=[s.ExperimentListQueryIn],
+    ok=s.ExperimentPageOut,
+    errors=(400,),
+    methods=["GET"],
+    tags=["experiments"],
+    operation_id="experiments_list",
+)
+@endpoint(["GET", "POST"])
 def experiments(request):
+    if request.method == "GET":
+        return Response(reads.experiment_list(visible_experiments(request), valid(s.ExperimentListQueryIn, request.query_params)))
     data = valid(s.ExperimentStartIn, request.data)
     username = owner_username(request, data.get("username"))
     connector = connector_for(request)
@@ -232,9 +245,19 @@ def experiment_ids(request):
     return Response(s.EidsOut({"eids": connector.get_all_experiment(username)}).data)
 
 
+@documented(
+    "An experiment",
+    description="With its job counts by status, its best job and the names of its labeled results.",
+    ok=s.ExperimentDetailOut,
+    errors=(404,),
+    methods=["GET"],
+    tags=["experiments"],
+)
 @documented("Delete an experiment and everything under it", status=204, write=True, errors=(404,), methods=["DELETE"], tags=["experiments"])
-@endpoint(["DELETE"])
+@endpoint(["GET", "DELETE"])
 def experiment(request, eid):
+    if request.method == "GET":
+        return Response(reads.experiment_detail(visible_experiments(request), eid))
     require_experiment(request, eid, change=True)
     if not connector_for(request).delete_experiment(eid):
         raise NotFoundError(f"experiment {eid} does not exist")
@@ -314,8 +337,21 @@ def experiment_error(request, eid):
     methods=["POST"],
     tags=["jobs"],
 )
-@endpoint(["POST"])
+@documented(
+    "Jobs of an experiment",
+    description="Paged, sorted, filtered by status; each with its attempt and step counts.",
+    params=[s.JobListQueryIn],
+    ok=s.JobPageOut,
+    errors=(400, 404),
+    methods=["GET"],
+    tags=["jobs"],
+    operation_id="experiments_jobs_list",
+)
+@endpoint(["GET", "POST"])
 def experiment_jobs(request, eid):
+    if request.method == "GET":
+        require_experiment(request, eid)
+        return Response(reads.job_list(eid, valid(s.JobListQueryIn, request.query_params)))
     require_experiment(request, eid, change=True)
     data = valid(s.JobStartIn, request.data)
     connector = connector_for(request)
@@ -446,7 +482,15 @@ def job_status(request, jid):
     return no_content()
 
 
-@documented("A job's intermediate scores in step order (get_intermediate_results_job)", ok=s.ScoresOut, errors=(404,), methods=["GET"], tags=["results"])
+@documented(
+    "A job's intermediate results (get_intermediate_results_job)",
+    description="In step order; with after, only the steps after that one.",
+    params=[s.IntermediateResultsQueryIn],
+    ok=s.IntermediateResultsOut,
+    errors=(400, 404),
+    methods=["GET"],
+    tags=["results"],
+)
 @documented(
     "Record the job's next intermediate result (save_intermediate_result)",
     request=s.IntermediateResultIn,
@@ -460,8 +504,9 @@ def job_status(request, jid):
 @endpoint(["GET", "POST"])
 def job_intermediate_results(request, jid):
     if request.method == "GET":
+        after = valid(s.IntermediateResultsQueryIn, request.query_params)["after"]
         require_job(request, jid)
-        return Response(s.ScoresOut({"scores": connector_for(request).get_intermediate_results_job(jid)}).data)
+        return Response(reads.intermediate_results(jid, after))
     require_job(request, jid, change=True)
     data = valid(s.IntermediateResultIn, request.data)
     irid = connector_for(request).save_intermediate_result(jid, data["score"])
@@ -557,6 +602,49 @@ def intermediate_results_batch(request):
     return Response(s.BatchSavedOut({"irids": irids}).data, status=status.HTTP_201_CREATED)
 
 
+# -- reads: a job, curves, labeled results ------------------------------------------------------
+
+
+@documented("A job, with its attempts and final labeled values", ok=s.JobDetailOut, errors=(404,), tags=["jobs"])
+@endpoint(["GET"])
+def job(request, jid):
+    return Response(reads.job_detail(visible_jobs(request), jid))
+
+
+@documented(
+    "Learning curves of an experiment's jobs, downsampled",
+    description=(
+        "Each curve at most about `points` points (long ones keep each stretch's first, last, lowest "
+        "and highest score). Give back the answer's cursor as `since` to get only the curves that "
+        "changed after it (each whole again, downsampled)."
+    ),
+    params=[s.CurvesQueryIn],
+    ok=s.CurvesOut,
+    errors=(400, 404),
+    tags=["results"],
+)
+@endpoint(["GET"])
+def experiment_curves(request, eid):
+    query = valid(s.CurvesQueryIn, request.query_params)
+    require_experiment(request, eid)
+    return Response(reads.curves(eid, query))
+
+
+@documented(
+    "Labeled results of an experiment, one label at a time",
+    description="By label name (or order), optionally of some jobs, in id order, a page of `limit` rows after `after`.",
+    params=[s.MultipleResultsQueryIn],
+    ok=s.MultipleResultsOut,
+    errors=(400, 404),
+    tags=["results"],
+)
+@endpoint(["GET"])
+def experiment_multiple_results(request, eid):
+    query = valid(s.MultipleResultsQueryIn, request.query_params)
+    require_experiment(request, eid)
+    return Response(reads.multiple_results(eid, query))
+
+
 # -- resources ------------------------------------------------------------------------------------
 
 
@@ -639,14 +727,25 @@ def resources_free_all(request):
     methods=["POST"],
     tags=["resources"],
 )
-@endpoint(["POST"])
+@documented(
+    "Resources, with the job each runs",
+    description="A job is shown only if you may see its experiment: a resource someone else's job holds is just busy.",
+    ok=s.ResourceListItemOut(many=True),
+    methods=["GET"],
+    tags=["resources"],
+    operation_id="resources_list",
+)
+@endpoint(["GET", "POST"])
 def resources(request):
+    if request.method == "GET":
+        return Response(reads.resource_list(visible_experiments(request)))
     staff_only(request)
     data = valid(s.ResourceIn, request.data)
     resource = Resource.objects.create(**data)
     return Response(s.ResourceOut(resource).data, status=status.HTTP_201_CREATED)
 
 
+@documented("A resource, with the job it runs", ok=s.ResourceListItemOut, errors=(404,), methods=["GET"], tags=["resources"])
 @documented(
     "Change a resource (staff)",
     description="in_service false takes it out of service: executors are never given it.",
@@ -666,8 +765,10 @@ def resources(request):
     methods=["DELETE"],
     tags=["resources"],
 )
-@endpoint(["PATCH", "DELETE"])
+@endpoint(["GET", "PATCH", "DELETE"])
 def resource(request, rid):
+    if request.method == "GET":
+        return Response(reads.resource_detail(rid, visible_experiments(request)))
     staff_only(request)
     if request.method == "DELETE":
         deleted, _ = Resource.objects.filter(pk=rid).delete()
