@@ -34,8 +34,3 @@ def staff_user(db):
 @pytest.fixture
 def staff_api(staff_user):
     return client_for(staff_user)
-
-
-@pytest.fixture
-def anonymous_api(db):
-    return APIClient()

@@ -4,7 +4,7 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from tests.factories import make_resource, make_token, make_user
+from tests.factories import make_token, make_user
 from tracking.models import ApiToken, Experiment
 
 pytestmark = pytest.mark.django_db

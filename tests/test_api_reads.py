@@ -68,7 +68,10 @@ def test_it_filters_sorts_and_pages_experiments(staff_api, user, other_user, cpu
     assert names(staff_api.get("/api/experiments/", {"owner": "bob"})) == ["minimizing"]
     page = staff_api.get("/api/experiments/", {"sort": "name", "page": 2, "page_size": 2}).json()
     assert (page["count"], page["page"], page["page_size"], [row["name"] for row in page["results"]]) == (
-        3, 2, 2, ["minimizing"]
+        3,
+        2,
+        2,
+        ["minimizing"],
     )
     by_name = {row["name"]: row for row in staff_api.get("/api/experiments/").json()["results"]}
     assert (by_name["high"]["jobs_total"], by_name["high"]["jobs_done"], by_name["high"]["best_score"]) == (2, 1, 0.9)
@@ -77,7 +80,12 @@ def test_it_filters_sorts_and_pages_experiments(staff_api, user, other_user, cpu
 
 @pytest.mark.parametrize(
     "query, field",
-    [({"sort": "score"}, "sort"), ({"status": "DONE"}, "status"), ({"page": 0}, "page"), ({"page_size": 201}, "page_size")],
+    [
+        ({"sort": "score"}, "sort"),
+        ({"status": "DONE"}, "status"),
+        ({"page": 0}, "page"),
+        ({"page_size": 201}, "page_size"),
+    ],
 )
 def test_it_refuses_a_bad_list_query_with_400(api, query, field):
     response = api.get("/api/experiments/", query)
@@ -93,6 +101,7 @@ def warm_up(client):
 
 def test_it_lists_experiments_in_a_fixed_number_of_queries(staff_api, staff_user, user, cpu, django_assert_num_queries):
     warm_up(staff_api)
+
     def add(count):
         for index in range(count):
             experiment = make_experiment(user, f"e{index}-{count}")
@@ -203,12 +212,20 @@ def test_it_shows_a_job_with_its_attempts_and_final_values(api, user, other_user
     with django_assert_num_queries(5):
         detail = api.get(f"/api/jobs/{job.pk}/").json()
 
-    assert (detail["jid"], detail["eid"], detail["status"], detail["score"]) == (job.pk, experiment.pk, "FINISHED", "EARLY STOPPED")
+    assert (detail["jid"], detail["eid"], detail["status"], detail["score"]) == (
+        job.pk,
+        experiment.pk,
+        "FINISHED",
+        "EARLY STOPPED",
+    )
     assert [(a["number"], a["rid"], a["resource"]) for a in detail["attempts"]] == [
         (0, cpu.pk, f"cpu localhost (#{cpu.pk})"),
         (1, gpu.pk, f"gpu 0 (#{gpu.pk})"),
     ]
-    assert detail["final_values"] == [{"order": 1, "name": "accuracy", "value": 0.7}, {"order": 2, "name": None, "value": "inf"}]
+    assert detail["final_values"] == [
+        {"order": 1, "name": "accuracy", "value": 0.7},
+        {"order": 2, "name": None, "value": "inf"},
+    ]
     assert api.get(f"/api/jobs/{make_job(make_experiment(other_user, 'theirs'), cpu).pk}/").status_code == 404
 
 
@@ -220,7 +237,10 @@ def test_it_gives_a_jobs_intermediate_results_after_a_step(api, user, cpu):
     newer = api.get(f"/api/jobs/{job.pk}/intermediate-results/", {"after": 1}).json()["results"]
 
     assert [(row["irid"], row["step"], row["score"]) for row in everything] == [
-        (steps[0].pk, 0, 0.1), (steps[1].pk, 1, "nan"), (steps[2].pk, 2, "EARLY STOPPED"), (steps[3].pk, 3, 0.4)
+        (steps[0].pk, 0, 0.1),
+        (steps[1].pk, 1, "nan"),
+        (steps[2].pk, 2, "EARLY STOPPED"),
+        (steps[3].pk, 3, 0.4),
     ]
     assert [row["step"] for row in newer] == [2, 3]
 
@@ -342,7 +362,9 @@ def test_it_refuses_a_label_it_does_not_know(api, user, query, status):
 # -- resources ------------------------------------------------------------------------------------
 
 
-def test_it_shows_what_runs_on_a_resource_only_to_who_may_see_it(api, other_api, user, other_user, django_assert_num_queries):
+def test_it_shows_what_runs_on_a_resource_only_to_who_may_see_it(
+    api, other_api, user, other_user, django_assert_num_queries
+):
     warm_up(api)
     gpu, cpu, spare = make_resource("gpu", "0"), make_resource("cpu"), make_resource("cpu", in_service=False)
     mine = make_recorded_job(make_experiment(user, "mine"), gpu)

@@ -63,7 +63,10 @@ def test_it_lists_tokens_without_secrets(user, other_user):
     lines = aup_token("list").splitlines()
 
     assert lines[0].split() == ["id", "user", "name", "secret", "created", "last", "used", "state"]
-    assert [line.split()[:3] for line in lines[1:]] == [[str(mine.pk), "alice", "laptop"], [str(theirs.pk), "bob", "cluster"]]
+    assert [line.split()[:3] for line in lines[1:]] == [
+        [str(mine.pk), "alice", "laptop"],
+        [str(theirs.pk), "bob", "cluster"],
+    ]
     assert "never" in lines[1] and lines[1].endswith("active")
     assert "revoked" in lines[2]
     assert [line.split()[1] for line in aup_token("list", "--user", "bob").splitlines()[1:]] == ["bob"]

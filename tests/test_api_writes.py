@@ -7,7 +7,7 @@ tests/test_rest_connector_contract.py; these tests cover what the API adds.
 import pytest
 from django.db import OperationalError
 
-from tests.factories import make_resource, make_share, make_user
+from tests.factories import make_resource, make_share
 from tracking.connector import DjangoConnector
 from tracking.interface import BackendError
 from tracking.models import Experiment, IntermediateResult, Job, JobAttempt, MultipleResult, Resource, ResultLabel
@@ -62,7 +62,9 @@ def test_it_answers_a_write_to_another_users_experiment_as_if_it_did_not_exist(a
     for method, path, body in foreign_writes(eid, jid, irid, cpu.pk):
         foreign = getattr(api, method)(path, body, format="json")
         # The same answer as for an id that was never used: no hint that it exists.
-        unknown = getattr(api, method)(path.replace(str(eid), "999999999").replace(str(jid), "999999998"), body, format="json")
+        unknown = getattr(api, method)(
+            path.replace(str(eid), "999999999").replace(str(jid), "999999998"), body, format="json"
+        )
         assert foreign.status_code == unknown.status_code == 404, path
         assert foreign.json()["detail"] == unknown.json()["detail"].replace("999999999", str(eid)).replace(
             "999999998", str(jid)
@@ -73,7 +75,9 @@ def test_it_answers_a_write_to_another_users_experiment_as_if_it_did_not_exist(a
 def test_it_lets_staff_write_to_anyones_experiment(staff_api, bobs, cpu):
     eid, jid, _ = bobs
 
-    assert staff_api.post(f"/api/jobs/{jid}/end/", {"score": 2.0, "status": "FINISHED"}, format="json").status_code == 204
+    assert (
+        staff_api.post(f"/api/jobs/{jid}/end/", {"score": 2.0, "status": "FINISHED"}, format="json").status_code == 204
+    )
     assert staff_api.post(f"/api/experiments/{eid}/end/", {}, format="json").status_code == 204
 
     assert Job.objects.get(pk=jid).score_value == 2.0
@@ -144,7 +148,11 @@ def test_it_lets_staff_record_for_another_user(staff_api, other_user):
         ("/api/jobs/{jid}/multiple-results/", {"eid": "{eid}", "scores": [1, [2]]}, "scores.1"),
         ("/api/jobs/{jid}/multiple-results/", {"eid": "{eid}", "labels": ["x" * 256], "scores": [1]}, "labels.0"),
         ("/api/jobs/{jid}/multiple-results/last/", {"eid": "{eid}", "num_labels": -1}, "num_labels"),
-        ("/api/intermediate-results/batch/", {"results": [{"jid": "{jid}", "score": 1}, {"score": 2}]}, "results.1.jid"),
+        (
+            "/api/intermediate-results/batch/",
+            {"results": [{"jid": "{jid}", "score": 1}, {"score": 2}]},
+            "results.1.jid",
+        ),
         ("/api/intermediate-results/batch/", {"results": [{"jid": "{jid}", "score": 1}] * 1001}, "results"),
     ],
 )
@@ -286,7 +294,9 @@ def test_it_records_nothing_of_a_batch_naming_another_users_job(api, bobs, user,
     before = db_state()
 
     response = api.post(
-        "/api/intermediate-results/batch/", {"results": [{"jid": jid, "score": 1}, {"jid": bobs_job, "score": 1}]}, format="json"
+        "/api/intermediate-results/batch/",
+        {"results": [{"jid": jid, "score": 1}, {"jid": bobs_job, "score": 1}]},
+        format="json",
     )
 
     assert response.status_code == 404
@@ -385,7 +395,12 @@ def test_it_lets_only_staff_add_change_and_remove_resources(api, staff_api, cpu)
     added = staff_api.post("/api/resources/", {"type": "gpu", "name": "0"}, format="json")
     assert added.status_code == 201
     assert added.json() == {
-        "rid": added.json()["rid"], "type": "gpu", "name": "0", "status": "free", "in_service": True, "busy_since": None
+        "rid": added.json()["rid"],
+        "type": "gpu",
+        "name": "0",
+        "status": "free",
+        "in_service": True,
+        "busy_since": None,
     }
     changed = staff_api.patch(f"/api/resources/{cpu.pk}/", {"in_service": False}, format="json")
     assert (changed.status_code, changed.json()["in_service"]) == (200, False)

@@ -20,7 +20,15 @@ def run_example(url, secret, tmp_path, *args):
     env = {key: value for key, value in os.environ.items() if key not in ("DJANGO_SETTINGS_MODULE", "DATABASE_URL")}
     env["AUPSITE_TOKEN"] = secret
     return subprocess.run(
-        [sys.executable, "-c", WITHOUT_DJANGO, str(PROJECT_DIR / "examples" / "remote_executor.py"), "--url", url, *args],
+        [
+            sys.executable,
+            "-c",
+            WITHOUT_DJANGO,
+            str(PROJECT_DIR / "examples" / "remote_executor.py"),
+            "--url",
+            url,
+            *args,
+        ],
         cwd=tmp_path,
         env=env,
         capture_output=True,
@@ -37,7 +45,10 @@ def assert_recorded(jobs, steps):
     assert IntermediateResult.objects.filter(job__experiment=experiment).count() == jobs * steps
     assert MultipleResult.objects.filter(experiment=experiment).count() == jobs * steps * 2
     assert MultipleResult.objects.filter(experiment=experiment, is_last=True).count() == jobs * 2
-    assert list(ResultLabel.objects.filter(experiment=experiment).values_list("name", flat=True)) == ["accuracy", "loss"]
+    assert list(ResultLabel.objects.filter(experiment=experiment).values_list("name", flat=True)) == [
+        "accuracy",
+        "loss",
+    ]
     assert not Resource.objects.filter(status="busy").exists()
     return experiment
 

@@ -219,7 +219,9 @@ class RestConnector(AbstractConnector):
         delay = self.backoff
         for attempt in range(1, self.retries + 2):
             try:
-                with self._opener.open(Request(url, data=data, headers=headers, method=method), timeout=self.timeout) as response:
+                with self._opener.open(
+                    Request(url, data=data, headers=headers, method=method), timeout=self.timeout
+                ) as response:
                     return _decode(response.read())
             except HTTPError as error:
                 if 300 <= error.code < 400:
@@ -398,7 +400,15 @@ class RestConnector(AbstractConnector):
         except NotFoundError:
             return []
         return [
-            (row["jid"], _score(row["score"]), row["eid"], row["start_time"], row["end_time"], row["status"], row["config_json"])
+            (
+                row["jid"],
+                _score(row["score"]),
+                row["eid"],
+                row["start_time"],
+                row["end_time"],
+                row["status"],
+                row["config_json"],
+            )
             for row in rows
         ]
 
@@ -476,7 +486,10 @@ class RestConnector(AbstractConnector):
         for result in results:
             if not isinstance(result, Mapping) or "jid" not in result or "score" not in result:
                 raise InvalidInputError("each result must be a dict with jid and score (and maybe labels, scores)")
-            item = {"jid": _id(result["jid"], "jid"), "score": _wire_score(result["score"], "save_intermediate_results")}
+            item = {
+                "jid": _id(result["jid"], "jid"),
+                "score": _wire_score(result["score"], "save_intermediate_results"),
+            }
             scores, labels = result.get("scores") or [], result.get("labels")
             if not isinstance(scores, (list, tuple)):
                 raise InvalidInputError(f"scores must be a list, not {type(scores).__name__}")

@@ -49,5 +49,7 @@ class ApiTokenScheme(OpenApiAuthenticationExtension):
         return {
             "type": "http",
             "scheme": "bearer",
-            "description": "An API token (manage.py aup_token create, or POST /api/tokens/): Authorization: Bearer <token>.",
+            "description": (
+                "An API token (manage.py aup_token create, or POST /api/tokens/): Authorization: Bearer <token>."
+            ),
         }

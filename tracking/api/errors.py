@@ -46,7 +46,8 @@ def error_response(status_code, detail, errors=None, headers=None):
 
 def summary(errors):
     return "; ".join(
-        " ".join(messages) if field == NON_FIELD else f"{field}: {' '.join(messages)}" for field, messages in errors.items()
+        " ".join(messages) if field == NON_FIELD else f"{field}: {' '.join(messages)}"
+        for field, messages in errors.items()
     )
 
 

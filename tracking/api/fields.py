@@ -7,7 +7,6 @@ surrogates, integers beyond 64 bits); what a value *means* is the connector's to
 import math
 import numbers
 
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -173,7 +172,9 @@ class StrictChoiceField(serializers.ChoiceField):
 def _status_field(statuses, what, **kwargs):
     return StrictChoiceField(
         choices=list(statuses),
-        error_messages={"invalid_choice": f"{{input!r}} is not a valid {what} status; use one of {', '.join(statuses)}"},
+        error_messages={
+            "invalid_choice": f"{{input!r}} is not a valid {what} status; use one of {', '.join(statuses)}"
+        },
         **kwargs,
     )
 

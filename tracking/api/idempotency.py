@@ -97,7 +97,11 @@ def idempotent(view):
                 try:
                     with transaction.atomic():
                         IdempotencyKey.objects.create(
-                            user=request.user, key=key, request_hash=digest, status_code=response.status_code, response=body
+                            user=request.user,
+                            key=key,
+                            request_hash=digest,
+                            status_code=response.status_code,
+                            response=body,
                         )
                 except IntegrityError:
                     raise _LostRace from None

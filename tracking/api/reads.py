@@ -80,7 +80,9 @@ def job_detail(jobs, jid):
         for attempt in attempts
     ]
     names = dict(ResultLabel.objects.filter(experiment_id=job.experiment_id).values_list("label_order", "name"))
-    finals = MultipleResult.objects.filter(experiment_id=job.experiment_id, job=job, is_last=True).order_by("label_order")
+    finals = MultipleResult.objects.filter(experiment_id=job.experiment_id, job=job, is_last=True).order_by(
+        "label_order"
+    )
     job.attempts_out = attempts
     job.final_values = [
         {"label_order": row.label_order, "name": names.get(row.label_order), "value_decoded": row.value_decoded}
@@ -175,4 +177,3 @@ def resource_detail(rid, visible_experiments):
     if not rows:
         raise NotFoundError(f"resource {rid} does not exist")
     return s.ResourceListItemOut(rows[0]).data
-

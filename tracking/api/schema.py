@@ -35,7 +35,10 @@ CONNECTOR_ID = OpenApiParameter(
 ERRORS = {
     400: "Bad input: nothing was written. `errors` names the fields at fault.",
     401: "No credentials, or a bad or revoked token.",
-    403: "Signed in, but not allowed: staff only; an experiment shared with you read-only; a session's write without its CSRF token.",
+    403: (
+        "Signed in, but not allowed: staff only; an experiment shared with you read-only; "
+        "a session's write without its CSRF token."
+    ),
     404: "No such object, or not yours: the two are not told apart.",
     422: "This Idempotency-Key was already used for another request.",
     503: "The database failed or is busy; nothing was written. Try again.",

@@ -130,9 +130,7 @@ class AttemptStartedOut(serializers.Serializer):
 
 
 class AttemptEndIn(serializers.Serializer):
-    free_rid = IdField(
-        allow_null=True, default=None, help_text="Also free this resource, atomically (job_failed)."
-    )
+    free_rid = IdField(allow_null=True, default=None, help_text="Also free this resource, atomically (job_failed).")
 
 
 class JobEndIn(serializers.Serializer):
@@ -372,9 +370,14 @@ class IntermediateResultsOut(serializers.Serializer):
 
 class CurvesQueryIn(serializers.Serializer):
     since = serializers.IntegerField(
-        min_value=0, max_value=2**63 - 1, required=False, help_text="A cursor of an earlier answer: only curves that changed since."
+        min_value=0,
+        max_value=2**63 - 1,
+        required=False,
+        help_text="A cursor of an earlier answer: only curves that changed since.",
     )
-    points = serializers.IntegerField(min_value=8, max_value=5000, default=400, help_text="About how many points a curve may have.")
+    points = serializers.IntegerField(
+        min_value=8, max_value=5000, default=400, help_text="About how many points a curve may have."
+    )
     jid = serializers.ListField(child=IdQueryField(), required=False, default=list, max_length=1000)
 
 
@@ -386,14 +389,22 @@ class CurveOut(serializers.Serializer):
 
 class CurvesOut(serializers.Serializer):
     cursor = serializers.IntegerField(help_text="Give it back as since, to get only what changed after this answer.")
-    curves = CurveOut(many=True, help_text="Whole (downsampled) curves, by jid, of the jobs asked for, or that changed.")
+    curves = CurveOut(
+        many=True, help_text="Whole (downsampled) curves, by jid, of the jobs asked for, or that changed."
+    )
 
 
 class MultipleResultsQueryIn(serializers.Serializer):
-    label = serializers.CharField(max_length=255, required=False, help_text="A label name (see the experiment's labels).")
-    order = serializers.IntegerField(min_value=1, max_value=2**31, required=False, help_text="Or the label's order (1, 2, ...).")
+    label = serializers.CharField(
+        max_length=255, required=False, help_text="A label name (see the experiment's labels)."
+    )
+    order = serializers.IntegerField(
+        min_value=1, max_value=2**31, required=False, help_text="Or the label's order (1, 2, ...)."
+    )
     jid = serializers.ListField(child=IdQueryField(), required=False, default=list, max_length=1000)
-    after = serializers.IntegerField(min_value=0, max_value=2**63 - 1, default=0, help_text="Only rows after this id (paging).")
+    after = serializers.IntegerField(
+        min_value=0, max_value=2**63 - 1, default=0, help_text="Only rows after this id (paging)."
+    )
     limit = serializers.IntegerField(min_value=1, max_value=5000, default=1000)
 
 
@@ -462,7 +473,9 @@ class ResourceOut(serializers.Serializer):
 class ResourceListItemOut(ResourceOut):
     running = RunningOut(
         allow_null=True,
-        help_text="The job running on it, if you may see its experiment; null if none runs, or if it is someone else's.",
+        help_text=(
+            "The job running on it, if you may see its experiment; null if none runs, or if it is someone else's."
+        ),
     )
 
 

@@ -45,7 +45,9 @@ urlpatterns = [
     ),
     path("experiments/<id:eid>/curves/", views.experiment_curves, name="api-experiment-curves"),
     path(
-        "experiments/<id:eid>/multiple-results/", views.experiment_multiple_results, name="api-experiment-multiple-results"
+        "experiments/<id:eid>/multiple-results/",
+        views.experiment_multiple_results,
+        name="api-experiment-multiple-results",
     ),
     path("jobs/<id:jid>/", views.job, name="api-job"),
     path("jobs/<id:jid>/attempts/", views.job_attempts, name="api-job-attempts"),
@@ -54,9 +56,7 @@ urlpatterns = [
     path("jobs/<id:jid>/status/", views.job_status, name="api-job-status"),
     path("jobs/<id:jid>/intermediate-results/", views.job_intermediate_results, name="api-job-intermediate-results"),
     path("jobs/<id:jid>/multiple-results/", views.job_multiple_results, name="api-job-multiple-results"),
-    path(
-        "jobs/<id:jid>/multiple-results/last/", views.job_last_multiple_results, name="api-job-last-multiple-results"
-    ),
+    path("jobs/<id:jid>/multiple-results/last/", views.job_last_multiple_results, name="api-job-last-multiple-results"),
     path("intermediate-results/", views.intermediate_results, name="api-intermediate-results"),
     path("intermediate-results/batch/", views.intermediate_results_batch, name="api-intermediate-results-batch"),
     path("resources/", views.resources, name="api-resources"),

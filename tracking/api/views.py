@@ -165,7 +165,9 @@ def owner_username(request, username):
 def check_label_names(config, field):
     # ResultLabel.name holds 255 characters; the connector would fail in the database.
     if any(len(name) > s.LABEL_MAX_LENGTH for name in config_label_names(config)):
-        raise ValidationError({field: [f"resource_args.multi_res_labels: a label is longer than {s.LABEL_MAX_LENGTH} characters."]})
+        raise ValidationError(
+            {field: [f"resource_args.multi_res_labels: a label is longer than {s.LABEL_MAX_LENGTH} characters."]}
+        )
 
 
 def curves_out(curves):
@@ -192,7 +194,10 @@ def curves_out(curves):
 )
 @documented(
     "Experiments",
-    description="Those you may see (yours, those shared with you; staff: all), filtered, sorted and paged as the dashboard's list.",
+    description=(
+        "Those you may see (yours, those shared with you; staff: all), filtered, sorted and paged as the "
+        "dashboard's list."
+    ),
     params=[s.ExperimentListQueryIn],
     ok=s.ExperimentPageOut,
     errors=(400,),
@@ -203,7 +208,9 @@ def curves_out(curves):
 @endpoint(["GET", "POST"])
 def experiments(request):
     if request.method == "GET":
-        return Response(reads.experiment_list(visible_experiments(request), valid(s.ExperimentListQueryIn, request.query_params)))
+        return Response(
+            reads.experiment_list(visible_experiments(request), valid(s.ExperimentListQueryIn, request.query_params))
+        )
     data = valid(s.ExperimentStartIn, request.data)
     username = owner_username(request, data.get("username"))
     connector = connector_for(request)
@@ -253,7 +260,14 @@ def experiment_ids(request):
     methods=["GET"],
     tags=["experiments"],
 )
-@documented("Delete an experiment and everything under it", status=204, write=True, errors=(404,), methods=["DELETE"], tags=["experiments"])
+@documented(
+    "Delete an experiment and everything under it",
+    status=204,
+    write=True,
+    errors=(404,),
+    methods=["DELETE"],
+    tags=["experiments"],
+)
 @endpoint(["GET", "DELETE"])
 def experiment(request, eid):
     if request.method == "GET":
@@ -279,7 +293,14 @@ def experiment_restart(request, eid):
     return no_content()
 
 
-@documented("End an experiment (end_experiment)", request=s.ExperimentEndIn, status=204, write=True, errors=(404,), tags=["experiments"])
+@documented(
+    "End an experiment (end_experiment)",
+    request=s.ExperimentEndIn,
+    status=204,
+    write=True,
+    errors=(404,),
+    tags=["experiments"],
+)
 @endpoint(["POST"])
 def experiment_end(request, eid):
     require_experiment(request, eid, change=True)
@@ -288,7 +309,13 @@ def experiment_end(request, eid):
     return no_content()
 
 
-@documented("An experiment's status (get_experiment_status)", ok=s.ExperimentStatusOut, errors=(404,), methods=["GET"], tags=["experiments"])
+@documented(
+    "An experiment's status (get_experiment_status)",
+    ok=s.ExperimentStatusOut,
+    errors=(404,),
+    methods=["GET"],
+    tags=["experiments"],
+)
 @documented(
     "Change an experiment's status (change_experiment_status)",
     request=s.ExperimentStatusIn,
@@ -367,7 +394,12 @@ def experiment_job_ids(request, eid):
     return Response(s.JidsOut({"jids": connector_for(request).get_running_job(eid)}).data)
 
 
-@documented("Jobs of an experiment as the connector gives them (get_all_history)", ok=s.HistoryOut, errors=(404,), tags=["connector reads"])
+@documented(
+    "Jobs of an experiment as the connector gives them (get_all_history)",
+    ok=s.HistoryOut,
+    errors=(404,),
+    tags=["connector reads"],
+)
 @endpoint(["GET"])
 def experiment_history(request, eid):
     require_experiment(request, eid)
@@ -473,7 +505,14 @@ def job_end(request, jid):
     return no_content()
 
 
-@documented("Set a job's status (update_job_status)", request=s.JobStatusIn, status=204, write=True, errors=(404,), tags=["jobs"])
+@documented(
+    "Set a job's status (update_job_status)",
+    request=s.JobStatusIn,
+    status=204,
+    write=True,
+    errors=(404,),
+    tags=["jobs"],
+)
 @endpoint(["POST"])
 def job_status(request, jid):
     require_job(request, jid, change=True)
@@ -745,7 +784,9 @@ def resources(request):
     return Response(s.ResourceOut(resource).data, status=status.HTTP_201_CREATED)
 
 
-@documented("A resource, with the job it runs", ok=s.ResourceListItemOut, errors=(404,), methods=["GET"], tags=["resources"])
+@documented(
+    "A resource, with the job it runs", ok=s.ResourceListItemOut, errors=(404,), methods=["GET"], tags=["resources"]
+)
 @documented(
     "Change a resource (staff)",
     description="in_service false takes it out of service: executors are never given it.",
@@ -822,5 +863,3 @@ def token_revoke(request, token_id):
 @endpoint(ALL_METHODS)
 def not_found(request, url=""):
     raise NotFoundError(f"nothing at {request.path}")
-
-

@@ -42,7 +42,9 @@ class Command(BaseCommand):
         token, secret = ApiToken.issue(account, name)
         self.stdout.write(f"token {token.pk} “{token.name}” for {user}; its secret, shown this once:")
         self.stdout.write(secret)
-        self.stdout.write("Use it as RestConnector(<site url>, <secret>) or the header 'Authorization: Bearer <secret>'.")
+        self.stdout.write(
+            "Use it as RestConnector(<site url>, <secret>) or the header 'Authorization: Bearer <secret>'."
+        )
 
     def handle_list(self, user=None, **options):
         tokens = ApiToken.objects.select_related("user").order_by("pk")
@@ -77,4 +79,8 @@ class Command(BaseCommand):
             for token in tokens:
                 was_active = token.revoked is None
                 token.revoke()
-                self.stdout.write(f"revoked token {token.pk} “{token.name}”" if was_active else f"token {token.pk} was already revoked")
+                self.stdout.write(
+                    f"revoked token {token.pk} “{token.name}”"
+                    if was_active
+                    else f"token {token.pk} was already revoked"
+                )
