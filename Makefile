@@ -9,12 +9,17 @@ PORT ?= 8000
 # run-production: where gunicorn listens (behind a TLS proxy) and how many processes.
 BIND ?= 127.0.0.1:8000
 WORKERS ?= 3
-CHROMIUM := /usr/bin/chromium
 
-.PHONY: run run-production test install install-dev migrate check clean
+.PHONY: run run-production test install install-dev migrate check clean browser
 
+# On an empty database a simulated experiment (tracking/demo.py) writes through
+# DjangoConnector beside the server, so the dashboard moves within seconds. The demo
+# runs in the background of this one shell and ends with it: the trap stops it when
+# the server stops (Ctrl-C), and the demo also stops itself once this shell is gone.
 run: install migrate
 	$(BIN)/python manage.py aup_bootstrap --url http://$(HOST):$(PORT)/
+	$(BIN)/python manage.py aup_demo --if-empty --url http://$(HOST):$(PORT)/ --parent $$$$ & \
+	trap 'kill $$! 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 # The production variant: settings from the environment (README, "Running in
@@ -27,14 +32,22 @@ run-production: install
 	$(BIN)/python manage.py createcachetable
 	exec $(BIN)/gunicorn aupsite.wsgi --bind $(BIND) --workers $(WORKERS) --access-logfile - --error-logfile -
 
-test: install-dev $(CHROMIUM)
+test: install-dev browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# The page tests drive Debian's Chromium through Playwright (Playwright's own browser
-# download is not used); as root we install it when it is missing.
-$(CHROMIUM):
-	[ "$$(id -u)" = 0 ] || { echo "chromium is missing: apt-get install chromium (as root)"; exit 1; }
-	apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
+# The browser tests drive Debian's Chromium (Playwright cannot download its own here).
+# Missing, it is installed as root; otherwise this stops with what to do: the browser
+# tests never skip silently.
+browser:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
+	  else \
+	    echo "make test: /usr/bin/chromium is missing and only root can install it:" >&2; \
+	    echo "  sudo apt-get install chromium   (then run make test again)" >&2; \
+	    exit 1; \
+	  fi; \
+	fi
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev

@@ -1,7 +1,6 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from django.views.generic import RedirectView
 
 from aupsite.security import LoginForm
 
@@ -13,6 +12,5 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     # Stop, restart, delete and share an experiment (owner or staff).
     path("experiments/<int:eid>/", include("tracking.controls_urls")),
-    # Until the dashboard lands, the admin is the only page there is.
-    path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    path("", include("tracking.urls")),
 ]

@@ -5,6 +5,8 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import path
 
+from aupsite.urls import urlpatterns as site_urlpatterns
+
 from tracking.models import Experiment
 
 
@@ -40,5 +42,6 @@ urlpatterns = [
     path("leak/safe/<int:eid>/", safe, name="safe"),
 ]
 
-# Where LoginRequiredMiddleware sends anonymous users (excluded from the walk by name).
-urlpatterns.append(path("accounts/login/", anonymous_leak, name="login"))
+# The site itself too: the page frame (base.html, the 404 page) links to its pages, and
+# its login page is where LoginRequiredMiddleware sends anonymous users.
+urlpatterns += site_urlpatterns

@@ -1,9 +1,7 @@
 """The admin: resources managed entirely from here, experiments and jobs browsable
 (read-mostly: results are the executors' record), users and researchers.
 
-Links to the dashboard use the paths /experiments/<eid>/ and /jobs/<jid>/ (URL names
-tracking:experiment and tracking:job, built on the dashboard branch): see
-dashboard_experiment_url and dashboard_job_url, the one place to switch to reverse().
+Links to the dashboard come from the models' get_absolute_url ("View on site" too).
 """
 
 from django import forms
@@ -23,7 +21,6 @@ from django.utils.html import format_html
 
 from aupsite.security import AdminLoginForm
 from tracking import recovery
-from tracking.controls import experiment_url as dashboard_experiment_url
 from tracking.models import (
     Experiment,
     ExperimentShare,
@@ -42,11 +39,6 @@ from tracking.scores import decode_score
 admin.site.login_form = AdminLoginForm
 admin.site.site_header = "aupsite administration"
 admin.site.site_title = "aupsite admin"
-
-
-def dashboard_job_url(jid):
-    # The dashboard's job page (tracking:job, dashboard branch); reverse() at merge.
-    return f"/jobs/{jid}/"
 
 
 def admin_link(model, pk, text):
@@ -247,9 +239,6 @@ class ExperimentAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False  # experiments are started by executors
 
-    def view_on_site(self, experiment):
-        return dashboard_experiment_url(experiment.pk)
-
     @admin.display(description="jobs", ordering="job_count")
     def job_count(self, experiment):
         return experiment.job_count
@@ -261,7 +250,7 @@ class ExperimentAdmin(admin.ModelAdmin):
 
     @admin.display(description="dashboard")
     def dashboard(self, experiment):
-        return format_html('<a href="{}">page</a>', dashboard_experiment_url(experiment.pk))
+        return format_html('<a href="{}">page</a>', experiment.get_absolute_url())
 
     def get_deleted_objects(self, objs, request):
         """Say what goes with the experiments in a few COUNT queries, whatever their size.
@@ -377,9 +366,6 @@ class JobAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    def view_on_site(self, job):
-        return dashboard_job_url(job.pk)
-
     @admin.display(description="experiment", ordering="experiment")
     def experiment_link(self, job):
         return admin_link(Experiment, job.experiment_id, str(job.experiment))
@@ -403,7 +389,7 @@ class JobAdmin(admin.ModelAdmin):
 
     @admin.display(description="dashboard")
     def dashboard(self, job):
-        return format_html('<a href="{}">page</a>', dashboard_job_url(job.pk))
+        return format_html('<a href="{}">page</a>', job.get_absolute_url())
 
 
 # -- users ---------------------------------------------------------------------------

@@ -34,16 +34,6 @@ def _connector():
     return DjangoConnector()
 
 
-def experiment_url(eid):
-    # The dashboard's experiment page (URL name tracking:experiment, built on the
-    # dashboard branch); at merge this becomes reverse("tracking:experiment", args=[eid]).
-    return f"/experiments/{eid}/"
-
-
-# The experiments list (tracking:experiments on the dashboard branch).
-EXPERIMENTS_URL = "/"
-
-
 def _changeable(request, eid, lock=False):
     experiments = Experiment.objects.changeable_by(request.user)
     if lock:
@@ -54,7 +44,7 @@ def _changeable(request, eid, lock=False):
 def _confirm(request, template, experiment, refusal, **context):
     # A refused POST answers 409 Conflict: the request was valid, the state is not.
     status = 409 if request.method == "POST" and refusal else 200
-    context.update(experiment=experiment, refusal=refusal, experiment_url=experiment_url(experiment.pk))
+    context.update(experiment=experiment, refusal=refusal, experiment_url=experiment.get_absolute_url())
     return render(request, template, context, status=status)
 
 
@@ -83,7 +73,7 @@ def stop(request, eid):
                 _connector().change_experiment_status(experiment.pk, ExperimentStatus.REQUEST_STOP)
         if refusal is None:
             messages.success(request, f"Stop requested for {experiment}; its executor stops after its running jobs.")
-            return redirect(experiment_url(experiment.pk))
+            return redirect(experiment)
     return _confirm(request, "tracking/confirm_stop.html", experiment, _stop_refusal(experiment))
 
 
@@ -112,7 +102,7 @@ def restart(request, eid):
                 _connector().start_experiment_by_eid(experiment.pk)
         if refusal is None:
             messages.success(request, f"{experiment} restarted: start its executor with eid={experiment.pk} to run jobs.")
-            return redirect(experiment_url(experiment.pk))
+            return redirect(experiment)
     return _confirm(
         request,
         "tracking/confirm_restart.html",
@@ -136,7 +126,7 @@ def delete(request, eid):
                 _connector().delete_experiment(experiment.pk)
         if refusal is None:
             messages.success(request, f"{experiment} deleted.")
-            return redirect(EXPERIMENTS_URL)
+            return redirect("experiments")
     return _confirm(
         request,
         "tracking/confirm_delete.html",
@@ -203,7 +193,7 @@ def share(request, eid):
     return render(
         request,
         "tracking/share.html",
-        {"experiment": experiment, "form": form, "shares": shares, "experiment_url": experiment_url(experiment.pk)},
+        {"experiment": experiment, "form": form, "shares": shares, "experiment_url": experiment.get_absolute_url()},
         status=status,
     )
 

@@ -9,6 +9,7 @@ Writes come from tracking.connector.DjangoConnector; the dashboard and the API r
 """
 
 import hashlib
+import math
 import secrets
 from datetime import timedelta
 
@@ -18,8 +19,11 @@ from django.db.models import (
     Case,
     Count,
     Exists,
+    ExpressionWrapper,
     F,
+    IntegerField,
     Max,
+    Min,
     OuterRef,
     Q,
     Subquery,
@@ -27,7 +31,8 @@ from django.db.models import (
     When,
     Window,
 )
-from django.db.models.functions import Coalesce, RowNumber
+from django.db.models.functions import Coalesce, Least, RowNumber
+from django.urls import reverse
 from django.utils import timezone
 
 from tracking.scores import decode_score
@@ -69,6 +74,50 @@ class ResourceStatus(models.TextChoices):
 # jobs, or is winding down after a stop request. Recovery (aup_reset) looks only here.
 ACTIVE_EXPERIMENT_STATUSES = (ExperimentStatus.RUNNING, ExperimentStatus.REQUEST_STOP, ExperimentStatus.STOPPING)
 
+# An experiment in one of these states gets no more results: pages stop polling.
+ENDED_EXPERIMENT_STATUSES = (ExperimentStatus.STOPPED, ExperimentStatus.FINISHED, ExperimentStatus.FAILED)
+
+
+def target_maximizes(config):
+    """Whether an experiment config's ``target`` asks for the highest score ('max', the default)."""
+    target = config.get("target") if isinstance(config, dict) else None
+    return not (isinstance(target, str) and target.strip().lower() == "min")
+
+
+def extremes_per_bucket(rows, partition, width):
+    """Reduce `rows` (annotated with ``_x`` and ``_y``) to at most 4 rows per bucket.
+
+    The rows of each partition (a job's curve, or an experiment's jobs) are cut into
+    buckets of `width` consecutive x; a bucket keeps its first, last, lowest and highest
+    row (the M4 reduction of Jugel et al., VLDB 2014: the line drawn through them has
+    the same pixels as the full line at about as many pixels as buckets). Rows whose y
+    is NULL (NaN, inf, text) are their own partition, so gaps survive as gaps. Runs in
+    the database with window functions (SQLite 3.25+, PostgreSQL): Python only ever
+    sees the kept rows. Returns the queryset, ordered by partition then x.
+    """
+    partition = [partition] if isinstance(partition, str) else list(partition)
+    bucket = ExpressionWrapper(F("_x") / Value(max(int(width), 1)), output_field=IntegerField())
+    is_gap = Case(When(_y__isnull=True, then=Value(1)), default=Value(0), output_field=IntegerField())
+    over = [*(F(field) for field in partition), bucket, is_gap]
+
+    def rank(*order_by):
+        return Window(RowNumber(), partition_by=over, order_by=order_by)
+
+    return (
+        rows.annotate(
+            # One conjunctive filter (Django refuses OR across window functions):
+            # a row is kept when it ranks first in any of the four orders.
+            _keep=Least(
+                rank(F("_x").asc()),
+                rank(F("_x").desc()),
+                rank(F("_y").asc(), F("_x").asc()),
+                rank(F("_y").desc(), F("_x").asc()),
+            )
+        )
+        .filter(_keep=1)
+        .order_by(*partition, "_x")
+    )
+
 
 class ExperimentQuerySet(models.QuerySet):
     def visible_to(self, user):
@@ -101,11 +150,8 @@ class ExperimentQuerySet(models.QuerySet):
             return self
         return self.filter(owner=user)
 
-    # -- read API (tracking/api) ------------------------------------------------------
-    # Written before the dashboard's list landed: the same filters and sort keys as its
-    # experiments list, to be merged into one method with it.
-
-    API_LIST_SORTS = {
+    # Experiments list sort keys: URL value -> ORDER BY. Best score sorts missing last.
+    LIST_SORTS = {
         "-start": (F("start_time").desc(nulls_last=True), "-pk"),
         "start": (F("start_time").asc(nulls_last=True), "pk"),
         "name": ("name", "pk"),
@@ -114,18 +160,31 @@ class ExperimentQuerySet(models.QuerySet):
         "best": (F("best_score").asc(nulls_last=True), "-pk"),
     }
 
-    def with_summary(self):
-        """Annotate each experiment with ``jobs_total``, ``jobs_done`` (jobs not RUNNING)
-        and ``best_score`` (the best finite score in the direction of its config's
-        ``target``: max unless "min"). Correlated subqueries on the (experiment, status)
-        and (experiment, score) indexes: the cost is per experiment, never per job."""
-        jobs = Job.objects.filter(experiment=OuterRef("pk")).order_by()
+    def for_list(self, search="", status="", owner_id=None, sort="-start"):
+        """The experiments list: filtered, sorted, each with its job counts and best score.
+
+        Annotates ``jobs_total``, ``jobs_done`` (status other than RUNNING) and
+        ``best_score`` (the best finite score in the experiment's target direction).
+        Correlated subqueries, each answered by an index on (experiment, ...): the cost
+        is per experiment on the page, never per job. One query when evaluated.
+        """
+        rows = self.select_related("owner")
+        if search:
+            rows = rows.filter(name__icontains=search)
+        if status:
+            rows = rows.filter(status=status)
+        if owner_id:
+            rows = rows.filter(owner_id=owner_id)
+        jobs = Job.objects.filter(experiment=OuterRef("pk"))
         finite = jobs.filter(score__isnull=False)
 
         def count(queryset):
-            return Coalesce(Subquery(queryset.values("experiment").annotate(n=Count("pk")).values("n")[:1]), Value(0))
+            return Coalesce(
+                Subquery(queryset.order_by().values("experiment").annotate(n=Count("pk")).values("n")[:1]),
+                Value(0),
+            )
 
-        return self.annotate(
+        rows = rows.annotate(
             jobs_total=count(jobs),
             jobs_done=count(jobs.exclude(status=JobStatus.RUNNING)),
             best_score=Case(
@@ -133,19 +192,7 @@ class ExperimentQuerySet(models.QuerySet):
                 default=Subquery(finite.order_by("-score").values("score")[:1]),
             ),
         )
-
-    def api_listing(self, search="", status="", owner="", sort="-start"):
-        """The experiments list of the API: filtered by name (contains, any case),
-        status and owner's user name, sorted by one of API_LIST_SORTS, with the summary
-        of with_summary and the owner. One query per page, however many jobs."""
-        rows = self.select_related("owner").with_summary()
-        if search:
-            rows = rows.filter(name__icontains=search)
-        if status:
-            rows = rows.filter(status=status)
-        if owner:
-            rows = rows.filter(owner__username=owner)
-        return rows.order_by(*self.API_LIST_SORTS[sort])
+        return rows.order_by(*self.LIST_SORTS.get(sort, self.LIST_SORTS["-start"]))
 
 
 class Experiment(models.Model):
@@ -180,6 +227,30 @@ class Experiment(models.Model):
 
     def __str__(self):
         return self.name or f"Experiment {self.pk}"
+
+    def get_absolute_url(self):
+        return reverse("experiment", args=[self.pk])
+
+    def is_changeable_by(self, user):
+        """Whether `user` may stop, restart, delete and share this experiment: the
+        one-row form of ExperimentQuerySet.changeable_by (owner, or staff)."""
+        return user.is_authenticated and user.is_active and (user.is_staff or self.owner_id == user.pk)
+
+    @property
+    def maximize(self):
+        return target_maximizes(self.config)
+
+    @property
+    def ended(self):
+        return self.status in ENDED_EXPERIMENT_STATUSES
+
+    @property
+    def planned_jobs(self):
+        """The number of jobs the executor plans (``n_samples`` in the config), or None."""
+        planned = self.config.get("n_samples") if isinstance(self.config, dict) else None
+        if isinstance(planned, bool) or not isinstance(planned, int) or planned <= 0:
+            return None
+        return planned
 
 
 # An executor takes a resource (take_available_resource) and records the job on it
@@ -271,51 +342,126 @@ class Resource(models.Model):
 
 
 class JobQuerySet(models.QuerySet):
-    """Set-level reads of jobs, for the read API (tracking/api); to be merged with the
-    dashboard's JobQuerySet. Callers start from jobs of experiments taken from
-    Experiment.objects.visible_to(user), so access is already decided."""
+    """Set-level reads of jobs. Callers start from ``experiment.jobs`` of an experiment
+    taken from ``Experiment.objects.visible_to(user)``, so access is already decided."""
 
-    NO_STATUS = "none"
-    API_TABLE_SORTS = {
+    def status_counts(self):
+        """{status: number of jobs}, None for jobs without a status. One query, on the
+        (experiment, status) index."""
+        rows = self.order_by().values_list("status").annotate(n=Count("pk"))
+        return {status: n for status, n in rows}
+
+    def best(self, maximize=True):
+        """The job with the best finite score (ties: lowest id), or None. One query, on
+        the (experiment, score) index; NaN, inf and text scores never win."""
+        order = "-score" if maximize else "score"
+        return self.filter(score__isnull=False).order_by(order, "pk").first()
+
+    # Jobs table sort keys: URL value -> ORDER BY (ties broken by id).
+    TABLE_SORTS = {
         "id": ("pk",),
         "-id": ("-pk",),
         "score": (F("score").asc(nulls_last=True), "pk"),
         "-score": (F("score").desc(nulls_last=True), "pk"),
         "status": (F("status").asc(nulls_last=True), "pk"),
         "-status": (F("status").desc(nulls_last=True), "pk"),
+        "duration": (F("duration").asc(nulls_last=True), "pk"),
+        "-duration": (F("duration").desc(nulls_last=True), "pk"),
         "start": (F("start_time").asc(nulls_last=True), "pk"),
         "-start": (F("start_time").desc(nulls_last=True), "pk"),
-        "end": (F("end_time").asc(nulls_last=True), "pk"),
-        "-end": (F("end_time").desc(nulls_last=True), "pk"),
     }
+    NO_STATUS = "none"
 
-    def status_counts(self):
-        """{status: number of jobs}, None for jobs without one. One query, on the
-        (experiment, status) index."""
-        return dict(self.order_by().values_list("status").annotate(n=Count("pk")))
+    def for_table(self, status="", sort="id", now=None):
+        """The jobs table: filtered by status ('none' for jobs without one), sorted by
+        one of TABLE_SORTS, each job with ``attempts_count`` and the type and name of the
+        resource of its latest attempt, and ``duration`` (until `now` while running).
 
-    def best(self, maximize=True):
-        """The job with the best finite score (ties: lowest id), or None. One query, on
-        the (experiment, score) index; NaN, inf and text scores never win."""
-        return self.filter(score__isnull=False).order_by("-score" if maximize else "score", "pk").first()
-
-    def api_table(self, status="", sort="id"):
-        """The jobs table of the API: filtered by status ('none': jobs without one),
-        sorted by one of API_TABLE_SORTS, each with ``attempts_total`` and
-        ``steps_total`` (intermediate results). Correlated subqueries on the (job,
-        number) unique indexes: one query per page, whatever the page size."""
+        Correlated subqueries on the (job, number) index: one query per page of jobs,
+        whatever the page size.
+        """
         rows = self
         if status == self.NO_STATUS:
             rows = rows.filter(status__isnull=True)
         elif status:
             rows = rows.filter(status=status)
+        latest = JobAttempt.objects.filter(job=OuterRef("pk")).order_by("-number")
+        end = F("end_time") if now is None else Coalesce(F("end_time"), Value(now))
+        rows = rows.annotate(
+            attempts_count=Coalesce(
+                Subquery(
+                    JobAttempt.objects.filter(job=OuterRef("pk"))
+                    .order_by()
+                    .values("job")
+                    .annotate(n=Count("pk"))
+                    .values("n")[:1]
+                ),
+                Value(0),
+            ),
+            resource_type=Subquery(latest.values("resource__type")[:1]),
+            resource_name=Subquery(latest.values("resource__name")[:1]),
+            duration=ExpressionWrapper(end - F("start_time"), output_field=models.DurationField()),
+        )
+        return rows.order_by(*self.TABLE_SORTS.get(sort, self.TABLE_SORTS["id"]))
 
-        def count(model):
-            related = model.objects.filter(job=OuterRef("pk")).order_by().values("job").annotate(n=Count("pk"))
-            return Coalesce(Subquery(related.values("n")[:1]), Value(0))
+    def curve_set(self, maximize=True, best=10, running=10, selected=(), show_all=None):
+        """The jobs whose curves a chart draws: [(id, score, score_text, status)], in order.
 
-        rows = rows.annotate(attempts_total=count(JobAttempt), steps_total=count(IntermediateResult))
-        return rows.order_by(*self.API_TABLE_SORTS[sort])
+        By default the `best` jobs by finite score in the target direction, the `running`
+        most recent running jobs (their curves are the ones moving) and the `selected`
+        ids. With `show_all` (a number), the `show_all` best-scored jobs, then jobs
+        without a finite score by id, plus the selected. One query: the candidates are
+        LIMITed subqueries, so the cost does not grow with the experiment.
+        """
+        by_score = F("score").desc(nulls_last=True) if maximize else F("score").asc(nulls_last=True)
+        if show_all:
+            wanted = Q(pk__in=self.order_by(by_score, "pk").values("pk")[: int(show_all)])
+        else:
+            wanted = Q(pk__in=self.filter(score__isnull=False).order_by(by_score, "pk").values("pk")[:best])
+            wanted |= Q(pk__in=self.filter(status=JobStatus.RUNNING).order_by("-pk").values("pk")[:running])
+        if selected:
+            wanted |= Q(pk__in=list(selected))
+        rows = self.filter(wanted).order_by(by_score, "pk").values_list("pk", "score", "score_text", "status")
+        return list(rows)
+
+    def history(self, budget, buckets, unless_version=None):
+        """The finite scores of the jobs for the optimization-history and parameter charts.
+
+        Returns a dict: ``version`` (changes whenever a job is added or ends), ``total``
+        jobs, ``non_finite`` (jobs without a finite score), ``rows`` [(id, score,
+        config)] by id, and ``sampled``. Up to `budget` jobs with a finite score come
+        back whole; beyond, the database keeps the first, last, lowest and highest score
+        of each of `buckets` runs of job ids (extremes_per_bucket), so the best and the
+        worst jobs are always there. Two queries (counts, then rows) whatever the size;
+        one, without ``rows``, when the version still equals `unless_version`.
+        """
+        finite_q = Q(score__isnull=False)
+        stats = self.order_by().aggregate(
+            total=Count("pk"),
+            finite=Count("pk", filter=finite_q),
+            first=Min("pk", filter=finite_q),
+            last=Max("pk", filter=finite_q),
+            newest=Max("pk"),
+            ended=Max("end_time"),
+        )
+        ended = stats["ended"].isoformat() if stats["ended"] else ""
+        version = f"{stats['total']}.{stats['finite']}.{stats['newest'] or 0}.{ended}"
+        result = {"version": version, "total": stats["total"], "non_finite": stats["total"] - stats["finite"]}
+        if version == unless_version:
+            return result
+        result.update(rows=[], sampled=False)
+        if not stats["finite"]:
+            return result
+        rows = self.filter(finite_q).annotate(_x=F("pk") - Value(stats["first"]), _y=F("score"))
+        if stats["finite"] > budget:
+            width = math.ceil((stats["last"] - stats["first"] + 1) / buckets)
+            # One partition for the whole set: experiment_id is the same for every row.
+            rows = extremes_per_bucket(rows, "experiment_id", width)
+            result["sampled"] = True
+        else:
+            rows = rows.order_by("pk")
+        result["rows"] = list(rows.values_list("pk", "score", "config"))
+        return result
 
 
 class Job(models.Model):
@@ -327,8 +473,6 @@ class Job(models.Model):
     status = models.CharField(max_length=16, choices=JobStatus.choices, null=True, blank=True)
     start_time = models.DateTimeField(null=True, blank=True)
     end_time = models.DateTimeField(null=True, blank=True)
-
-    objects = JobQuerySet.as_manager()
 
     class Meta:
         constraints = [
@@ -343,12 +487,51 @@ class Job(models.Model):
             models.Index(fields=["experiment", "status"], name="tracking_job_experiment_status"),
         ]
 
+    objects = JobQuerySet.as_manager()
+
     def __str__(self):
         return f"Job {self.pk}"
+
+    def get_absolute_url(self):
+        return reverse("job", args=[self.pk])
 
     @property
     def score_value(self):
         return decode_score(self.score, self.score_text)
+
+
+class JobAttemptQuerySet(models.QuerySet):
+    def timelines(self, resource_ids, user, limit=10):
+        """The attempts of the resources page: per resource its `limit` most recent
+        attempts, and its running ones (no end, job RUNNING; at most `limit` too, so a
+        crashed executor's stale attempts cannot flood the page).
+
+        Each attempt comes with its job and experiment and ``visible``: whether `user`
+        may see that experiment (Experiment.objects.visible_to decides); the page shows
+        a job it may not see only as "busy". One query, ranked by window functions on
+        the (resource, -start_time) index, whatever the history of a resource.
+        """
+        running = Case(
+            When(end_time__isnull=True, job__status=JobStatus.RUNNING, then=Value(1)),
+            default=Value(0),
+            output_field=IntegerField(),
+        )
+        newest_first = [F("start_time").desc(nulls_last=True), F("pk").desc()]
+        recent_rank = Window(RowNumber(), partition_by=[F("resource_id")], order_by=newest_first)
+        running_rank = Window(RowNumber(), partition_by=[F("resource_id"), running], order_by=newest_first)
+        visible = Experiment.objects.visible_to(user).filter(pk=OuterRef("job__experiment_id"))
+        return (
+            self.filter(resource_id__in=list(resource_ids))
+            .select_related("job__experiment")
+            .annotate(
+                running=running,
+                visible=models.Exists(visible),
+                # Not running: rank + limit, so only the recent rank can keep it.
+                _keep=Least(recent_rank, running_rank + (Value(1) - running) * Value(limit)),
+            )
+            .filter(_keep__lte=limit)
+            .order_by("resource_id", F("start_time").desc(nulls_last=True), "-pk")
+        )
 
 
 class JobAttempt(models.Model):
@@ -372,69 +555,85 @@ class JobAttempt(models.Model):
             models.Index(fields=["resource", "-start_time"], name="tracking_jobattempt_resource"),
         ]
 
+    objects = JobAttemptQuerySet.as_manager()
+
     def __str__(self):
         return f"Attempt {self.number} of job {self.job_id}"
 
 
-class IntermediateResultQuerySet(models.QuerySet):
-    """Learning curves for the read API (tracking/api); to be merged with the
-    dashboard's curve queries."""
+class CurveQuerySet(models.QuerySet):
+    """Learning curves read for charts: only the rows of the jobs asked for, reduced in
+    the database. Subclasses say which column is x (the step) and which is y."""
+
+    def points(self):
+        raise NotImplementedError
 
     def cursor(self):
-        """The newest row id of the whole table (0 if empty): a client polling curves
-        asks for what changed after it. One query, on the primary key.
-
-        Accepted race (PostgreSQL): a row whose id was drawn before the cursor but that
-        commits after it is not "after" the cursor; its job is sent again whole with
-        its next row, so only a job's very last step can be late, until the next poll
-        that finds any newer row of it."""
+        """The newest row id of the whole table (0 if empty): a live chart asks for rows
+        after it next time. One query on the primary key."""
         return self.model.objects.aggregate(last=Max("pk"))["last"] or 0
 
     def changed_jobs(self, job_ids, since):
         """The ids among `job_ids` with rows newer than the cursor `since`. One query."""
-        return set(self.filter(job_id__in=job_ids, pk__gt=since).order_by().values_list("job_id", flat=True).distinct())
+        if not job_ids:
+            return set()
+        rows = self.filter(job_id__in=list(job_ids), pk__gt=since).order_by().values_list("job_id", flat=True)
+        return set(rows.distinct())
 
-    def downsampled(self, job_ids, points):
-        """{job id: [(step, score)]} in step order, at most `points` per curve.
+    def curves(self, job_ids, budget, partition=("job_id",)):
+        """{partition key: [(step, y)]} for the jobs in `job_ids`, at most `budget`
+        points per curve, y None for a gap (NaN, inf, text).
 
-        A curve longer than that is cut into buckets of consecutive steps (a power of
-        two wide, so that 2 to 4 points a bucket fit), of which the database keeps the
-        first, the last, the lowest and the highest score (window functions): the
-        shape, the peaks and both ends survive, and Python sees a few rows per bucket
-        however long the curve. Shorter curves come whole. Scores are decoded (NaN, inf
-        and text come back as such). Two queries: the curves' lengths, then the rows.
+        The database keeps 4 rows per bucket of steps (extremes_per_bucket) with
+        `budget` buckets over the longest curve, so Python sees at most ~4 x budget rows
+        per curve however long it is; charts.downsample then picks `budget` of them,
+        keeping the shape, the gaps and both ends. Two queries (the longest curve, then
+        the rows); none when `job_ids` is empty.
         """
-        rows = self.filter(job_id__in=job_ids)
-        lengths = rows.order_by().values("job_id").annotate(last=Max("number")).values_list("job_id", "last")
-        buckets = max(1, points // 4)
-        by_width = {}
-        for jid, last in lengths:
-            width = 1
-            while last + 1 > width * buckets:
-                width *= 2
-            by_width.setdefault(width, []).append(jid)
-        if not by_width:
+        from tracking.charts import downsample, finite_or_none
+
+        if not job_ids:
             return {}
-        if set(by_width) != {1}:
-            bucket = Case(
-                *[When(job_id__in=jids, then=F("number") / Value(width)) for width, jids in by_width.items()],
-                output_field=models.IntegerField(),
-            )
-            partition = [F("job_id"), bucket]
-
-            def rank(*order_by):
-                return Window(RowNumber(), partition_by=partition, order_by=[*order_by, F("number").asc()])
-
-            rows = rows.annotate(
-                _first=rank(F("number").asc()),
-                _last=rank(F("number").desc()),
-                _low=rank(F("score").asc(nulls_last=True)),
-                _high=rank(F("score").desc(nulls_last=True)),
-            ).filter(Q(_first=1) | Q(_last=1) | Q(_low=1) | Q(_high=1))
+        rows = self.filter(job_id__in=list(job_ids)).points()
+        longest = rows.order_by().aggregate(last=Max("_x"))["last"]
+        if longest is None:
+            return {}
+        width = math.ceil((longest + 1) / budget)
+        reduced = extremes_per_bucket(rows, partition, width) if width > 1 else rows.order_by(*partition, "_x")
         curves = {}
-        for jid, step, number, text in rows.order_by("job_id", "number").values_list("job_id", "number", "score", "score_text"):
-            curves.setdefault(jid, []).append((step, decode_score(number, text)))
-        return curves
+        for *key, x, y in reduced.values_list(*partition, "_x", "_y"):
+            curves.setdefault(key[0] if len(key) == 1 else tuple(key), []).append((x, finite_or_none(y)))
+        return {key: downsample(points, budget) for key, points in curves.items()}
+
+
+class IntermediateResultQuerySet(CurveQuerySet):
+    def points(self):
+        return self.annotate(_x=F("number"), _y=F("score"))
+
+
+class MultipleResultQuerySet(CurveQuerySet):
+    def points(self):
+        # A labeled value is drawn at the step of the intermediate result it was
+        # reported with; values reported without one (irid None) have no step and
+        # appear only in tables.
+        return self.filter(intermediate_result__isnull=False).annotate(
+            _x=F("intermediate_result__number"), _y=F("value")
+        )
+
+    def label(self, label_order):
+        return self.filter(label_order=label_order)
+
+    def final_values(self, experiment_id, job_ids):
+        """{job id: {label order: decoded value}} of the final labeled results
+        (``is_last``) of jobs of one experiment. One query, on the partial
+        (experiment, job) index: a job's many per-step rows are never scanned."""
+        values = {}
+        rows = self.filter(experiment_id=experiment_id, job_id__in=list(job_ids), is_last=True).order_by(
+            "job_id", "label_order"
+        )
+        for jid, order, number, text in rows.values_list("job_id", "label_order", "value", "value_text"):
+            values.setdefault(jid, {})[order] = decode_score(number, text)
+        return values
 
 
 class IntermediateResult(models.Model):
@@ -446,13 +645,13 @@ class IntermediateResult(models.Model):
     score_text = models.TextField(null=True, blank=True)
     receive_time = models.DateTimeField()
 
-    objects = IntermediateResultQuerySet.as_manager()
-
     class Meta:
         constraints = [
             # Also the index behind a job's curve in order and its next step number.
             models.UniqueConstraint(fields=["job", "number"], name="tracking_intermediateresult_step"),
         ]
+
+    objects = IntermediateResultQuerySet.as_manager()
 
     def __str__(self):
         return f"Step {self.number} of job {self.job_id}"
@@ -490,6 +689,8 @@ class MultipleResult(models.Model):
                 fields=["experiment", "job"], condition=Q(is_last=True), name="tracking_multipleresult_last"
             ),
         ]
+
+    objects = MultipleResultQuerySet.as_manager()
 
     def __str__(self):
         return f"Label {self.label_order} of job {self.job_id}"

@@ -114,15 +114,6 @@ class ScoreField(serializers.Field):
         return value
 
 
-@extend_schema_field({"type": "array", "items": {"oneOf": [{"type": "number"}, {"type": "string"}], "nullable": True}})
-class ScoreListField(serializers.ListField):
-    """A list of scores, for output (a curve's y values)."""
-
-    def __init__(self, **kwargs):
-        kwargs.setdefault("child", ScoreField())
-        super().__init__(**kwargs)
-
-
 def _check_json(value, depth=0):
     if depth > MAX_JSON_DEPTH:
         raise serializers.ValidationError(f"must not be nested deeper than {MAX_JSON_DEPTH} levels")

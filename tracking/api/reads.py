@@ -1,11 +1,17 @@
 """The read API: what the dashboard shows, for programs (researchers' scripts, notebooks).
 
 The views in tracking/api/views.py call these for their GET method. Every read starts from
-Experiment.objects.visible_to(user) (through views.require_experiment and friends), and
-every list costs a fixed number of queries however many rows it has (see
-tests/test_api_reads.py): the set-level reads are QuerySet methods in tracking/models.py.
+Experiment.objects.visible_to(user) (through the views' require_experiment and friends),
+and the set-level reads are the dashboard's own QuerySet methods (tracking/models.py):
+the experiments list (for_list), the jobs table (for_table), status counts and the best
+job, the curves (cursor, changed_jobs, curves), final labeled values. So the pages and
+the API show the same things, and every list costs a fixed number of queries however
+many rows it has (tests/test_api_reads.py).
 """
 
+from django.contrib.auth import get_user_model
+from django.db.models import Subquery
+from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
 from tracking.api import serializers as s
@@ -29,46 +35,56 @@ def page_of(page_serializer, rows, query):
     ).data
 
 
-def maximizes(config):
-    # As ExperimentQuerySet.with_summary: the best score is the lowest only for target "min".
-    target = config.get("target") if isinstance(config, dict) else None
-    return not (isinstance(target, str) and target.lower() == "min")
-
-
 def experiment_list(experiments, query):
-    """A page of experiments. Three queries: count, page (with owners and summaries)."""
-    rows = experiments.api_listing(
-        search=query.get("search", ""), status=query.get("status", ""), owner=query.get("owner", ""), sort=query["sort"]
+    """A page of experiments, as the dashboard's list. Two queries: the count, the page."""
+    owner_id = None
+    if query.get("owner"):
+        # The owner by user name, resolved inside the list's own query.
+        users = get_user_model()._default_manager.filter(username=query["owner"]).values("pk")[:1]
+        owner_id = Subquery(users)
+    rows = experiments.for_list(
+        search=query.get("search", ""), status=query.get("status", ""), owner_id=owner_id, sort=query["sort"]
     )
     return page_of(s.ExperimentPageOut, rows, query)
 
 
 def experiment_detail(experiments, eid):
     """An experiment with its job counts by status, best job and label names. Four queries."""
-    experiment = experiments.select_related("owner").with_summary().filter(pk=eid).first()
+    experiment = experiments.for_list().filter(pk=eid).first()
     if experiment is None:
         raise NotFoundError(f"experiment {eid} does not exist")
     jobs = Job.objects.filter(experiment=experiment)
-    counts = {status or JobQuerySet.NO_STATUS: n for status, n in jobs.status_counts().items()}
-    experiment.jobs_by_status = counts
-    experiment.best = jobs.best(maximize=maximizes(experiment.config))
+    experiment.jobs_by_status = {status or JobQuerySet.NO_STATUS: n for status, n in jobs.status_counts().items()}
+    experiment.best = jobs.best(maximize=experiment.maximize)
     experiment.labels = list(ResultLabel.objects.filter(experiment=experiment).order_by("label_order"))
     return s.ExperimentDetailOut(experiment).data
 
 
+def with_table_fields(job):
+    # The jobs table's annotations, as the API shows them.
+    job.duration_seconds = job.duration.total_seconds() if job.duration is not None else None
+    job.resource = f"{job.resource_type} {job.resource_name}" if job.resource_type is not None else None
+    return job
+
+
 def job_list(eid, query):
-    """A page of an experiment's jobs. Two queries."""
-    rows = Job.objects.filter(experiment_id=eid).api_table(status=query.get("status", ""), sort=query["sort"])
-    return page_of(s.JobPageOut, rows, query)
+    """A page of an experiment's jobs, as the dashboard's jobs table. Two queries."""
+    rows = Job.objects.filter(experiment_id=eid).for_table(
+        status=query.get("status", ""), sort=query["sort"], now=timezone.now()
+    )
+    page, size = query["page"], query["page_size"]
+    results = [with_table_fields(job) for job in rows[(page - 1) * size : page * size]]
+    return s.JobPageOut({"count": rows.count(), "page": page, "page_size": size, "results": results}).data
 
 
 def job_detail(jobs, jid):
     """A job with its attempts and final labeled values. Four queries."""
-    job = jobs.filter(pk=jid).api_table().first()
+    job = jobs.filter(pk=jid).for_table(now=timezone.now()).first()
     if job is None:
         raise NotFoundError(f"job {jid} does not exist")
+    with_table_fields(job)
     attempts = JobAttempt.objects.filter(job=job).select_related("resource").order_by("number")
-    attempts = [
+    job.attempts_out = [
         {
             "pk": attempt.pk,
             "number": attempt.number,
@@ -80,13 +96,9 @@ def job_detail(jobs, jid):
         for attempt in attempts
     ]
     names = dict(ResultLabel.objects.filter(experiment_id=job.experiment_id).values_list("label_order", "name"))
-    finals = MultipleResult.objects.filter(experiment_id=job.experiment_id, job=job, is_last=True).order_by(
-        "label_order"
-    )
-    job.attempts_out = attempts
+    finals = MultipleResult.objects.final_values(job.experiment_id, [job.pk]).get(job.pk, {})
     job.final_values = [
-        {"label_order": row.label_order, "name": names.get(row.label_order), "value_decoded": row.value_decoded}
-        for row in finals
+        {"label_order": order, "name": names.get(order), "value_decoded": value} for order, value in sorted(finals.items())
     ]
     return s.JobDetailOut(job).data
 
@@ -98,20 +110,22 @@ def intermediate_results(jid, after):
 
 
 def curves(eid, query):
-    """Downsampled curves of an experiment's jobs (those asked for, or all), or with
-    since, of those that changed after that cursor. Four or five queries.
+    """The curves of an experiment's jobs (those asked for, or all), downsampled as the
+    dashboard's charts; with since, only those that changed after that cursor. Four or
+    five queries.
 
     The cursor is read first: a row committed while this answer is made is after it,
     so the next poll gets it.
     """
-    cursor = IntermediateResult.objects.cursor()
+    results = IntermediateResult.objects
+    cursor = results.cursor()
     jobs = Job.objects.filter(experiment_id=eid)
     if query["jid"]:
         jobs = jobs.filter(pk__in=query["jid"])
     job_ids = list(jobs.order_by("pk").values_list("pk", flat=True))
     if "since" in query:
-        job_ids = sorted(IntermediateResult.objects.changed_jobs(job_ids, query["since"])) if job_ids else []
-    found = IntermediateResult.objects.downsampled(job_ids, query["points"])
+        job_ids = sorted(results.changed_jobs(job_ids, query["since"]))
+    found = results.curves(job_ids, query["points"])
     curves = [
         {"jid": jid, "steps": [step for step, _ in points], "scores": [score for _, score in points]}
         for jid, points in sorted(found.items())
@@ -132,7 +146,7 @@ def multiple_results(eid, query):
         name = labels.filter(label_order=order).values_list("name", flat=True).first()
     else:
         raise ValidationError({"label": ["Give a label name, or its order."]})
-    rows = MultipleResult.objects.filter(experiment_id=eid, label_order=order, pk__gt=query["after"])
+    rows = MultipleResult.objects.filter(experiment_id=eid, pk__gt=query["after"]).label(order)
     if query["jid"]:
         rows = rows.filter(job_id__in=query["jid"])
     rows = list(rows.select_related("intermediate_result").order_by("pk")[: query["limit"]])
@@ -154,8 +168,9 @@ def multiple_results(eid, query):
 
 
 def resource_items(resources, visible_experiments):
-    """Resources with the job each runs, shown only where the caller may see its
-    experiment (someone else's is just busy). Two queries, three when any runs."""
+    """Resources with the job each runs (ResourceQuerySet.with_holder), shown only where
+    the caller may see its experiment: someone else's is just busy. Two queries, three
+    when any runs."""
     rows = list(resources.with_holder().order_by("pk"))
     holder_eids = {row.holder_experiment_id for row in rows if row.holder_experiment_id is not None}
     visible = set(visible_experiments.filter(pk__in=holder_eids).values_list("pk", flat=True)) if holder_eids else set()

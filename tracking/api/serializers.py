@@ -20,7 +20,6 @@ from tracking.api.fields import (
     JobStatusField,
     JSONObjectField,
     ScoreField,
-    ScoreListField,
     TextField,
 )
 
@@ -250,7 +249,7 @@ class ExperimentListQueryIn(PageQueryIn):
     search = serializers.CharField(max_length=255, required=False, allow_blank=True, help_text="Part of the name.")
     status = serializers.ChoiceField(choices=list(EXPERIMENT_STATUSES), required=False, allow_blank=True)
     owner = serializers.CharField(max_length=150, required=False, allow_blank=True, help_text="The owner's user name.")
-    sort = serializers.ChoiceField(choices=list(ExperimentQuerySet.API_LIST_SORTS), default="-start")
+    sort = serializers.ChoiceField(choices=list(ExperimentQuerySet.LIST_SORTS), default="-start")
 
 
 class ExperimentOut(serializers.Serializer):
@@ -301,7 +300,7 @@ class JobListQueryIn(PageQueryIn):
         allow_blank=True,
         help_text="A job status, or none for jobs without one.",
     )
-    sort = serializers.ChoiceField(choices=list(JobQuerySet.API_TABLE_SORTS), default="id")
+    sort = serializers.ChoiceField(choices=list(JobQuerySet.TABLE_SORTS), default="id")
 
 
 class JobOut(serializers.Serializer):
@@ -311,9 +310,12 @@ class JobOut(serializers.Serializer):
     score = ScoreField(source="score_value")
     start_time = serializers.DateTimeField(allow_null=True)
     end_time = serializers.DateTimeField(allow_null=True)
+    duration = serializers.FloatField(
+        source="duration_seconds", allow_null=True, help_text="Seconds, until now while it runs."
+    )
     config = serializers.JSONField()
-    attempts_total = serializers.IntegerField()
-    steps_total = serializers.IntegerField(help_text="Intermediate results reported.")
+    attempts_total = serializers.IntegerField(source="attempts_count")
+    resource = serializers.CharField(allow_null=True, help_text="The type and name of its latest attempt's resource.")
 
 
 class JobPageOut(serializers.Serializer):
@@ -338,15 +340,7 @@ class FinalValueOut(serializers.Serializer):
     value = ScoreField(source="value_decoded")
 
 
-class JobDetailOut(serializers.Serializer):
-    jid = serializers.IntegerField(source="pk")
-    eid = serializers.IntegerField(source="experiment_id")
-    status = serializers.CharField(allow_null=True)
-    score = ScoreField(source="score_value")
-    start_time = serializers.DateTimeField(allow_null=True)
-    end_time = serializers.DateTimeField(allow_null=True)
-    config = serializers.JSONField()
-    steps_total = serializers.IntegerField(help_text="Intermediate results reported.")
+class JobDetailOut(JobOut):
     attempts = AttemptOut(source="attempts_out", many=True)
     final_values = FinalValueOut(many=True, help_text="The labeled results marked final (set_last_multiple_results).")
 
@@ -384,7 +378,10 @@ class CurvesQueryIn(serializers.Serializer):
 class CurveOut(serializers.Serializer):
     jid = serializers.IntegerField()
     steps = serializers.ListField(child=serializers.IntegerField())
-    scores = ScoreListField(help_text="One per step; NaN, inf and text scores as in every score.")
+    scores = serializers.ListField(
+        child=serializers.FloatField(allow_null=True),
+        help_text="One per step; null for a gap (a NaN, infinite or text score), as the dashboard's charts draw it.",
+    )
 
 
 class CurvesOut(serializers.Serializer):

@@ -653,8 +653,9 @@ def job(request, jid):
 @documented(
     "Learning curves of an experiment's jobs, downsampled",
     description=(
-        "Each curve at most about `points` points (long ones keep each stretch's first, last, lowest "
-        "and highest score). Give back the answer's cursor as `since` to get only the curves that "
+        "Each curve at most `points` points, downsampled as the dashboard's charts are (each stretch's "
+        "extremes kept in the database, then LTTB, keeping gaps and both ends); a NaN, infinite or text "
+        "score is a gap (null). Give back the answer's cursor as `since` to get only the curves that "
         "changed after it (each whole again, downsampled)."
     ),
     params=[s.CurvesQueryIn],

@@ -1,0 +1,547 @@
+/* aupsite charts: draws the experiment and job pages' charts with uPlot.
+ *
+ * Data comes from the page (json_script, parsed, never evaluated) and, while the
+ * experiment runs, from charts.json?since=<cursor>: only the curves that changed are
+ * sent again (downsampled on the server), and they replace their old version on the
+ * existing chart, keeping the user's zoom and pinned jobs. One poll at a time: the next
+ * is scheduled only when the previous one has finished; polling stops when the
+ * server says the experiment has ended. No inline code anywhere (CSP).
+ */
+(function () {
+  "use strict";
+
+  var POLL_MS = 2000;
+  var rootStyle = getComputedStyle(document.documentElement);
+
+  var CURVES_DRAWN = "aupsite:curves-drawn";
+
+  function cssVar(name, fallback) {
+    var value = rootStyle.getPropertyValue(name).trim();
+    return value || fallback;
+  }
+
+  var PALETTE = [];
+  for (var i = 0; i < 12; i++) PALETTE.push(cssVar("--series-" + i, "#888"));
+  var FG = cssVar("--muted", "#666");
+  var GRID = cssVar("--grid", "rgba(0,0,0,0.08)");
+  var ACCENT = cssVar("--accent", "#2f6feb");
+
+  function colorFor(id) { return PALETTE[id % PALETTE.length]; }
+
+  function fmt(v) {
+    if (v === null || v === undefined) return "—";
+    if (typeof v !== "number") return String(v);
+    var a = Math.abs(v);
+    if (a !== 0 && (a < 1e-3 || a >= 1e5)) return v.toExponential(3).replace(/\.?0+e/, "e");
+    return String(+v.toPrecision(5));
+  }
+
+  function axis(label, extra) {
+    var a = {
+      label: label, stroke: FG, labelSize: 18, size: 52,
+      grid: { stroke: GRID, width: 1 }, ticks: { stroke: GRID, width: 1 },
+      font: "11px system-ui, sans-serif", labelFont: "12px system-ui, sans-serif"
+    };
+    for (var k in extra) a[k] = extra[k];
+    return a;
+  }
+
+  // Steps and job ids are whole numbers: never tick between them.
+  var WHOLE = { incrs: [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 2500, 5000, 10000, 20000, 50000, 100000, 1e6] };
+
+  function widthOf(el) { return Math.max(el.clientWidth - 16, 200); }
+
+  function whenResized(el, charts) {
+    if (!window.ResizeObserver) return;
+    var last = el.clientWidth;
+    new ResizeObserver(function () {
+      if (el.clientWidth === last) return;
+      last = el.clientWidth;
+      charts().forEach(function (u) { if (u) u.setSize({ width: widthOf(u.root.parentNode), height: u.height }); });
+    }).observe(el);
+  }
+
+  function clear(el) { while (el.firstChild) el.removeChild(el.firstChild); }
+
+  function emptyNote(el, text) {
+    clear(el);
+    var p = document.createElement("p");
+    p.className = "empty-chart";
+    p.textContent = text;
+    el.appendChild(p);
+  }
+
+  function table(container, head, rows, limit) {
+    clear(container);
+    var t = document.createElement("table");
+    t.className = "data compact";
+    var thead = t.createTHead().insertRow();
+    head.forEach(function (h) { var th = document.createElement("th"); th.scope = "col"; th.textContent = h; thead.appendChild(th); });
+    var body = t.createTBody();
+    rows.slice(0, limit || rows.length).forEach(function (r) {
+      var tr = body.insertRow();
+      r.forEach(function (c) { var td = tr.insertCell(); td.textContent = c; });
+    });
+    container.appendChild(t);
+    if (limit && rows.length > limit) {
+      var p = document.createElement("p");
+      p.className = "muted small";
+      p.textContent = "First " + limit + " of " + rows.length + " rows.";
+      container.appendChild(p);
+    }
+  }
+
+  function logSafe(data, on) {
+    if (!on) return data;
+    return data.map(function (col, i) {
+      if (i === 0) return col;
+      return col.map(function (v) { return (v === null || v === undefined || v > 0) ? v : null; });
+    });
+  }
+
+  /* ---------------------------------------------------------------- experiment page */
+
+  function Experiment(root, payload) {
+    this.root = root;
+    this.url = root.dataset.url;
+    this.jobUrl = root.dataset.jobUrl;
+    this.series = payload.series.value;
+    this.showAll = payload.show_all;
+    this.logY = false;
+    this.selected = new Set();
+    this.curves = new Map();   // job id -> [xs, ys]
+    this.jobs = [];            // drawn jobs, in order, from the last payload
+    this.zoomed = false;
+    this.u = null;
+    this.history = null;
+    this.paramCharts = [];
+    this.timer = null;
+    this.generation = 0;       // bumps on a control change: late answers are dropped
+    this.apply(payload, true);
+    this.bind();
+    if (!payload.ended) this.schedule();
+  }
+
+  Experiment.prototype.jobLink = function (id) { return this.jobUrl.replace(/\/0\/$/, "/" + id + "/"); };
+
+  Experiment.prototype.apply = function (payload, full) {
+    var self = this;
+    this.cursor = payload.cursor;
+    this.ended = payload.ended;
+    this.maximize = payload.maximize;
+    this.seriesName = payload.series.name;
+    if (full) this.curves.clear();
+    var keep = new Set(payload.curves.jobs.map(function (j) { return j.id; }));
+    Array.from(this.curves.keys()).forEach(function (id) { if (!keep.has(id)) self.curves.delete(id); });
+    Object.keys(payload.curves.data).forEach(function (id) { self.curves.set(+id, payload.curves.data[id]); });
+    var before = this.jobs.map(function (j) { return j.id; }).join(",");
+    this.jobs = payload.curves.jobs.filter(function (j) { return self.curves.has(j.id); });
+    this.jobs.forEach(function (j) { if (j.selected) self.selected.add(j.id); });
+    var after = this.jobs.map(function (j) { return j.id; }).join(",");
+    document.getElementById("curves-note").textContent = payload.curves.note || "";
+    this.drawCurves(full || before !== after);
+    if (payload.history) {
+      this.historyVersion = payload.history_version;
+      this.drawHistory(payload.history);
+      this.drawParams(payload.history.params);
+    }
+    this.markTable();
+  };
+
+  Experiment.prototype.curveData = function () {
+    var self = this;
+    var tables = this.jobs.map(function (j) { return self.curves.get(j.id); });
+    if (!tables.length) return null;
+    return logSafe(uPlot.join(tables), this.logY);
+  };
+
+  Experiment.prototype.drawCurves = function (rebuild) {
+    var self = this;
+    var data = this.curveData();
+    var el = this.root;
+    if (!data) {
+      if (this.u) { this.u.destroy(); this.u = null; }
+      emptyNote(el, this.ended ? "No job reported an intermediate result." : "Waiting for the first intermediate results…");
+      this.curvesTable();
+      return;
+    }
+    if (this.u && !rebuild) {
+      // Same curves, new points: keep the user's zoom (no rescale while zoomed).
+      this.u.setData(data, !this.zoomed);
+      this.curvesTable();
+      return;
+    }
+    var keepX = this.u && this.zoomed ? this.u.scales.x : null;
+    var keepY = this.u && this.zoomed ? this.u.scales.y : null;
+    if (this.u) this.u.destroy();
+    clear(el);
+    var best = this.jobs.length ? this.jobs[0].id : null;
+    var series = [{ label: "step" }].concat(this.jobs.map(function (j) {
+      return {
+        label: "Job " + j.id, stroke: colorFor(j.id),
+        width: (j.id === best || self.selected.has(j.id)) ? 2.2 : 1.3,
+        points: { show: false }, spanGaps: false
+      };
+    }));
+    var opts = {
+      width: widthOf(el), height: 340,
+      legend: { show: false },
+      focus: { alpha: 0.25 },
+      cursor: { focus: { prox: 24 }, drag: { x: true, y: false } },
+      scales: { x: { time: false }, y: { distr: this.logY ? 3 : 1 } },
+      axes: [axis("step", WHOLE), axis(this.seriesName, { size: 60 })],
+      series: series,
+      hooks: {
+        setSeries: [function (u, idx) { self.focusRow(idx === null ? null : self.jobs[idx - 1]); }],
+        setCursor: [function (u) { self.showCursor(u); }],
+        setSelect: [function (u) { if (u.select.width > 0) self.zoomed = true; }],
+        // The moment the curves are first on screen, for the browser benchmark
+        // (bench/browser.py) and the end-to-end tests: a Performance API mark.
+        draw: [function () {
+          if (!performance.getEntriesByName(CURVES_DRAWN).length) performance.mark(CURVES_DRAWN);
+        }]
+      }
+    };
+    this.u = new uPlot(opts, data, el);
+    this.u.over.addEventListener("dblclick", function () { self.zoomed = false; });
+    this.u.over.addEventListener("click", function () {
+      var j = self.focused;
+      if (j && !self.u.select.width) window.location.href = self.jobLink(j.id);
+    });
+    if (keepX && keepX.min !== null) {
+      this.u.setScale("x", { min: keepX.min, max: keepX.max });
+      if (keepY && keepY.min !== null) this.u.setScale("y", { min: keepY.min, max: keepY.max });
+      this.zoomed = true;
+    }
+    this.colorSwatches();
+    this.curvesTable();
+  };
+
+  Experiment.prototype.showCursor = function (u) {
+    var info = document.getElementById("curves-info");
+    var j = this.focused;
+    var idx = u.cursor.idx;
+    if (!j || idx === null || idx === undefined) return;
+    var sIdx = this.jobs.indexOf(j) + 1;
+    var y = u.data[sIdx] ? u.data[sIdx][idx] : null;
+    info.textContent = "Job " + j.id + " · step " + u.data[0][idx] + " · " + this.seriesName + " " + fmt(y) +
+      " · final score " + (j.score !== null ? fmt(j.score) : (j.score_text || "—")) + " · click to open";
+  };
+
+  Experiment.prototype.focusRow = function (job) {
+    this.focused = job;
+    document.querySelectorAll("#jobs tr.hl").forEach(function (tr) { tr.classList.remove("hl"); });
+    if (job) {
+      var tr = document.querySelector('#jobs tr[data-job="' + job.id + '"]');
+      if (tr) tr.classList.add("hl");
+    }
+  };
+
+  Experiment.prototype.focusCurve = function (id) {
+    if (!this.u) return;
+    var idx = -1;
+    for (var i = 0; i < this.jobs.length; i++) if (this.jobs[i].id === id) idx = i + 1;
+    this.u.setSeries(idx > 0 ? idx : null, { focus: true });
+    if (idx <= 0) this.focused = null;
+  };
+
+  Experiment.prototype.colorSwatches = function () {
+    // Classes, not styles: htmx copies attributes of swapped elements, and a copied
+    // style attribute is an inline style the CSP refuses.
+    var drawn = new Set(this.jobs.map(function (j) { return j.id; }));
+    document.querySelectorAll("#jobs .swatch[data-job]").forEach(function (s) {
+      var id = +s.dataset.job;
+      for (var c = 0; c < PALETTE.length; c++) s.classList.toggle("c" + c, drawn.has(id) && id % PALETTE.length === c);
+      s.classList.toggle("drawn", drawn.has(id));
+    });
+  };
+
+  Experiment.prototype.markTable = function () {
+    var self = this;
+    document.querySelectorAll('#jobs input[name="plot"]').forEach(function (box) {
+      box.checked = self.selected.has(+box.value);
+    });
+    this.colorSwatches();
+  };
+
+  Experiment.prototype.curvesTable = function () {
+    var self = this;
+    var rows = this.jobs.map(function (j) {
+      var c = self.curves.get(j.id) || [[], []];
+      var n = c[0].length;
+      return ["Job " + j.id, j.status || "no status", j.score !== null ? fmt(j.score) : (j.score_text || "—"),
+        n, n ? c[0][n - 1] : "—", n ? fmt(c[1][n - 1]) : "—"];
+    });
+    table(document.getElementById("curves-table"),
+      ["Job", "Status", "Final score", "Points drawn", "Last step", "Last " + this.seriesName], rows);
+  };
+
+  Experiment.prototype.drawHistory = function (h) {
+    var self = this;
+    var el = document.getElementById("history-chart");
+    document.getElementById("history-note").textContent = h.note || "";
+    var ids = h.points[0];
+    if (this.history) { this.history.destroy(); this.history = null; }
+    if (!ids.length) { emptyNote(el, "No job has a finite score yet."); table(document.getElementById("history-table"), ["Job", "Score", "Best so far"], []); return; }
+    clear(el);
+    var data = uPlot.join([h.points, h.best]);
+    this.history = new uPlot({
+      width: widthOf(el), height: 260,
+      legend: { show: false },
+      cursor: { drag: { x: true, y: false }, points: { size: 8 } },
+      scales: { x: { time: false } },
+      axes: [axis("job id", WHOLE), axis("score", { size: 60 })],
+      series: [
+        { label: "job" },
+        { label: "score", stroke: PALETTE[0], fill: PALETTE[0], paths: function () { return null; }, points: { show: true, size: 6, stroke: PALETTE[0], fill: PALETTE[0] + "99" } },
+        { label: "best so far", stroke: PALETTE[2], width: 2, paths: uPlot.paths.stepped({ align: 1 }), points: { show: false } }
+      ],
+      hooks: { setCursor: [function (u) {
+        var i = u.cursor.idx;
+        if (i === null || i === undefined) return;
+        document.getElementById("history-info").textContent = "Job " + u.data[0][i] + " · score " + fmt(u.data[1][i]) + " · click to open";
+      }] }
+    }, data, el);
+    this.history.over.addEventListener("click", function () {
+      var i = self.history.cursor.idx;
+      if (i !== null && i !== undefined && self.history.data[1][i] !== undefined && !self.history.select.width) {
+        window.location.href = self.jobLink(self.history.data[0][i]);
+      }
+    });
+    var best = new Map();
+    for (var k = 0; k < h.best[0].length; k++) best.set(h.best[0][k], h.best[1][k]);
+    var running = null;
+    var rows = ids.map(function (id, n) {
+      if (best.has(id)) running = best.get(id);
+      return ["Job " + id, fmt(h.points[1][n]), fmt(running)];
+    });
+    table(document.getElementById("history-table"), ["Job", "Score", "Best so far"], rows, 200);
+  };
+
+  Experiment.prototype.drawParams = function (p) {
+    var self = this;
+    var el = document.getElementById("params-charts");
+    this.paramCharts.forEach(function (u) { u.destroy(); });
+    this.paramCharts = [];
+    clear(el);
+    var axes = p.axes.filter(function (a) { return p.series[a.name] && p.series[a.name][0].length; });
+    if (!axes.length) { emptyNote(el, "No finished job with parameters and a finite score yet."); table(document.getElementById("params-table"), ["Job"], []); return; }
+    axes.forEach(function (a) {
+      var s = p.series[a.name];
+      var fig = document.createElement("figure");
+      var cap = document.createElement("figcaption");
+      cap.textContent = a.name;
+      fig.appendChild(cap);
+      el.appendChild(fig);
+      var xs = s[0];
+      var positive = a.kind === "number" && xs.length > 1 && xs[0] > 0 && xs[xs.length - 1] / xs[0] >= 100;
+      var xScale = { time: false };
+      var xAxis = axis(null, { size: 36 });
+      if (a.kind === "category") {
+        xScale.range = [-0.5, a.categories.length - 0.5];
+        xAxis.splits = function () { return a.categories.map(function (_, i) { return i; }); };
+        xAxis.values = function (u, splits) { return splits.map(function (v) { return a.categories[v]; }); };
+      } else if (positive) {
+        xScale.distr = 3;  // spans 2+ decades (a learning rate): log scale
+        // Grid and label the decades only; uPlot's own log splits are dense.
+        xAxis.splits = function (u, axisIdx, min, max) {
+          var out = [];
+          for (var e = Math.floor(Math.log10(min)); e <= Math.ceil(Math.log10(max)); e++) {
+            var v = Math.pow(10, e);
+            if (v >= min && v <= max) out.push(v);
+          }
+          return out;
+        };
+        xAxis.values = function (u, splits) { return splits.map(fmt); };
+      }
+      var u = new uPlot({
+        width: Math.max(fig.clientWidth, 220), height: 190,
+        legend: { show: false },
+        cursor: { drag: { x: false, y: false }, points: { size: 8 } },
+        scales: { x: xScale },
+        axes: [xAxis, axis(null, { size: 50 })],
+        series: [{}, { stroke: PALETTE[0], fill: PALETTE[0], paths: function () { return null; }, points: { show: true, size: 6, stroke: PALETTE[0], fill: PALETTE[0] + "99" } }],
+        hooks: { setCursor: [function (u) {
+          var i = u.cursor.idx;
+          if (i === null || i === undefined) return;
+          var x = a.kind === "category" ? a.categories[s[0][i]] : fmt(s[0][i]);
+          document.getElementById("params-info").textContent = "Job " + s[2][i] + " · " + a.name + " = " + x + " · score " + fmt(s[1][i]) + " · click to open";
+        }] }
+      }, [s[0], s[1]], fig);
+      u.over.addEventListener("click", function () {
+        var i = u.cursor.idx;
+        if (i !== null && i !== undefined) window.location.href = self.jobLink(s[2][i]);
+      });
+      self.paramCharts.push(u);
+    });
+    // Table: one row per job, one column per parameter.
+    var byJob = new Map();
+    axes.forEach(function (a, col) {
+      var s = p.series[a.name];
+      for (var i = 0; i < s[2].length; i++) {
+        var row = byJob.get(s[2][i]) || { score: s[1][i], values: [] };
+        row.values[col] = a.kind === "category" ? a.categories[s[0][i]] : fmt(s[0][i]);
+        byJob.set(s[2][i], row);
+      }
+    });
+    var rows = Array.from(byJob.entries()).sort(function (x, y) { return self.maximize ? y[1].score - x[1].score : x[1].score - y[1].score; })
+      .map(function (e) { return ["Job " + e[0]].concat(axes.map(function (_, c) { return e[1].values[c] === undefined ? "—" : e[1].values[c]; })).concat([fmt(e[1].score)]); });
+    table(document.getElementById("params-table"), ["Job"].concat(axes.map(function (a) { return a.name; })).concat(["Score"]), rows, 200);
+  };
+
+  Experiment.prototype.query = function (incremental) {
+    var q = new URLSearchParams();
+    q.set("series", this.series);
+    if (this.showAll) q.set("all", "1");
+    if (this.selected.size) q.set("select", Array.from(this.selected).slice(-20).join(","));
+    if (incremental) {
+      q.set("since", this.cursor);
+      q.set("have", this.jobs.map(function (j) { return j.id; }).join(","));
+      if (this.historyVersion) q.set("history", this.historyVersion);
+    }
+    return this.url + "?" + q.toString();
+  };
+
+  Experiment.prototype.fetch = function (incremental) {
+    var self = this;
+    var generation = this.generation;
+    return fetch(this.query(incremental), { headers: { "Accept": "application/json" }, credentials: "same-origin" })
+      .then(function (r) {
+        if (!r.ok) throw new Error("HTTP " + r.status);
+        return r.json();
+      })
+      .then(function (payload) {
+        if (generation !== self.generation) return;  // the user changed the view meanwhile
+        self.apply(payload, !incremental);
+      });
+  };
+
+  Experiment.prototype.schedule = function (delay) {
+    var self = this;
+    clearTimeout(this.timer);
+    if (this.ended) return;
+    this.timer = setTimeout(function () {
+      self.fetch(true).then(function () { self.schedule(); }, function () { self.schedule(POLL_MS * 3); });
+    }, delay || POLL_MS);
+  };
+
+  Experiment.prototype.reload = function () {
+    var self = this;
+    this.generation++;
+    clearTimeout(this.timer);
+    this.fetch(false).then(function () { self.schedule(); }, function () { self.schedule(POLL_MS * 3); });
+  };
+
+  Experiment.prototype.bind = function () {
+    var self = this;
+    var seriesSelect = document.getElementById("curves-series");
+    seriesSelect.value = this.series;
+    seriesSelect.addEventListener("change", function () { self.series = seriesSelect.value; self.zoomed = false; self.reload(); });
+    var logBox = document.getElementById("curves-logy");
+    logBox.addEventListener("change", function () { self.logY = logBox.checked; self.drawCurves(true); });
+    var allButton = document.getElementById("curves-all");
+    allButton.addEventListener("click", function () {
+      self.showAll = !self.showAll;
+      allButton.setAttribute("aria-pressed", String(self.showAll));
+      allButton.textContent = self.showAll ? "Show best" : "Show all";
+      self.reload();
+    });
+    // The jobs table is swapped by htmx (sorting, paging, polling): listen on the document.
+    document.addEventListener("change", function (e) {
+      var box = e.target;
+      if (!box.matches || !box.matches('#jobs input[name="plot"]')) return;
+      var id = +box.value;
+      if (box.checked) self.selected.add(id); else self.selected.delete(id);
+      self.reload();
+    });
+    document.addEventListener("mouseover", function (e) {
+      var tr = e.target.closest && e.target.closest("#jobs tbody tr[data-job]");
+      if (tr) self.focusCurve(+tr.dataset.job);
+    });
+    document.addEventListener("mouseout", function (e) {
+      var tr = e.target.closest && e.target.closest("#jobs tbody tr[data-job]");
+      if (tr && !(e.relatedTarget && tr.contains(e.relatedTarget))) self.focusCurve(null);
+    });
+    document.addEventListener("focusin", function (e) {
+      var tr = e.target.closest && e.target.closest("#jobs tbody tr[data-job]");
+      if (tr) self.focusCurve(+tr.dataset.job);
+    });
+    document.body.addEventListener("htmx:afterSettle", function () { self.markTable(); });
+    whenResized(this.root, function () { return [self.u, self.history]; });
+  };
+
+  /* ---------------------------------------------------------------- job page */
+
+  function JobChart(el, payload) {
+    var self = this;
+    this.el = el;
+    this.url = el.dataset.url;
+    this.logY = false;
+    this.zoomed = false;
+    this.payload = payload;
+    this.draw();
+    var box = document.getElementById("job-logy");
+    if (box) box.addEventListener("change", function () { self.logY = box.checked; self.draw(); });
+    whenResized(el, function () { return [self.u]; });
+    if (!payload.ended) this.schedule();
+  }
+
+  // One poll at a time, the next only once the previous has answered.
+  JobChart.prototype.schedule = function (delay) {
+    var self = this;
+    setTimeout(function () {
+      fetch(self.url + "?since=" + self.payload.cursor, { headers: { "Accept": "application/json" }, credentials: "same-origin" })
+        .then(function (r) { if (!r.ok) throw new Error("HTTP " + r.status); return r.json(); })
+        .then(function (next) {
+          if (!next.unchanged) {
+            var sameSeries = next.series.length === self.payload.series.length;
+            self.payload = next;
+            if (self.u && sameSeries) self.u.setData(self.data(), !self.zoomed); else self.draw();
+          }
+          if (!next.ended) self.schedule();
+        }, function () { self.schedule(POLL_MS * 3); });
+    }, delay || POLL_MS);
+  };
+
+  JobChart.prototype.shown = function () {
+    return this.payload.series.filter(function (s) { return s.data[0].length; });
+  };
+
+  JobChart.prototype.data = function () {
+    return logSafe(uPlot.join(this.shown().map(function (s) { return s.data; })), this.logY);
+  };
+
+  JobChart.prototype.draw = function () {
+    var self = this;
+    var series = this.shown();
+    if (this.u) { this.u.destroy(); this.u = null; }
+    if (!series.length) { emptyNote(this.el, this.payload.ended ? "No intermediate result was reported." : "Waiting for the first intermediate result…"); return; }
+    clear(this.el);
+    this.u = new uPlot({
+      width: widthOf(this.el), height: 320,
+      cursor: { drag: { x: true, y: false } },
+      scales: { x: { time: false }, y: { distr: this.logY ? 3 : 1 } },
+      axes: [axis("step", WHOLE), axis("value", { size: 60 })],
+      series: [{ label: "step" }].concat(series.map(function (s, i) {
+        return { label: s.name, stroke: i === 0 ? ACCENT : PALETTE[(i + 1) % PALETTE.length], width: i === 0 ? 2 : 1.5, spanGaps: false, value: function (u, v) { return fmt(v); } };
+      })),
+      hooks: { setSelect: [function (u) { if (u.select.width > 0) self.zoomed = true; }] }
+    }, this.data(), this.el);
+    this.u.over.addEventListener("dblclick", function () { self.zoomed = false; });
+  };
+
+  /* ---------------------------------------------------------------- start */
+
+  function start() {
+    if (!window.uPlot) return;
+    var curves = document.getElementById("curves-chart");
+    var data = document.getElementById("chart-data");
+    if (curves && data) window.aupsiteChart = new Experiment(curves, JSON.parse(data.textContent));
+    var jobEl = document.getElementById("job-chart");
+    var jobData = document.getElementById("job-data");
+    if (jobEl && jobData) window.aupsiteChart = new JobChart(jobEl, JSON.parse(jobData.textContent));
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+})();

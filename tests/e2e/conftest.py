@@ -1,0 +1,107 @@
+"""Browser tests: Debian's Chromium driven by Playwright against pytest-django's live server.
+
+Playwright's own browser download is not used (it cannot be fetched here); the browser
+is /usr/bin/chromium, which `make test` installs when missing. A missing browser is a
+failure, never a skip: these tests must run in CI.
+
+Every page is served with the Content-Security-Policy that production will enforce
+(no inline scripts or styles, no eval), added to each response by the test, and any
+violation or script error fails the test.
+"""
+
+import os
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = os.environ.get("AUPSITE_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture(scope="module")
+def browser(django_db_setup):
+    """One Chromium per test module.
+
+    Playwright's sync API keeps an asyncio event loop in this thread, and Django
+    refuses ORM calls from a thread with a running loop (SynchronousOnlyOperation).
+    The tests' own ORM calls (building data, checking it) are plain synchronous code,
+    so the guard is lifted while the browser lives: module scope, so the other test
+    modules run with the guard on and without the loop. The test database is created
+    first (django_db_setup), outside the loop.
+    """
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: run `make test` as root (it installs Debian's chromium) or apt-get install chromium")
+    from playwright.sync_api import sync_playwright
+
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            yield browser
+            browser.close()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+@pytest.fixture
+def page(browser, live_server):
+    context = browser.new_context(viewport={"width": 1400, "height": 900}, base_url=live_server.url)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    problems = []
+
+    def with_csp(route):
+        response = route.fetch()
+        route.fulfill(response=response, headers={**response.headers, "content-security-policy": CSP})
+
+    page.route("**/*", with_csp)
+    page.add_init_script(
+        "document.addEventListener('securitypolicyviolation', e =>"
+        " console.error('CSP violation: ' + e.violatedDirective + ' ' + e.blockedURI))"
+    )
+    page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda error: problems.append(f"script error: {error}"))
+    page.problems = problems
+    yield page
+    # A poll may be in flight: let its route handler fail quietly as the page closes,
+    # rather than surface in the next test.
+    page.unroute_all(behavior="ignoreErrors")
+    context.close()
+    # A 404 we asked for is the one expected console error.
+    unexpected = [p for p in problems if "404 (Not Found)" not in p]
+    assert unexpected == [], unexpected
+
+
+@pytest.fixture
+def login(page):
+    from tests.factories import make_user
+
+    def log_in(username="alice", **fields):
+        user = make_user(username, **fields)
+        user.set_password(PASSWORD)
+        user.save()
+        page.goto("/accounts/login/")
+        page.fill("#id_username", username)
+        page.fill("#id_password", PASSWORD)
+        with page.expect_navigation():
+            page.click("button[type=submit]")
+        return user
+
+    return log_in

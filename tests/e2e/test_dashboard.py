@@ -1,0 +1,130 @@
+"""The dashboard in a real browser while an executor writes (tracking.demo through
+DjangoConnector): list, experiment page with live curves and table, job, resources."""
+
+import re
+import time
+
+import pytest
+
+from tracking.demo import DemoExecutor
+from tracking.models import IntermediateResult
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+CURVE_POINTS = (
+    "() => window.aupsiteChart && window.aupsiteChart.u ? window.aupsiteChart.u.data.slice(1)"
+    ".reduce((n, s) => n + s.filter(v => v !== null && v !== undefined).length, 0) : 0"
+)
+
+
+def wait_until(page, predicate, timeout=20.0):
+    """Poll a JS function until it returns something truthy. (Playwright's
+    wait_for_function evaluates strings with eval, which the page's CSP refuses.)"""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = page.evaluate(predicate)
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still false after {timeout}s: {predicate}")
+        page.wait_for_timeout(200)
+
+
+def test_it_follows_a_running_experiment_live(page, login):
+    login("alice")
+    executor = DemoExecutor("alice", jobs=6, parallel=2, steps=60, step_delay=0.1, name="live sweep")
+    executor.start()
+    try:
+        executor.run_in_background()
+
+        # The list shows the running experiment.
+        page.goto("/")
+        row = page.locator("table.data tbody tr", has_text="live sweep")
+        assert row.locator(".badge").inner_text() == "running"
+
+        # The experiment page draws the curves on a canvas with uPlot.
+        row.locator("a").first.click()
+        page.wait_for_url(re.compile(r"/experiments/\d+/$"))
+        page.wait_for_selector("#curves-chart canvas")
+        wait_until(page, "() => window.aupsiteChart && window.aupsiteChart.u && window.aupsiteChart.u.series.length > 1")
+        # The benchmark times navigation to this mark (bench/browser.py).
+        assert page.evaluate("performance.getEntriesByName('aupsite:curves-drawn').length") == 1
+        page.evaluate("window.__not_reloaded = true")
+        before = page.evaluate(CURVE_POINTS)
+        assert before > 0
+
+        # New results appear without a reload: more points on the same chart, and
+        # the summary and table update through htmx.
+        wait_until(page, f"() => ({CURVE_POINTS})() > {before}")
+        done_before = int(page.inner_text("#jobs-done"))
+        wait_until(page, f"() => +document.querySelector('#jobs-done').textContent > {done_before}", 30)
+        wait_until(page, "() => document.querySelectorAll('#jobs tbody tr').length >= 3", 30)
+        assert page.evaluate("window.__not_reloaded") is True
+
+        # Hovering a job row highlights its curve (uPlot focus) and the row itself.
+        first_row = page.locator("#jobs tbody tr").first
+        first_row.hover()
+        assert "hl" in (first_row.get_attribute("class") or "") or page.evaluate("window.aupsiteChart.focused !== null")
+
+        # Sorting the table is a link swapped in place, and the URL keeps the state.
+        page.click("#sort-score")
+        page.wait_for_url(re.compile(r"sort=-score"))
+        assert page.evaluate("window.__not_reloaded") is True
+
+        # The history and parameter charts draw once jobs have scores.
+        page.wait_for_selector("#history-chart canvas", timeout=30_000)
+        page.wait_for_selector("#params-charts canvas")
+
+        # The executor ends: the page shows it, and every poll stops (htmx on HTTP
+        # 286, charts.js on "ended").
+        executor.stop()
+        wait_until(page, "() => document.querySelector('#experiment-status').textContent.trim() === 'stopped'", 30)
+        wait_until(page, "() => window.aupsiteChart.ended === true", 30)
+        page.wait_for_timeout(3500)  # let any poll already in flight land
+        polls = []
+        page.on("request", lambda request: polls.append(request.url))
+        page.wait_for_timeout(4500)  # two summary and table poll periods
+        assert polls == []
+        assert page.locator(".live-dot").count() == 0
+
+        # A job page: its configuration, attempts and curve.
+        job_link = page.locator("#jobs tbody tr td a").first
+        job_id = job_link.inner_text()
+        job_link.click()
+        page.wait_for_url(f"**/jobs/{job_id}/")
+        page.wait_for_selector("#job-chart canvas")
+        assert page.locator("h1").inner_text().startswith(f"Job {job_id}")
+        assert page.locator("svg.timeline rect.seg").count() >= 1
+
+        # The resources page shows what runs where.
+        page.click("nav.mainnav >> text=Resources")
+        page.wait_for_url("**/resources/")
+        assert page.locator("table.resources tbody tr", has_text="demo").count() >= 2
+    finally:
+        executor.stop()
+    assert executor.errors == []
+    assert IntermediateResult.objects.filter(job__experiment_id=executor.eid).exists()
+
+
+def test_it_hides_other_peoples_experiments_and_stops_polling_when_ended(page, login):
+    from tests.factories import make_user
+
+    executor = DemoExecutor(make_user("bob").username, jobs=2, parallel=2, steps=5, step_delay=0, name="bobs sweep")
+    eid = executor.run()
+    login("alice")
+    response = page.goto(f"/experiments/{eid}/")
+    assert response.status == 404 and "Not found" in page.inner_text("h1")
+    page.goto("/")
+    assert "No experiments yet" in page.inner_text("main")
+
+    # Staff see it; an ended experiment's page draws once and does not poll.
+    page.context.clear_cookies()
+    login("root", is_staff=True)
+    page.goto(f"/experiments/{eid}/")
+    page.wait_for_selector("#curves-chart canvas")
+    assert page.evaluate("window.aupsiteChart.u.series.length") == 3  # x and two jobs
+    requests = []
+    page.on("request", lambda request: requests.append(request.url))
+    page.wait_for_timeout(3000)  # longer than any poll period
+    assert requests == []
+    assert page.locator("[hx-trigger]").count() == 0

@@ -1,0 +1,247 @@
+"""Chart data for the dashboard: pure functions, no database, no Django.
+
+The database does the first, coarse reduction (tracking.models: per-bucket first, last,
+min and max rows of the selected jobs only, so a 1,000-step curve reaches Python as a
+few hundred rows at most); these functions shape what is left into what the browser
+draws. Points are ``(x, y)`` pairs with ``y`` a finite float or ``None``: ``None`` is a
+gap (NaN, an infinity or a text score) and is drawn as a break in the line, never as a
+value.
+"""
+
+import math
+
+# Points per curve sent to the browser. The default view draws the best ~20 jobs at
+# CURVE_BUDGET points each; "show all" draws at most MAX_CURVES_ALL curves at the
+# tighter ALL_CURVE_BUDGET, so a response stays around 10,000 points whatever the size
+# of the experiment.
+CURVE_BUDGET = 200
+ALL_CURVE_BUDGET = 50
+# Jobs drawn in the optimization-history and hyperparameter charts; above this the
+# database keeps the extremes of as many buckets of jobs (see HISTORY_BUCKETS).
+HISTORY_BUDGET = 1000
+HISTORY_BUCKETS = 250
+
+
+def finite_or_none(value):
+    """A chart's y value: the finite float, or None (a gap) for anything else."""
+    if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def lttb(points, budget):
+    """Largest-Triangle-Three-Buckets: at most `budget` of `points`, keeping the shape.
+
+    Steinarsson's algorithm: the first and the last point are always kept; every bucket
+    in between contributes the point that forms the largest triangle with the point kept
+    before it and the mean of the next bucket, so peaks and dips survive. `points` are
+    (x, y) with finite y, sorted by x. O(len(points)).
+    """
+    count = len(points)
+    if budget >= count or count <= 2:
+        return list(points)
+    if budget < 3:
+        return [points[0], points[-1]][:max(budget, 0)]
+    kept = [points[0]]
+    every = (count - 2) / (budget - 2)
+    previous = 0
+    for bucket in range(budget - 2):
+        start = int(math.floor(bucket * every)) + 1
+        end = int(math.floor((bucket + 1) * every)) + 1
+        next_start = end
+        next_end = min(int(math.floor((bucket + 2) * every)) + 1, count)
+        if next_start >= count - 1 or bucket == budget - 3:
+            next_start, next_end = count - 1, count
+        span = points[next_start:next_end]
+        mean_x = sum(p[0] for p in span) / len(span)
+        mean_y = sum(p[1] for p in span) / len(span)
+        ax, ay = points[previous]
+        best_area, best_index = -1.0, start
+        for index in range(start, min(end, count - 1)):
+            x, y = points[index]
+            area = abs((ax - mean_x) * (y - ay) - (ax - x) * (mean_y - ay))
+            if area > best_area:
+                best_area, best_index = area, index
+        kept.append(points[best_index])
+        previous = best_index
+    kept.append(points[-1])
+    return kept
+
+
+def downsample(points, budget):
+    """At most `budget` points of a curve, keeping its shape, its gaps and both ends.
+
+    `points` are (x, y) sorted by x; y None is a gap. Each run of gaps becomes one gap
+    marker at its first x (so the line breaks there); at most a quarter of the budget
+    goes to gap markers, the rest to LTTB over each finite segment in proportion to its
+    length. The first and last points are always kept, gap or not.
+    """
+    points = list(points)
+    if len(points) <= budget:
+        return points
+    if budget < 2:
+        return points[-1:] if budget == 1 else []
+    # Split into finite segments and the gap markers between them.
+    segments, gaps, current = [], [], []
+    for index, point in enumerate(points):
+        if point[1] is None:
+            if current:
+                segments.append(current)
+                current = []
+            if index == 0 or points[index - 1][1] is not None:
+                gaps.append(point)
+        else:
+            current.append(point)
+    if current:
+        segments.append(current)
+    gap_budget = min(len(gaps), budget // 4)
+    if gap_budget < len(gaps):
+        # Keep evenly spread gap markers, always the first and the last.
+        step = (len(gaps) - 1) / max(gap_budget - 1, 1)
+        gaps = [gaps[round(i * step)] for i in range(gap_budget)] if gap_budget > 1 else gaps[-1:]
+    first, last = points[0], points[-1]
+    finite_budget = max(budget - len(gaps) - 2, 1)
+    finite_total = sum(len(segment) for segment in segments)
+    kept = []
+    if finite_total:
+        # A segment gets its share of the budget, at least its two ends when it can.
+        shares = [max(2, math.floor(finite_budget * len(segment) / finite_total)) for segment in segments]
+        while sum(shares) > finite_budget and max(shares) > 1:
+            shares[shares.index(max(shares))] -= 1
+        if sum(shares) > finite_budget:
+            # More segments than points to spend: keep the ends of the longest ones.
+            order = sorted(range(len(segments)), key=lambda i: -len(segments[i]))
+            shares = [0] * len(segments)
+            for i in order[:finite_budget]:
+                shares[i] = 1
+        for segment, share in zip(segments, shares):
+            if share == 1:
+                kept.append(segment[-1])
+            elif share > 1:
+                kept.extend(lttb(segment, share))
+    # Both ends are always there (the last point is "now"); the two slots reserved for
+    # them above keep this within the budget, and the loop is the guard.
+    result = sorted(set(kept) | set(gaps) | {first, last}, key=lambda point: point[0])
+    while len(result) > budget:
+        result.pop(len(result) // 2)
+    return result
+
+
+def best_so_far(points, maximize=True):
+    """The best-so-far line of (x, y) points in x order: the record-setting points only.
+
+    Only finite y count: gaps (NaN, inf, text) never become the best. The line is a step
+    function, so its change points plus the last x are all a chart needs; the last
+    point repeats the final best at the last x so the line reaches the end.
+    """
+    line = []
+    best = None
+    last_x = None
+    for x, y in points:
+        last_x = x
+        if y is None:
+            continue
+        if best is None or (y > best if maximize else y < best):
+            best = y
+            line.append((x, y))
+    if line and last_x is not None and line[-1][0] != last_x:
+        line.append((last_x, best))
+    return line
+
+
+def compact(value):
+    """A float with 7 significant digits: more than any chart resolves, and JSON about
+    half the size of a full repr. Ints (steps, ids) and None pass through."""
+    if isinstance(value, float) and math.isfinite(value):
+        return float(f"{value:.7g}")
+    return value
+
+
+def columns(points):
+    """(x, y) pairs as uPlot's columns: [[x, ...], [y, ...]], numbers compacted."""
+    return [[compact(x) for x, _ in points], [compact(y) for _, y in points]]
+
+
+def eta_seconds(elapsed_seconds, done, planned):
+    """Seconds left for an experiment at its throughput so far, or None when unknown.
+
+    Throughput (jobs done per second of wall time since the start) already includes
+    the parallelism of the executor, so no resource count is needed. Unknown without a
+    planned number of jobs, before the first job is done, or once all planned are done.
+    """
+    if not planned or done <= 0 or elapsed_seconds <= 0 or done >= planned:
+        return None
+    return (planned - done) * elapsed_seconds / done
+
+
+def parameter_axes(parameter_config, configs, limit=12):
+    """The hyperparameters to chart: [(name, kind, categories)], kind 'number' or 'category'.
+
+    Names come from the experiment's ``parameter_config`` when it lists them (in its
+    order), else from the keys of the job configs in order of first appearance; at most
+    `limit`. A parameter is a number when every value seen is a number (bools are
+    categories), else a category with its values in order of first appearance.
+    """
+    names = []
+    if isinstance(parameter_config, list):
+        for entry in parameter_config:
+            if isinstance(entry, dict) and isinstance(entry.get("name"), str) and entry["name"] not in names:
+                names.append(entry["name"])
+    if not names:
+        for config in configs:
+            for key in config if isinstance(config, dict) else ():
+                if key not in names:
+                    names.append(key)
+    axes = []
+    for name in names[:limit]:
+        values = [config.get(name) for config in configs if isinstance(config, dict) and name in config]
+        numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+        if numeric:
+            axes.append((name, "number", []))
+        else:
+            categories = []
+            for value in values:
+                label = display_value(value)
+                if label not in categories:
+                    categories.append(label)
+            axes.append((name, "category", categories))
+    return axes
+
+
+def display_value(value):
+    """A config value as a short label: numbers compact, everything else as text."""
+    if isinstance(value, bool) or value is None:
+        return str(value)
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, (int, str)):
+        return str(value)
+    return str(value)
+
+
+def parameter_series(axes, jobs):
+    """Per parameter, uPlot columns [[x...], [score...], [job id...]] for a scatter.
+
+    `jobs` are (job id, config, score) with a finite score. A category's x is its index
+    in the axis' categories. Jobs missing the parameter are left out of that chart.
+    """
+    series = {}
+    for name, kind, categories in axes:
+        xs, ys, ids = [], [], []
+        for jid, config, score in jobs:
+            if not isinstance(config, dict) or name not in config:
+                continue
+            value = config[name]
+            if kind == "number":
+                x = finite_or_none(value)
+                if x is None:
+                    continue
+            else:
+                x = categories.index(display_value(value))
+            xs.append(compact(x))
+            ys.append(compact(score))
+            ids.append(jid)
+        order = sorted(range(len(xs)), key=lambda i: xs[i])
+        series[name] = [[xs[i] for i in order], [ys[i] for i in order], [ids[i] for i in order]]
+    return series

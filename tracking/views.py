@@ -1,0 +1,550 @@
+"""The researcher's dashboard: server-rendered pages, htmx fragments and chart JSON.
+
+Every read starts from ``Experiment.objects.visible_to(request.user)``: an id that is
+unknown or someone else's is a 404, for pages, fragments and JSON alike (a client can
+ask for a fragment directly, so the check is here, never only in a template). Login is
+required everywhere by LoginRequiredMiddleware.
+
+A fragment is a template that its page includes: an htmx request (``HX-Request``) for
+the page, targeting the fragment's element (``HX-Target``), gets that template alone,
+so page and fragment are rendered by the same code and never drift. Polls of an ended
+experiment are answered with HTTP 286, which tells htmx to stop polling.
+"""
+
+from django.contrib.auth import get_user_model
+from django.core.paginator import Paginator
+from django.http import Http404, JsonResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from tracking import charts
+from tracking.models import (
+    Experiment,
+    ExperimentQuerySet,
+    ExperimentStatus,
+    IntermediateResult,
+    Job,
+    JobAttempt,
+    JobQuerySet,
+    JobStatus,
+    MultipleResult,
+    Resource,
+)
+from tracking.scores import decode_score
+
+EXPERIMENTS_PER_PAGE = 25
+JOBS_PER_PAGE = 25
+RESOURCES_PER_PAGE = 50
+RECENT_ATTEMPTS = 12
+# Curves drawn by default: the best jobs, the newest running ones, and the user's picks.
+BEST_CURVES = 10
+RUNNING_CURVES = 10
+MAX_SELECTED = 20
+MAX_CURVES_ALL = 200
+# A job page draws one curve per series at this budget, and lists this many attempts.
+JOB_CURVE_BUDGET = 500
+JOB_ATTEMPTS_SHOWN = 100
+# Hyperparameter columns of the jobs table.
+MAX_PARAM_COLUMNS = 12
+# htmx stops polling an element whose request gets this status (htmx 2.x).
+STOP_POLLING = 286
+
+
+class BadRequest(Exception):
+    pass
+
+
+def _visible_experiment(request, experiment_id):
+    experiment = (
+        Experiment.objects.visible_to(request.user).select_related("owner").filter(pk=experiment_id).first()
+    )
+    if experiment is None:
+        raise Http404("No such experiment")
+    return experiment
+
+
+def _hx_target(request):
+    return request.headers.get("HX-Target") if request.headers.get("HX-Request") == "true" else None
+
+
+def _int_list(raw, name, limit):
+    if not raw:
+        return []
+    try:
+        values = [int(item) for item in raw.split(",") if item.strip()]
+    except ValueError:
+        raise BadRequest(f"{name} must be a comma-separated list of ids") from None
+    if len(values) > limit:
+        raise BadRequest(f"{name} takes at most {limit} ids")
+    return values
+
+
+# -- experiments list ----------------------------------------------------------------
+
+
+@require_GET
+def experiment_list(request):
+    visible = Experiment.objects.visible_to(request.user)
+    search = request.GET.get("q", "").strip()
+    status = request.GET.get("status", "")
+    if status not in ExperimentStatus.values:
+        status = ""
+    sort = request.GET.get("sort", "-start")
+    if sort not in ExperimentQuerySet.LIST_SORTS:
+        sort = "-start"
+    owner_id = None
+    owners = []
+    if request.user.is_staff:
+        # Only staff see other people's experiments, so only they filter by owner.
+        owners = list(get_user_model().objects.filter(experiments__in=visible).distinct().order_by("username"))
+        owner_raw = request.GET.get("owner", "")
+        owner_id = int(owner_raw) if owner_raw.isdigit() else None
+    rows = visible.for_list(search=search, status=status, owner_id=owner_id, sort=sort)
+    page = Paginator(rows, EXPERIMENTS_PER_PAGE).get_page(request.GET.get("page"))
+    now = timezone.now()
+    for experiment in page:
+        experiment.jobs_planned = max(experiment.planned_jobs or 0, experiment.jobs_total)
+        experiment.elapsed = _elapsed(experiment, now)
+    filtered = bool(search or status or owner_id)
+    return render(
+        request,
+        "tracking/experiment_list.html",
+        {
+            "page": page,
+            "search": search,
+            "status": status,
+            "sort": sort,
+            "owner_id": owner_id,
+            "owners": owners,
+            "statuses": ExperimentStatus.values,
+            "filtered": filtered,
+            "has_any": filtered or page.paginator.count > 0,
+        },
+    )
+
+
+def _elapsed(experiment, now):
+    if experiment.start_time is None:
+        return None
+    return (experiment.end_time or now) - experiment.start_time
+
+
+# -- experiment page and its fragments -------------------------------------------------
+
+
+def _summary_context(experiment):
+    """Status, counts, progress, ETA and the best job. Two queries."""
+    jobs = experiment.jobs.all()
+    counts = jobs.status_counts()
+    total = sum(counts.values())
+    running = counts.get(JobStatus.RUNNING, 0)
+    done = total - running
+    planned = experiment.planned_jobs
+    now = timezone.now()
+    elapsed = _elapsed(experiment, now)
+    eta = None
+    if not experiment.ended and elapsed is not None:
+        eta = charts.eta_seconds(elapsed.total_seconds(), done, planned)
+    status_counts = [
+        (label, counts.get(value, 0), css)
+        for label, value, css in (
+            ("running", JobStatus.RUNNING, "running"),
+            ("finished", JobStatus.FINISHED, "finished"),
+            ("early stopped", JobStatus.EARLY_STOPPED, "early"),
+            ("failed", JobStatus.FAILED, "failed"),
+            ("no status", None, "none"),
+        )
+    ]
+    best = jobs.best(experiment.maximize)
+    return {
+        "experiment": experiment,
+        "counts": status_counts,
+        "jobs_total": total,
+        "jobs_done": done,
+        "jobs_running": running,
+        "jobs_planned": max(planned or 0, total),
+        "planned": planned,
+        "elapsed": elapsed,
+        "eta": eta,
+        "best": best,
+        "polling": not experiment.ended,
+    }
+
+
+def _jobs_table_context(request, experiment, labels):
+    """The jobs table's page, sorted and filtered from the query string. Three queries
+    (count, page, final labeled values)."""
+    status = request.GET.get("status", "")
+    if status not in (*JobStatus.values, JobQuerySet.NO_STATUS):
+        status = ""
+    # Newest first by default: while an experiment runs, its moving jobs are on page 1.
+    sort = request.GET.get("sort", "-id")
+    if sort not in JobQuerySet.TABLE_SORTS:
+        sort = "-id"
+    rows = experiment.jobs.for_table(status=status, sort=sort, now=timezone.now())
+    page = Paginator(rows, JOBS_PER_PAGE).get_page(request.GET.get("page"))
+    jobs = list(page)
+    params = []
+    for job in jobs:
+        for key in job.config if isinstance(job.config, dict) else ():
+            if key not in params:
+                params.append(key)
+    finals = MultipleResult.objects.final_values(experiment.pk, [job.pk for job in jobs]) if labels and jobs else {}
+    for job in jobs:
+        job.param_values = [job.config.get(name, "") if isinstance(job.config, dict) else "" for name in params]
+        values = finals.get(job.pk, {})
+        job.final_values = [values.get(label.label_order) for label in labels]
+    return {
+        "experiment": experiment,
+        "page": page,
+        "jobs": jobs,
+        "params": params[:MAX_PARAM_COLUMNS],
+        "labels": labels,
+        "table_status": status,
+        "table_sort": sort,
+        "job_statuses": [*JobStatus.values, JobQuerySet.NO_STATUS],
+        "polling": not experiment.ended,
+    }
+
+
+def _config_context(experiment):
+    config = experiment.config if isinstance(experiment.config, dict) else {}
+    parameters = []
+    for entry in config.get("parameter_config") or []:
+        if isinstance(entry, dict):
+            parameters.append(
+                {
+                    "name": entry.get("name", "?"),
+                    "type": entry.get("type", ""),
+                    "range": entry.get("range", entry.get("choices", entry.get("values", ""))),
+                    "extra": {k: v for k, v in entry.items() if k not in ("name", "type", "range", "choices", "values")},
+                }
+            )
+    known = {"name", "proposer", "target", "n_samples", "script", "parameter_config", "workingdir", "resource"}
+    return {
+        "proposer": config.get("proposer"),
+        "target": "min" if not experiment.maximize else "max",
+        "script": config.get("script"),
+        "workingdir": config.get("workingdir"),
+        "resource": config.get("resource"),
+        "parameters": parameters,
+        "other": {k: v for k, v in config.items() if k not in known},
+    }
+
+
+@require_GET
+def experiment_detail(request, experiment_id):
+    experiment = _visible_experiment(request, experiment_id)
+    target = _hx_target(request)
+    if target == "summary":
+        response = render(request, "tracking/_experiment_summary.html", _summary_context(experiment))
+        return _stop_polling_when_ended(request, response, experiment.ended)
+    labels = list(experiment.result_labels.all())
+    if target == "jobs":
+        response = render(request, "tracking/_jobs_table.html", _jobs_table_context(request, experiment, labels))
+        return _stop_polling_when_ended(request, response, experiment.ended)
+    try:
+        payload = chart_payload(experiment, labels, series="score")
+    except BadRequest as exc:  # pragma: no cover - fixed, valid arguments
+        raise Http404(str(exc)) from None
+    context = {
+        **_summary_context(experiment),
+        **_jobs_table_context(request, experiment, labels),
+        "config": _config_context(experiment),
+        "chart_payload": payload,
+        "can_change": experiment.is_changeable_by(request.user),
+    }
+    return render(request, "tracking/experiment_detail.html", context)
+
+
+def _stop_polling_when_ended(request, response, ended):
+    # Only a poll is told to stop: it is triggered by the polled element itself
+    # (HX-Trigger is its id, the same as the target's). A click on a sort link in an
+    # ended experiment's table is an ordinary request, whose URL htmx must push.
+    if ended and request.headers.get("HX-Trigger") == _hx_target(request):
+        response.status_code = STOP_POLLING
+    return response
+
+
+def _series_options(labels):
+    return [{"value": "score", "name": "score"}] + [
+        {"value": str(label.label_order), "name": label.name} for label in labels
+    ]
+
+
+def chart_payload(experiment, labels, series="score", show_all=False, selected=(), since=None, have=(),
+                  history_version=None):
+    """The data of the experiment page's charts, or what changed since a previous call.
+
+    `since` is the cursor a previous payload returned: only curves with newer points (or
+    not in `have`, the job ids the client already holds) are sent, whole, downsampled.
+    The history and parameter charts are sent only when `history_version` differs
+    from the current one. Bounded whatever the experiment's size: at most
+    BEST_CURVES + RUNNING_CURVES + MAX_SELECTED curves of CURVE_BUDGET points, or
+    MAX_CURVES_ALL of ALL_CURVE_BUDGET, and HISTORY_BUDGET jobs.
+    """
+    label_orders = {str(label.label_order): label for label in labels}
+    if series != "score" and series not in label_orders:
+        raise BadRequest(f"series must be 'score' or one of the label numbers {', '.join(label_orders) or '(none)'}")
+    if series == "score":
+        results = IntermediateResult.objects.all()
+        series_name = "score"
+    else:
+        results = MultipleResult.objects.label(int(series))
+        series_name = label_orders[series].name
+    # The cursor is read before the rows, so a row written in between is sent again
+    # next time rather than never. Changed curves are re-sent whole, so a row that
+    # commits out of id order (PostgreSQL) shows with its job's next point, and the
+    # last poll, once the experiment has ended, re-sends every curve.
+    cursor = results.cursor()
+    jobs = experiment.jobs.all()
+    budget = charts.ALL_CURVE_BUDGET if show_all else charts.CURVE_BUDGET
+    shown = jobs.curve_set(
+        maximize=experiment.maximize,
+        best=BEST_CURVES,
+        running=RUNNING_CURVES,
+        selected=selected,
+        show_all=MAX_CURVES_ALL if show_all else None,
+    )
+    ids = [row[0] for row in shown]
+    if since is None or experiment.ended:
+        send = ids
+    else:
+        changed = results.changed_jobs(ids, since)
+        held = set(have)
+        send = [jid for jid in ids if jid in changed or jid not in held]
+    curves = results.curves(send, budget)
+    history = jobs.history(charts.HISTORY_BUDGET, charts.HISTORY_BUCKETS, unless_version=history_version)
+    payload = {
+        "ended": experiment.ended,
+        "maximize": experiment.maximize,
+        "series": {"value": series, "name": series_name, "options": _series_options(labels)},
+        "cursor": cursor,
+        "show_all": bool(show_all),
+        "curves": {
+            "jobs": [
+                {
+                    "id": jid,
+                    "score": charts.finite_or_none(score),
+                    "score_text": None if text is None else str(decode_score(score, text)),
+                    "status": status,
+                    "selected": jid in selected,
+                }
+                for jid, score, text, status in shown
+            ],
+            "data": {str(jid): charts.columns(points) for jid, points in curves.items()},
+            "budget": budget,
+            "total_jobs": history["total"],
+            "note": _curves_note(show_all, len(ids), history["total"], budget),
+        },
+        "history": _history_payload(experiment, history) if "rows" in history else None,
+        "history_version": history["version"],
+    }
+    return payload
+
+
+def _curves_note(show_all, shown, total, budget):
+    if show_all and total > shown:
+        return f"Showing the {shown} best of {total:,} jobs, {budget} points per curve."
+    if show_all:
+        return f"All {total:,} jobs, {budget} points per curve."
+    if total > shown:
+        return f"Best {BEST_CURVES} jobs, running jobs and your selection: {shown} of {total:,}."
+    return ""
+
+
+def _history_payload(experiment, history):
+    rows = history["rows"]
+    points = [(jid, charts.finite_or_none(score)) for jid, score, _ in rows]
+    best = charts.best_so_far(points, experiment.maximize)
+    jobs = [(jid, config, score) for jid, score, config in rows]
+    config = experiment.config if isinstance(experiment.config, dict) else {}
+    axes = charts.parameter_axes(config.get("parameter_config"), [config for _, config, _ in jobs])
+    notes = []
+    if history["sampled"]:
+        notes.append(
+            f"{history['total']:,} jobs: drawn are the first, last, best and worst of each of "
+            f"{charts.HISTORY_BUCKETS} runs of jobs ({len(rows)} points)."
+        )
+    if history["non_finite"]:
+        notes.append(f"Not drawn: {history['non_finite']} job(s) with no finite score (running, NaN, inf or text).")
+    return {
+        "points": charts.columns(points),
+        "best": charts.columns(best),
+        "note": " ".join(notes),
+        "params": {
+            "axes": [{"name": name, "kind": kind, "categories": categories} for name, kind, categories in axes],
+            "series": charts.parameter_series(axes, jobs),
+        },
+    }
+
+
+@require_GET
+def experiment_charts(request, experiment_id):
+    """JSON for charts.js: the first draw, and the live updates after ``since``."""
+    experiment = _visible_experiment(request, experiment_id)
+    try:
+        since_raw = request.GET.get("since")
+        if since_raw in (None, ""):
+            since = None
+        elif since_raw.isdigit():
+            since = int(since_raw)
+        else:
+            raise BadRequest("since must be a cursor from a previous response (a whole number)")
+        selected = _int_list(request.GET.get("select", ""), "select", MAX_SELECTED)
+        have = _int_list(request.GET.get("have", ""), "have", MAX_CURVES_ALL + BEST_CURVES + RUNNING_CURVES + MAX_SELECTED)
+        show_all = request.GET.get("all", "") in ("1", "true")
+        payload = chart_payload(
+            experiment,
+            list(experiment.result_labels.all()),
+            series=request.GET.get("series", "score"),
+            show_all=show_all,
+            selected=selected,
+            since=since,
+            have=have,
+            history_version=request.GET.get("history") or None,
+        )
+    except BadRequest as exc:
+        return JsonResponse({"error": str(exc)}, status=400)
+    return JsonResponse(payload)
+
+
+# -- job page --------------------------------------------------------------------------
+
+
+def _visible_job(request, job_id):
+    job = (
+        Job.objects.filter(experiment__in=Experiment.objects.visible_to(request.user), pk=job_id)
+        .select_related("experiment__owner")
+        .first()
+    )
+    if job is None:
+        raise Http404("No such job")
+    return job
+
+
+def _job_live(job):
+    return job.status == JobStatus.RUNNING and not job.experiment.ended
+
+
+def job_payload(job, labels):
+    """The job page's chart: its score curve and each labeled curve, downsampled, and
+    the cursor for the next poll. Five queries (cursor; score curve: longest, rows;
+    labeled curves: longest, rows)."""
+    cursor = IntermediateResult.objects.cursor()
+    score = IntermediateResult.objects.curves([job.pk], JOB_CURVE_BUDGET)
+    labeled = MultipleResult.objects.filter(job_id=job.pk).curves(
+        [job.pk], JOB_CURVE_BUDGET, partition=("label_order",)
+    ) if labels else {}
+    names = {label.label_order: label.name for label in labels}
+    series = [{"name": "score", "data": charts.columns(score.get(job.pk, []))}]
+    for order, points in sorted(labeled.items()):
+        series.append({"name": names.get(order, f"label {order}"), "data": charts.columns(points)})
+    return {"ended": not _job_live(job), "cursor": cursor, "series": series}
+
+
+def _job_context(job, labels):
+    """The job page's summary: attempts with their timeline, final labeled results.
+    Two queries (attempts with resources, final values)."""
+    attempts = list(job.attempts.select_related("resource").order_by("number")[:JOB_ATTEMPTS_SHOWN])
+    now = timezone.now()
+    for attempt in attempts:
+        attempt.duration = (attempt.end_time - attempt.start_time) if attempt.start_time and attempt.end_time else None
+    finals = MultipleResult.objects.final_values(job.experiment_id, [job.pk]).get(job.pk, {})
+    starts = [a.start_time for a in attempts if a.start_time]
+    timeline = []
+    if starts:
+        origin = min(starts)
+        # A running job's timeline runs to now, so a wait for a retry shows as a gap.
+        finish = now if job.status == JobStatus.RUNNING else max(a.end_time or now for a in attempts if a.start_time)
+        span = max((finish - origin).total_seconds(), 1e-6)
+        for attempt in attempts:
+            if attempt.start_time is None:
+                continue
+            end = attempt.end_time or now
+            timeline.append(
+                {
+                    "attempt": attempt,
+                    "x": round(100 * (attempt.start_time - origin).total_seconds() / span, 3),
+                    "width": max(round(100 * (end - attempt.start_time).total_seconds() / span, 3), 0.4),
+                    "duration": end - attempt.start_time,
+                    "open": attempt.end_time is None,
+                }
+            )
+    return {
+        "job": job,
+        "experiment": job.experiment,
+        "attempts": attempts,
+        "attempts_more": len(attempts) == JOB_ATTEMPTS_SHOWN,
+        "timeline": timeline,
+        "timeline_height": 2 * len(timeline),
+        "final_values": [(label.name, finals.get(label.label_order)) for label in labels],
+        "duration": ((job.end_time or now) - job.start_time) if job.start_time else None,
+        "polling": _job_live(job),
+    }
+
+
+@require_GET
+def job_detail(request, job_id):
+    job = _visible_job(request, job_id)
+    labels = list(job.experiment.result_labels.all())
+    context = _job_context(job, labels)
+    if _hx_target(request) == "job-summary":
+        response = render(request, "tracking/_job_summary.html", context)
+        return _stop_polling_when_ended(request, response, not _job_live(job))
+    payload = job_payload(job, labels)
+    # The points behind the chart, as a table for those who do not see the chart.
+    score_series = payload["series"][0]["data"]
+    context.update(chart_payload=payload, curve_rows=list(zip(score_series[0], score_series[1])))
+    return render(request, "tracking/job_detail.html", context)
+
+
+@require_GET
+def job_chart(request, job_id):
+    """JSON for charts.js on a job page: the curves again, only when the job has new
+    points after ``since`` (else ``unchanged``), and ``ended`` to stop polling."""
+    job = _visible_job(request, job_id)
+    since = request.GET.get("since", "")
+    if since and not since.isdigit():
+        return JsonResponse({"error": "since must be a cursor from a previous response (a whole number)"}, status=400)
+    if since and _job_live(job) and not IntermediateResult.objects.filter(job_id=job.pk, pk__gt=int(since)).exists():
+        return JsonResponse({"unchanged": True, "ended": False, "cursor": int(since)})
+    return JsonResponse(job_payload(job, list(job.experiment.result_labels.all())))
+
+
+# -- resources page --------------------------------------------------------------------
+
+
+@require_GET
+def resource_list(request):
+    resources = Resource.objects.order_by("type", "name", "pk")
+    page = Paginator(resources, RESOURCES_PER_PAGE).get_page(request.GET.get("page"))
+    rows = list(page)
+    attempts = JobAttempt.objects.timelines([r.pk for r in rows], request.user, limit=RECENT_ATTEMPTS)
+    by_resource = {}
+    for attempt in attempts:
+        by_resource.setdefault(attempt.resource_id, []).append(attempt)
+    now = timezone.now()
+    starts = [a.start_time for group in by_resource.values() for a in group if a.start_time]
+    origin = min(starts) if starts else now
+    span = max((now - origin).total_seconds(), 1e-6)
+    for resource in rows:
+        group = by_resource.get(resource.pk, [])
+        resource.running = [a for a in group if a.running]
+        resource.recent = group
+        resource.conflict = len(resource.running) > 1
+        resource.segments = [
+            {
+                "attempt": a,
+                "x": round(100 * (a.start_time - origin).total_seconds() / span, 3),
+                "width": max(round(100 * ((a.end_time or now) - a.start_time).total_seconds() / span, 3), 0.4),
+            }
+            for a in group
+            if a.start_time
+        ]
+    return render(
+        request,
+        "tracking/resource_list.html",
+        {"page": page, "resources": rows, "origin": origin, "now": now, "recent": RECENT_ATTEMPTS},
+    )
