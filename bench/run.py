@@ -130,24 +130,91 @@ def many_writers(workdir, lifecycles):
     return rows, {"many_writers": raw}
 
 
+def big_experiments(workdir, rounds, sizes, steps):
+    """Row 4: the dashboard's pages at 10, 1,000 and 10,000 jobs of `steps` steps."""
+    from bench.big_experiments import environment
+
+    path = workdir / "big.sqlite3"
+    loader = Worker("bench.big_experiments.BigLoader", environment(path))
+    started = time.perf_counter()
+    try:
+        eids = {size: loader.call("load", size, steps, f"bench {size:,} jobs") for size in sizes}
+    finally:
+        loader.close()
+    load_seconds = time.perf_counter() - started
+    server = Worker("bench.big_experiments.BigServer", environment(path))
+    try:
+        pages = {size: server.call("urls", eid) for size, eid in eids.items()}
+        names = list(pages[sizes[0]])
+        sizes_of = {(name, size): server.call("measure", *pages[size][name]) for name in names for size in sizes}
+        # Each page twice: its first open (cache emptied) and as it is served after
+        # that (an ended experiment's charts come from the cache).
+        samples = interleaved(
+            {
+                (name, size, cold): (lambda name=name, size=size, cold=cold: server.call("time", *pages[size][name], cold))
+                for name in names
+                for size in sizes
+                for cold in (True, False)
+            },
+            rounds,
+        )
+        memory = server.call("peak_memory_mb")
+    finally:
+        server.close()
+
+    small, big = sizes[0], sizes[-1]
+    rows = []
+    for name in names:
+        for cold, when in ((True, "first open"), (False, "cached")):
+            growth = samples[(name, big, cold)].median / samples[(name, small, cold)].median
+            detail = "; ".join(
+                f"{size:,} jobs {fmt_sample(samples[(name, size, cold)])}"
+                + (f", {sizes_of[(name, size)][0] / 1024:,.0f} KB, {sizes_of[(name, size)][1]} queries" if cold else "")
+                for size in sizes
+            )
+            rows.append(Row("4 big experiments", f"{name}, {when}: {big:,} jobs / {small:,} jobs", growth, "x", "<= 2x",
+                            growth <= 2, detail))
+    curves_kb = sizes_of[("curves data", big)][0] / 1024
+    rows.append(Row("4 big experiments", f"curves data at {big:,} jobs x {steps:,} steps", curves_kb, " KB", "< 500 KB",
+                    curves_kb < 500, f"{sizes_of[('curves data', big)][1]} queries"))
+    rows.append(Row("4 big experiments", "web process peak memory while serving them", memory, " MB", "< 300 MB",
+                    memory < 300, f"data loaded in {fmt_time(load_seconds)}"))
+    raw = {
+        "load_seconds": load_seconds,
+        "pages": {
+            f"{name} @ {size} {'first open' if cold else 'cached'}": {
+                **samples[(name, size, cold)].as_dict(), "bytes": sizes_of[(name, size)][0], "queries": sizes_of[(name, size)][1]
+            }
+            for name in names for size in sizes for cold in (True, False)
+        },
+        "peak_memory_mb": memory,
+    }
+    return rows, {"big_experiments": raw}, eids
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", default="1,2,3", help="comma-separated rows to run (1-6)")
     parser.add_argument("--rounds", type=int, default=15, help="interleaved rounds per timing")
     parser.add_argument("--preload", type=int, default=100_000, help="results already stored for the growth row")
     parser.add_argument("--lifecycles", type=int, default=3, help="job lifecycles per writer process in row 3")
+    parser.add_argument("--big-sizes", default="10,1000,10000", help="job counts of the big experiments (rows 4-6)")
+    parser.add_argument("--big-steps", type=int, default=1000, help="steps per job of the big experiments")
+    parser.add_argument("--keep-work", action="store_true", help="keep bench/work/ and reuse its big experiments (when working on rows 4-6)")
     args = parser.parse_args()
     wanted = {int(row) for row in args.rows.split(",")}
 
     workdir = BENCH_DIR / "work"
-    shutil.rmtree(workdir, ignore_errors=True)
-    workdir.mkdir(parents=True)
+    if not args.keep_work:
+        shutil.rmtree(workdir, ignore_errors=True)
+    workdir.mkdir(parents=True, exist_ok=True)
     started = time.time()
     rows, raw = [], {}
     sections = {
         1: lambda: write_path(workdir, args.rounds, args.preload),
         2: lambda: single_writer(workdir, args.rounds),
         3: lambda: many_writers(workdir, args.lifecycles),
+        4: lambda: big_experiments(workdir, args.rounds, [int(size) for size in args.big_sizes.split(",")], args.big_steps)[:2],
     }
     for number, section in sections.items():
         if number in wanted:
@@ -164,7 +231,8 @@ def main():
         {"date": when, "machine": machine, "rows": [row.as_dict() for row in rows], "measurements": raw}, indent=2, default=str
     ))
     print(f"\nwritten to {RESULTS / 'bench.json'}")
-    shutil.rmtree(workdir, ignore_errors=True)
+    if not args.keep_work:
+        shutil.rmtree(workdir, ignore_errors=True)
     return 0 if all(row.met for row in rows) else 1
 
 

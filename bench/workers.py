@@ -26,8 +26,13 @@ class Worker:
         self.process.start()
         self.call("ready")
 
-    def call(self, operation, *args):
+    def call(self, operation, *args, timeout=None):
+        """The operation's result; TimeoutError (and the worker killed) past `timeout` seconds."""
         self._conn.send((operation, args))
+        if timeout is not None and not self._conn.poll(timeout):
+            self.process.kill()
+            self.process.join()
+            raise TimeoutError(f"{operation} took more than {timeout:.0f} s")
         ok, result = self._conn.recv()
         if not ok:
             raise RuntimeError(f"benchmark worker failed in {operation}:\n{result}")

@@ -216,10 +216,11 @@ def test_it_keeps_a_10000_job_experiment_bounded(client, django_assert_num_queri
     url = f"/experiments/{experiment.pk}/charts.json"
 
     # Queries: session, user, experiment, labels, cursor, curve set, longest curve,
-    # reduced curves, history counts, history rows.
-    with django_assert_num_queries(10):
+    # reduced curves, history counts, every job's id and score (sampled history), the
+    # kept jobs' rows.
+    with django_assert_num_queries(11):
         default = client.get(url)
-    with django_assert_num_queries(10):
+    with django_assert_num_queries(11):
         everything = client.get(url, {"all": "1"})
     assert default.status_code == everything.status_code == 200
 
@@ -244,3 +245,20 @@ def test_it_keeps_a_10000_job_experiment_bounded(client, django_assert_num_queri
 
     page = client.get(f"/experiments/{experiment.pk}/")
     assert page.status_code == 200 and len(page.content) < 250_000
+
+
+def test_it_keeps_the_first_last_lowest_and_highest_point_of_each_bucket():
+    points = [(0, 5.0), (1, 1.0), (2, 9.0), (3, 4.0), (4, 3.0), (5, 8.0), (6, 2.0), (7, 6.0), (8, 7.0)]
+    # 3 buckets of width 3: x 0-2, 3-5, 6-8.
+    assert charts.bucket_extremes(points, 3) == [
+        (0, 5.0), (1, 1.0), (2, 9.0),
+        (3, 4.0), (4, 3.0), (5, 8.0),
+        (6, 2.0), (8, 7.0),  # (7, 6.0) is neither first, last, lowest nor highest
+    ]
+    wide = [(x, float((x * 37) % 101)) for x in range(1000)]
+    kept = charts.bucket_extremes(wide, 10)
+    assert len(kept) <= 40 and kept[0] == wide[0] and kept[-1] == wide[-1]
+    assert max(y for _, y in kept) == max(y for _, y in wide)
+    assert min(y for _, y in kept) == min(y for _, y in wide)
+    assert charts.bucket_extremes([], 10) == []
+

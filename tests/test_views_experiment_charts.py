@@ -4,6 +4,7 @@ import pytest
 from django.utils import timezone
 
 from tests.factories import make_configured_experiment, make_jobs, make_user
+from tracking.connector import DjangoConnector
 from tracking.models import IntermediateResult, MultipleResult
 
 pytestmark = pytest.mark.django_db
@@ -142,3 +143,30 @@ def test_it_takes_the_same_queries_for_2_or_20_jobs(client, alice, experiment, d
     # labels, cursor, curve set, longest curve, reduced curves, history counts, rows.
     with django_assert_num_queries(10):
         assert client.get(charts_url(experiment), {"series": "1"}).status_code == 200
+
+
+def test_it_serves_an_ended_experiments_charts_from_the_cache(client, alice, experiment, django_assert_num_queries):
+    jobs = make_jobs(experiment, 3, steps=4)
+    DjangoConnector().end_experiment(experiment.pk)
+    client.force_login(alice)
+    first = client.get(charts_url(experiment)).json()
+    # Queries: session, user, experiment, labels, the cache read. Nothing else: no
+    # curve, history or count is computed again.
+    with django_assert_num_queries(5):
+        again = client.get(charts_url(experiment)).json()
+    assert again == first
+    assert sorted(first["curves"]["data"]) == sorted(str(job.pk) for job in jobs)
+
+
+def test_it_computes_a_restarted_experiments_charts_afresh(client, alice, experiment):
+    connector = DjangoConnector()
+    make_jobs(experiment, 3, steps=4)
+    connector.end_experiment(experiment.pk)
+    client.force_login(alice)
+    assert len(client.get(charts_url(experiment)).json()["curves"]["data"]) == 3
+
+    # A restart wipes the jobs and starts a new run: the cached charts must not survive it.
+    connector.start_experiment_by_eid(experiment.pk)
+    make_jobs(experiment, 1, steps=2)
+    connector.end_experiment(experiment.pk)
+    assert len(client.get(charts_url(experiment)).json()["curves"]["data"]) == 1

@@ -16,8 +16,8 @@ import math
 # of the experiment.
 CURVE_BUDGET = 200
 ALL_CURVE_BUDGET = 50
-# Jobs drawn in the optimization-history and hyperparameter charts; above this the
-# database keeps the extremes of as many buckets of jobs (see HISTORY_BUCKETS).
+# Jobs drawn in the optimization-history and hyperparameter charts; above this only the
+# extremes of as many buckets of jobs are (see HISTORY_BUCKETS, bucket_extremes).
 HISTORY_BUDGET = 1000
 HISTORY_BUCKETS = 250
 
@@ -126,6 +126,36 @@ def downsample(points, budget):
     while len(result) > budget:
         result.pop(len(result) // 2)
     return result
+
+
+def bucket_extremes(points, buckets):
+    """The first, last, lowest and highest point of each of `buckets` runs of x.
+
+    `points` are (x, y) sorted by x, y finite. The same M4 reduction as
+    tracking.models.extremes_per_bucket, for a set small enough to read whole (an
+    experiment's final scores): cheaper here than four window functions in SQLite.
+    """
+    points = list(points)
+    if not points:
+        return []
+    first_x = points[0][0]
+    width = math.ceil((points[-1][0] - first_x + 1) / max(int(buckets), 1))
+    kept, bucket, members = [], None, []
+
+    def close(members):
+        kept.extend(
+            {members[0], members[-1], min(members, key=lambda p: (p[1], p[0])), max(members, key=lambda p: (p[1], -p[0]))}
+        )
+
+    for point in points:
+        index = (point[0] - first_x) // width
+        if index != bucket and members:
+            close(members)
+            members = []
+        bucket = index
+        members.append(point)
+    close(members)
+    return sorted(kept)
 
 
 def best_so_far(points, maximize=True):

@@ -12,6 +12,7 @@ experiment are answered with HTTP 286, which tells htmx to stop polling.
 """
 
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.http import Http404, JsonResponse
 from django.shortcuts import render
@@ -273,8 +274,32 @@ def _series_options(labels):
     ]
 
 
+# An ended experiment's charts no longer change: its payload is cached, so opening a big
+# finished experiment costs one cache read. The key holds everything the payload
+# depends on, its start and end times included: a restart starts a new key. (Results
+# an executor writes after it ended the experiment show once the entry expires.)
+ENDED_CHARTS_CACHE_SECONDS = 3600
+
+
 def chart_payload(experiment, labels, series="score", show_all=False, selected=(), since=None, have=(),
                   history_version=None):
+    """The charts' data (see _chart_payload); from the cache once the experiment has ended."""
+    if not experiment.ended:
+        return _chart_payload(experiment, labels, series, show_all, selected, since, have, history_version)
+    stamps = [moment.isoformat() if moment else "" for moment in (experiment.start_time, experiment.end_time)]
+    key = ":".join(
+        ["charts", str(experiment.pk), experiment.status, *stamps, str(series), str(bool(show_all)),
+         ",".join(map(str, sorted(selected))), history_version or ""]
+    )
+    payload = cache.get(key)
+    if payload is None:
+        # An ended experiment's payload ignores `since` and `have`: every curve is sent.
+        payload = _chart_payload(experiment, labels, series, show_all, selected, None, (), history_version)
+        cache.set(key, payload, ENDED_CHARTS_CACHE_SECONDS)
+    return payload
+
+
+def _chart_payload(experiment, labels, series, show_all, selected, since, have, history_version):
     """The data of the experiment page's charts, or what changed since a previous call.
 
     `since` is the cursor a previous payload returned: only curves with newer points (or
