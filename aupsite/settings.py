@@ -101,6 +101,9 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "tracking",
 ]
 
@@ -247,6 +250,48 @@ if PRODUCTION:
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
     SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
+
+# REST API (tracking/api) -----------------------------------------------------------------
+# Tokens for programs (executors, scripts), the session for a signed-in browser (the docs
+# page), which DRF holds to CSRF on every unsafe request. Every endpoint needs a user.
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        # First, so that an anonymous request gets 401 with a WWW-Authenticate header.
+        "tracking.api.authentication.ApiTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # JSON only: DRF's browsable pages carry inline styles that our Content Security
+    # Policy forbids; /api/docs/ (Swagger UI) is the page to browse and try the API.
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["tracking.api.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "tracking.api.errors.exception_handler",
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "tracking.api.negotiation.JSONUnlessAskedOtherwise",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "aupsite API",
+    "DESCRIPTION": (
+        "Experiments, jobs, attempts, resources and results of aupsite, to read and to write. "
+        "Every write of tracking.interface.AbstractConnector has an endpoint here; "
+        "tracking.client.RestConnector speaks this API."
+    ),
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # Path ids (tracking.api.urls.IdConverter) are 64-bit integers.
+    "PATH_CONVERTER_OVERRIDES": {"id": {"type": "integer", "format": "int64"}},
+    "ENUM_NAME_OVERRIDES": {
+        "ExperimentStatusEnum": "tracking.interface.EXPERIMENT_STATUSES",
+        "JobStatusEnum": "tracking.interface.JOB_STATUSES",
+        "NewExperimentStatusEnum": ["RUNNING", "CREATED"],
+    },
+    "COMPONENT_SPLIT_REQUEST": True,
+    # Swagger UI's files come from the drf-spectacular-sidecar package, served by us.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "persistAuthorization": False},
+}
 
 LOGGING = {
     "version": 1,

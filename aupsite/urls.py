@@ -6,6 +6,7 @@ from aupsite.security import LoginForm
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("api/", include("tracking.api.urls")),
     # LoginForm: the message for a rate-limited login (aupsite/security.py).
     path("accounts/login/", auth_views.LoginView.as_view(authentication_form=LoginForm), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -3,6 +3,8 @@ import pytest
 from tests.factories import make_resource, make_user
 from tracking.connector import DjangoConnector
 
+pytest_plugins = ["tests.api_support", "tests.rest_support"]
+
 
 @pytest.fixture
 def user(db):

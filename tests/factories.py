@@ -6,6 +6,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from tracking.models import (
+    ApiToken,
     Experiment,
     ExperimentShare,
     IntermediateResult,
@@ -172,3 +173,13 @@ def make_jobs(experiment, count, steps=0, resource=None, labels=0, status="FINIS
                 for order in range(1, labels + 1)
             )
     return jobs
+
+
+def make_token(user, name="laptop"):
+    """An API token of `user`; returns (token, secret)."""
+    return ApiToken.issue(user, name)
+
+
+def make_api_token(user, name="laptop"):
+    """An API token of `user` (the row; its secret is not kept)."""
+    return make_token(user, name)[0]

@@ -425,3 +425,8 @@ class ResearcherUserAdmin(UserAdmin):
 if admin.site.is_registered(User):
     admin.site.unregister(User)
 admin.site.register(User, ResearcherUserAdmin)
+
+
+# -- API tokens: registered in tracking/api/admin.py (the API's part of the admin) ----------
+from tracking.api import admin as api_admin  # noqa: E402,F401
+# -- end of API tokens --------------------------------------------------------------------------

@@ -8,7 +8,9 @@ uniqueness are database constraints, owners are Django users, times are timestam
 Writes come from tracking.connector.DjangoConnector; the dashboard and the API read.
 """
 
+import hashlib
 import math
+import secrets
 from datetime import timedelta
 
 from django.conf import settings
@@ -31,6 +33,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce, Least, RowNumber
 from django.urls import reverse
+from django.utils import timezone
 
 from tracking import charts
 from tracking.scores import decode_score
@@ -782,3 +785,115 @@ class ImportedExperiment(models.Model):
 
     def __str__(self):
         return f"Experiment {self.experiment_id} from {self.source_file} (eid {self.source_eid})"
+
+
+# -- API tokens and idempotency keys (tracking/api) -------------------------------------
+
+
+def hash_token_secret(secret):
+    """The sha256 of a token's secret, as stored: the secret itself is never kept.
+
+    A plain hash (no salt, no slow hash) is enough: secrets are 256 random bits, so
+    there is no dictionary to try, and authentication looks the hash up by index.
+    """
+    return hashlib.sha256(secret.encode("utf-8", errors="surrogatepass")).hexdigest()
+
+
+class ApiTokenQuerySet(models.QuerySet):
+    def usable(self):
+        """Tokens that authenticate: not revoked, of an active user."""
+        return self.filter(revoked__isnull=True, user__is_active=True)
+
+
+class ApiToken(models.Model):
+    """A secret with which a program (an executor, a script) acts as its user in the API.
+
+    A user may have several (one per machine, say), each named, revoked on its own.
+    Only the sha256 of the secret is stored; the secret is shown once, when issued.
+    """
+
+    SECRET_PREFIX = "aup_"
+    # How stale last_used may get: refreshing it on every request would add a write to
+    # every read, and "used in the last minute" is all a person needs to know.
+    LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100)
+    secret_hash = models.CharField(max_length=64, editable=False)
+    # The secret's first characters, so that a person can tell tokens apart in a list.
+    prefix = models.CharField(max_length=12, editable=False)
+    created = models.DateTimeField(default=timezone.now, editable=False)
+    last_used = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked = models.DateTimeField(null=True, blank=True)
+
+    objects = ApiTokenQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            # ApiTokenAuthentication looks every request's token up by its hash.
+            models.UniqueConstraint(fields=["secret_hash"], name="tracking_apitoken_unique_hash"),
+        ]
+        ordering = ["user", "created", "pk"]
+
+    def __str__(self):
+        return f"{self.name} ({self.prefix}…)"
+
+    @classmethod
+    def issue(cls, user, name):
+        """Create a token for `user`; return (token, secret). The secret is not stored."""
+        token = cls(user=user, name=name)
+        secret = token.set_new_secret()
+        token.save()
+        return token, secret
+
+    def set_new_secret(self):
+        """Give this (unsaved) token a new random secret; return it: it is not kept."""
+        secret = self.SECRET_PREFIX + secrets.token_urlsafe(32)
+        self.secret_hash = hash_token_secret(secret)
+        self.prefix = secret[: len(self.SECRET_PREFIX) + 6]
+        return secret
+
+    def revoke(self):
+        """Revoke the token (once: a second revoke keeps the first time). One UPDATE."""
+        ApiToken.objects.filter(pk=self.pk, revoked__isnull=True).update(revoked=timezone.now())
+        self.refresh_from_db(fields=["revoked"])
+
+    def touch(self, now=None):
+        """Record a use, at most one write per LAST_USED_RESOLUTION."""
+        now = now or timezone.now()
+        if self.last_used is None or now - self.last_used >= self.LAST_USED_RESOLUTION:
+            ApiToken.objects.filter(pk=self.pk).update(last_used=now)
+            self.last_used = now
+
+
+class IdempotencyKey(models.Model):
+    """The response to a write that carried an ``Idempotency-Key`` header.
+
+    A client that lost the response (a dropped connection, a timeout) sends the same
+    write again with the same key and gets the stored response instead of a second
+    write. Stored in the write's own transaction, so a key exists exactly when its
+    write was committed. Kept for EXPIRES_AFTER, far longer than any client retries.
+    """
+
+    EXPIRES_AFTER = timedelta(hours=24)
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, models.CASCADE, related_name="+")
+    key = models.CharField(max_length=100)
+    # sha256 of the method, path and body: the same key with another request is refused.
+    request_hash = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField()
+    response = models.JSONField(null=True, blank=True)
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            # The replay lookup, and the arbiter when two copies of one write race.
+            models.UniqueConstraint(fields=["user", "key"], name="tracking_idempotencykey_unique_key"),
+        ]
+        indexes = [
+            # The purge of expired keys that every keyed write runs.
+            models.Index(fields=["created"], name="tracking_idempotencykey_age"),
+        ]
+
+    def __str__(self):
+        return f"{self.key} ({self.status_code})"

@@ -1,0 +1,276 @@
+"""RestConnector: the connector over HTTP, against a live server."""
+
+import json
+import math
+import subprocess
+import sys
+import threading
+import urllib.request
+from types import SimpleNamespace
+
+import pytest
+
+from tests.factories import make_resource, make_token, make_user
+from tests.rest_support import rest_connector
+from tracking.client import AccessDeniedError, RestConnector
+from tracking.connector import DjangoConnector
+from tracking.interface import BackendError, ConnectorClosedError, InvalidInputError, NotFoundError
+from tracking.models import Experiment, IntermediateResult, Job, JobAttempt, MultipleResult, Resource
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_it_records_an_experiment_end_to_end(rest):
+    make_user("alice")
+    cpu = make_resource("cpu")
+    config = {"name": "toy", "resource_args": {"multi_res_labels": ["acc", "loss"]}}
+
+    eid = rest.start_experiment("alice", config)
+    [rid] = rest.get_available_resource("alice", "cpu")
+    jid = rest.job_started(eid, rid, {"lr": 0.1})
+    irid = rest.save_intermediate_result(jid, 0.5)
+    rest.save_multiple_results(jid, irid, eid, None, [0.5, float("nan")])
+    rest.set_last_multiple_results(eid, jid, 2)
+    rest.job_finished(rid, jid, 0.75, "FINISHED")
+    rest.end_experiment(eid)
+
+    experiment = Experiment.objects.get(pk=eid)
+    assert (experiment.name, experiment.status, experiment.owner.username) == ("toy", "FINISHED", "alice")
+    assert config["name"] == "toy"
+    assert Job.objects.get(pk=jid).score_value == 0.75
+    assert Resource.objects.get(pk=cpu.pk).status == "free"
+    assert IntermediateResult.objects.get(pk=irid).score_value == 0.5
+    values = [row.value_decoded for row in MultipleResult.objects.filter(job_id=jid).order_by("label_order")]
+    assert values[0] == 0.5 and math.isnan(values[1])
+    assert rest.get_best_result(eid) == [jid, 0.75]
+    assert rest.get_intermediate_results_job(jid) == [0.5]
+    assert rest.get_experiment_status(eid) == "FINISHED"
+
+
+def test_it_raises_the_connectors_exceptions(rest):
+    make_user("alice")
+    eid = rest.start_experiment("alice", "toy", "{}")
+
+    with pytest.raises(NotFoundError, match="999999"):
+        rest.end_job(999999, 1.0, "FINISHED")
+    with pytest.raises(InvalidInputError, match="DONE"):
+        rest.change_experiment_status(eid, "DONE")
+    with pytest.raises(NotFoundError, match="nobody"):
+        rest.start_experiment("nobody", {"name": "x"})
+
+
+# -- retries ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def world(executor_user):
+    make_user("alice")
+    cpu = make_resource("cpu")
+    connector = DjangoConnector()
+    eid = connector.start_experiment("alice", {"name": "world"})
+    return SimpleNamespace(eid=eid, jid=connector.start_job(eid, cpu.pk, {}), rid=cpu.pk)
+
+
+def through(proxy, user, **options):
+    _, secret = make_token(user, "proxied")
+    options.setdefault("backoff", 0.01)
+    return RestConnector(proxy.url, secret, **options)
+
+
+def test_it_retries_a_write_whose_answer_was_lost_without_writing_twice(flaky_proxy, executor_user, world):
+    proxy = flaky_proxy(["drop-response", "drop-response"])
+    connector = through(proxy, executor_user)
+
+    irid = connector.save_intermediate_result(world.jid, 0.5)
+
+    assert proxy.connections == 3
+    # The server wrote on the first try; the retries got its answer, not a second row.
+    assert list(IntermediateResult.objects.values_list("pk", "job_id", "number")) == [(irid, world.jid, 0)]
+
+
+def test_it_retries_every_kind_of_write_without_writing_twice(flaky_proxy, executor_user, world):
+    # Every call's first answer is lost; its retry gets the answer.
+    proxy = flaky_proxy(["drop-response", "pass"] * 8)
+    connector = through(proxy, executor_user, retries=1, timeout=10)
+
+    eid = connector.start_experiment("alice", {"name": "again"})
+    jid = connector.job_started(eid, world.rid, {"lr": 0.1})
+    connector.job_failed(world.rid, jid)
+    jaid = connector.job_retry(world.rid, jid)
+    irid = connector.save_intermediate_result(jid, 0.5)
+    connector.save_multiple_results(jid, irid, eid, ["acc"], [0.5])
+    connector.job_finished(world.rid, jid, 0.5, "FINISHED")
+    assert connector.take_available_resource(world.rid) is True
+
+    assert proxy.connections == 16  # every call: the lost answer, then the replay
+    assert Experiment.objects.filter(name__startswith="again").count() == 1
+    assert list(JobAttempt.objects.filter(job_id=jid).values_list("number", flat=True)) == [0, 1]
+    assert JobAttempt.objects.filter(job_id=jid).last().pk == jaid
+    assert IntermediateResult.objects.filter(job_id=jid).count() == 1
+    assert MultipleResult.objects.filter(job_id=jid).count() == 1
+    assert Resource.objects.get(pk=world.rid).status == "busy"
+
+
+def test_it_retries_when_the_server_cannot_be_reached_yet(flaky_proxy, executor_user, world):
+    proxy = flaky_proxy(["refuse", "refuse", "refuse"])
+    connector = through(proxy, executor_user)
+
+    assert connector.get_experiment_status(world.eid) == "RUNNING"
+    assert proxy.connections == 4
+
+
+def test_it_raises_a_readable_error_after_its_last_retry(flaky_proxy, executor_user, world):
+    proxy = flaky_proxy(["refuse"] * 100)
+    connector = through(proxy, executor_user, retries=3)
+
+    with pytest.raises(BackendError) as info:
+        connector.save_intermediate_result(world.jid, 0.5)
+
+    assert proxy.connections == 4
+    message = str(info.value)
+    assert f"POST {proxy.url}/api/jobs/{world.jid}/intermediate-results/" in message
+    assert "no answer after 4 attempts" in message
+    assert not IntermediateResult.objects.exists()
+
+
+def test_it_retries_a_server_that_failed_and_then_writes_once(rest, world, monkeypatch):
+    calls = []
+    real = DjangoConnector.save_intermediate_result
+
+    def fail_twice(self, *args):
+        calls.append(args)
+        if len(calls) <= 2:
+            raise BackendError("save_intermediate_result: the database failed: database is locked")
+        return real(self, *args)
+
+    monkeypatch.setattr(DjangoConnector, "save_intermediate_result", fail_twice)
+
+    irid = rest.save_intermediate_result(world.jid, 0.5)
+
+    assert len(calls) == 3
+    assert list(IntermediateResult.objects.values_list("pk", flat=True)) == [irid]
+
+
+def test_it_gives_up_on_a_failing_server_with_its_message(live_server, executor_user, world, monkeypatch):
+    def fail(self, *args):
+        raise BackendError("end_experiment: the database failed: disk I/O error")
+
+    monkeypatch.setattr(DjangoConnector, "end_experiment", fail)
+    connector = rest_connector(live_server, executor_user, retries=2)
+
+    with pytest.raises(BackendError, match=r"HTTP 503 after 3 attempts: .*disk I/O error"):
+        connector.end_experiment(world.eid)
+
+
+def test_it_does_not_retry_a_refusal(flaky_proxy, executor_user, world):
+    proxy = flaky_proxy()
+    connector = through(proxy, executor_user)
+
+    other = DjangoConnector().start_experiment("alice", {"name": "other"})
+
+    with pytest.raises(InvalidInputError):
+        connector.save_multiple_results(world.jid, None, other, ["a"], [1.0])
+    with pytest.raises(NotFoundError):
+        connector.end_job(world.jid + 1000)
+
+    assert proxy.connections == 2
+
+
+def test_it_sends_nothing_once_closed(flaky_proxy, executor_user, world):
+    proxy = flaky_proxy()
+    connector = through(proxy, executor_user)
+    connector.close()
+
+    with pytest.raises(ConnectorClosedError):
+        connector.save_intermediate_result(world.jid, 0.5)
+    assert connector.maybe_get_experiment_status(world.eid) is None
+    assert proxy.connections == 0
+
+
+def test_it_refuses_a_revoked_token_with_an_authentication_error(live_server, executor_user):
+    token, secret = make_token(executor_user)
+    token.revoke()
+    connector = RestConnector(live_server.url, secret, backoff=0.01)
+
+    with pytest.raises(AccessDeniedError, match="Invalid token"):
+        connector.get_resource_type()
+
+
+def test_it_says_so_when_base_url_is_not_an_aupsite(live_server, executor_user):
+    _, secret = make_token(executor_user)
+    # The admin's login page redirects: an address that is not the site's root.
+    connector = RestConnector(live_server.url + "/admin/login/?next=", secret, backoff=0.01)
+
+    with pytest.raises(BackendError):
+        connector.get_resource_type()
+
+
+def test_it_takes_the_api_address_too(live_server, executor_user, world):
+    _, secret = make_token(executor_user)
+
+    assert RestConnector(live_server.url + "/api/", secret).get_experiment_status(world.eid) == "RUNNING"
+
+
+def test_it_reads_the_token_from_the_environment(live_server, executor_user, world, monkeypatch):
+    _, secret = make_token(executor_user)
+    monkeypatch.setenv("AUPSITE_TOKEN", secret)
+
+    assert RestConnector(live_server.url).get_experiment_status(world.eid) == "RUNNING"
+
+
+@pytest.mark.parametrize("base_url", ["aupsite.example.org", "ftp://aupsite.example.org", ""])
+def test_it_refuses_a_base_url_that_is_not_http(base_url):
+    with pytest.raises(InvalidInputError, match="base_url"):
+        RestConnector(base_url, "aup_secret")
+
+
+def test_it_writes_once_when_two_copies_of_a_write_race(live_server, executor_user, world):
+    # Two deliveries of the same write at the same moment (a retry overtaking a slow
+    # first try): the key's unique constraint lets one win, the other replays it.
+    _, secret = make_token(executor_user)
+    url = f"{live_server.url}/api/jobs/{world.jid}/intermediate-results/"
+    headers = {"Authorization": f"Bearer {secret}", "Content-Type": "application/json", "Idempotency-Key": "race"}
+    barrier = threading.Barrier(4)
+    answers = []
+
+    def send():
+        barrier.wait()
+        request = urllib.request.Request(url, data=b'{"score": 0.5}', headers=headers, method="POST")
+        with urllib.request.urlopen(request, timeout=60) as response:
+            answers.append((response.status, json.loads(response.read())))
+
+    threads = [threading.Thread(target=send) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    [irid] = IntermediateResult.objects.values_list("pk", flat=True)
+    assert answers == [(201, {"irid": irid})] * 4
+
+
+def test_it_records_a_batch_in_one_request(flaky_proxy, executor_user, world):
+    proxy = flaky_proxy()
+    connector = through(proxy, executor_user)
+    results = [{"jid": world.jid, "score": step / 10, "labels": ["acc"], "scores": [step / 10]} for step in range(25)]
+
+    irids = connector.save_intermediate_results(results)
+
+    assert proxy.connections == 1
+    assert len(irids) == 25
+    assert connector.get_intermediate_results_job(world.jid) == [step / 10 for step in range(25)]
+    assert MultipleResult.objects.filter(job_id=world.jid).count() == 25
+
+
+def test_it_runs_without_django(live_server, executor_user, world, tmp_path):
+    _, secret = make_token(executor_user)
+    script = (
+        "import sys; sys.modules['django'] = None  # any import of Django now fails\n"
+        "from tracking.client import RestConnector\n"
+        f"connector = RestConnector({live_server.url!r}, {secret!r})\n"
+        f"print(connector.get_experiment_status({world.eid}))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "RUNNING\n"

@@ -1,0 +1,180 @@
+"""Serializer fields for the values the connector takes: ids, scores, JSON configs.
+
+They check the JSON types and what no database can store (NUL characters, lone
+surrogates, integers beyond 64 bits); what a value *means* is the connector's to check.
+"""
+
+import math
+import numbers
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from tracking.interface import EXPERIMENT_STATUSES, JOB_STATUSES
+
+# The range of the database's 64-bit id columns: beyond it SQLite's driver refuses to
+# bind the value and PostgreSQL refuses to compare it.
+ID_MIN, ID_MAX = -(2**63), 2**63 - 1
+NON_FINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
+MAX_JSON_DEPTH = 64
+
+
+# JSON bodies say what type a value has: an id is a JSON integer, never "3" or 3.0 (the
+# connector refuses those too), a flag is true or false, a text is a string. DRF's own
+# fields would coerce; these do not. (Query parameters are all text, and use DRF's.)
+
+
+class StrictIntegerField(serializers.IntegerField):
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictBooleanField(serializers.BooleanField):
+    default_error_messages = {"invalid": "Must be true or false."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            self.fail("invalid")
+        return data
+
+
+class StrictCharField(serializers.CharField):
+    default_error_messages = {"invalid": "Not a valid string."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+def IdField(**kwargs):  # noqa: N802 - a field factory, read as a field class
+    """An id in a JSON body."""
+    return StrictIntegerField(min_value=ID_MIN, max_value=ID_MAX, **kwargs)
+
+
+def IdQueryField(**kwargs):  # noqa: N802
+    """An id in a query parameter."""
+    return serializers.IntegerField(min_value=ID_MIN, max_value=ID_MAX, **kwargs)
+
+
+def storable_text_problem(text):
+    """Why a database cannot store `text`, or None."""
+    if "\x00" in text:
+        return "must not contain NUL (\\x00) characters"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "must not contain lone surrogate characters"
+    return None
+
+
+@extend_schema_field(
+    {
+        "oneOf": [{"type": "number"}, {"type": "string"}],
+        "nullable": True,
+        "description": (
+            "A number; or a text (Auptimizer's 'EARLY STOPPED'); or null. JSON has no NaN "
+            "or infinity: they travel as the strings 'nan', 'inf' and '-inf' (a numeric "
+            "string is stored as the number it spells, so nothing is lost)."
+        ),
+    }
+)
+class ScoreField(serializers.Field):
+    """A score as the connector takes it, and as it comes back (see tracking.scores)."""
+
+    default_error_messages = {
+        "invalid": "A score must be a number, a string or null, not {kind}.",
+        "too_large": "This number is too large for a score (no float holds it).",
+        "text": "A score text {problem}.",
+    }
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("allow_null", True)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, (numbers.Real, str)):
+            self.fail("invalid", kind=type(data).__name__)
+        if isinstance(data, str):
+            problem = storable_text_problem(data)
+            if problem:
+                self.fail("text", problem=problem)
+            return data
+        try:
+            float(data)
+        except OverflowError:
+            self.fail("too_large")
+        return data
+
+    def to_representation(self, value):
+        if isinstance(value, float) and not math.isfinite(value):
+            return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+        return value
+
+
+def _check_json(value, depth=0):
+    if depth > MAX_JSON_DEPTH:
+        raise serializers.ValidationError(f"must not be nested deeper than {MAX_JSON_DEPTH} levels")
+    if isinstance(value, str):
+        problem = storable_text_problem(value)
+        if problem:
+            raise serializers.ValidationError(f"texts {problem}")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_json(key, depth + 1)
+            _check_json(item, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            _check_json(item, depth + 1)
+
+
+@extend_schema_field({"type": "object", "additionalProperties": True})
+class JSONObjectField(serializers.JSONField):
+    """A JSON object (a config): any keys and values a database can store."""
+
+    default_error_messages = {"not_object": "Expected a JSON object, not {kind}."}
+
+    def to_internal_value(self, data):
+        data = super().to_internal_value(data)
+        if not isinstance(data, dict):
+            self.fail("not_object", kind=type(data).__name__)
+        _check_json(data)
+        return data
+
+
+class TextField(StrictCharField):
+    """Free text kept exactly as given (no trimming); blank allowed."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("trim_whitespace", False)
+        kwargs.setdefault("allow_blank", True)
+        super().__init__(**kwargs)
+
+
+class StrictChoiceField(serializers.ChoiceField):
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid_choice", input=data)
+        return super().to_internal_value(data)
+
+
+def _status_field(statuses, what, **kwargs):
+    return StrictChoiceField(
+        choices=list(statuses),
+        error_messages={
+            "invalid_choice": f"{{input!r}} is not a valid {what} status; use one of {', '.join(statuses)}"
+        },
+        **kwargs,
+    )
+
+
+def ExperimentStatusField(**kwargs):  # noqa: N802
+    return _status_field(EXPERIMENT_STATUSES, "experiment", **kwargs)
+
+
+def JobStatusField(**kwargs):  # noqa: N802
+    """A job status, or null: Auptimizer ends a cancelled job with none."""
+    kwargs.setdefault("allow_null", True)
+    return _status_field(JOB_STATUSES, "job", **kwargs)

@@ -1,0 +1,19 @@
+"""Content negotiation: the API speaks JSON, whatever a client's Accept header says."""
+
+from rest_framework.exceptions import NotAcceptable
+from rest_framework.negotiation import DefaultContentNegotiation
+
+
+class JSONUnlessAskedOtherwise(DefaultContentNegotiation):
+    """DRF's negotiation (so /api/schema/?format=json still picks JSON over YAML), but an
+    Accept header that names nothing the view renders gets the view's first renderer
+    (JSON for every endpoint) instead of 406: a client that sends a wrong Accept still
+    reads the answer, as most APIs behave."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        try:
+            return super().select_renderer(request, renderers, format_suffix)
+        except NotAcceptable:
+            if format_suffix or request.query_params.get(self.settings.URL_FORMAT_OVERRIDE):
+                raise  # an explicit format the view does not have
+            return renderers[0], renderers[0].media_type

@@ -1,0 +1,194 @@
+"""The read API: what the dashboard shows, for programs (researchers' scripts, notebooks).
+
+The views in tracking/api/views.py call these for their GET method. Every read starts from
+Experiment.objects.visible_to(user) (through the views' require_experiment and friends),
+and the set-level reads are the dashboard's own QuerySet methods (tracking/models.py):
+the experiments list (for_list), the jobs table (for_table), status counts and the best
+job, the curves (cursor, changed_jobs, curves), final labeled values. So the pages and
+the API show the same things, and every list costs a fixed number of queries however
+many rows it has (tests/test_api_reads.py).
+"""
+
+from django.contrib.auth import get_user_model
+from django.db.models import Subquery
+from django.utils import timezone
+from rest_framework.exceptions import ValidationError
+
+from tracking.api import serializers as s
+from tracking.interface import NotFoundError
+from tracking.models import (
+    IntermediateResult,
+    Job,
+    JobAttempt,
+    JobQuerySet,
+    MultipleResult,
+    Resource,
+    ResultLabel,
+)
+
+
+def page_of(page_serializer, rows, query):
+    """One page of `rows` (two queries: the count, the page)."""
+    page, size = query["page"], query["page_size"]
+    return page_serializer(
+        {"count": rows.count(), "page": page, "page_size": size, "results": list(rows[(page - 1) * size : page * size])}
+    ).data
+
+
+def experiment_list(experiments, query):
+    """A page of experiments, as the dashboard's list. Two queries: the count, the page."""
+    owner_id = None
+    if query.get("owner"):
+        # The owner by user name, resolved inside the list's own query.
+        users = get_user_model()._default_manager.filter(username=query["owner"]).values("pk")[:1]
+        owner_id = Subquery(users)
+    rows = experiments.for_list(
+        search=query.get("search", ""), status=query.get("status", ""), owner_id=owner_id, sort=query["sort"]
+    )
+    return page_of(s.ExperimentPageOut, rows, query)
+
+
+def experiment_detail(experiments, eid):
+    """An experiment with its job counts by status, best job and label names. Four queries."""
+    experiment = experiments.for_list().filter(pk=eid).first()
+    if experiment is None:
+        raise NotFoundError(f"experiment {eid} does not exist")
+    jobs = Job.objects.filter(experiment=experiment)
+    experiment.jobs_by_status = {status or JobQuerySet.NO_STATUS: n for status, n in jobs.status_counts().items()}
+    experiment.best = jobs.best(maximize=experiment.maximize)
+    experiment.labels = list(ResultLabel.objects.filter(experiment=experiment).order_by("label_order"))
+    return s.ExperimentDetailOut(experiment).data
+
+
+def with_table_fields(job):
+    # The jobs table's annotations, as the API shows them.
+    job.duration_seconds = job.duration.total_seconds() if job.duration is not None else None
+    job.resource = f"{job.resource_type} {job.resource_name}" if job.resource_type is not None else None
+    return job
+
+
+def job_list(eid, query):
+    """A page of an experiment's jobs, as the dashboard's jobs table. Two queries."""
+    rows = Job.objects.filter(experiment_id=eid).for_table(
+        status=query.get("status", ""), sort=query["sort"], now=timezone.now()
+    )
+    page, size = query["page"], query["page_size"]
+    results = [with_table_fields(job) for job in rows[(page - 1) * size : page * size]]
+    return s.JobPageOut({"count": rows.count(), "page": page, "page_size": size, "results": results}).data
+
+
+def job_detail(jobs, jid):
+    """A job with its attempts and final labeled values. Four queries."""
+    job = jobs.filter(pk=jid).for_table(now=timezone.now()).first()
+    if job is None:
+        raise NotFoundError(f"job {jid} does not exist")
+    with_table_fields(job)
+    attempts = JobAttempt.objects.filter(job=job).select_related("resource").order_by("number")
+    job.attempts_out = [
+        {
+            "pk": attempt.pk,
+            "number": attempt.number,
+            "resource_id": attempt.resource_id,
+            "resource": str(attempt.resource) if attempt.resource else None,
+            "start_time": attempt.start_time,
+            "end_time": attempt.end_time,
+        }
+        for attempt in attempts
+    ]
+    names = dict(ResultLabel.objects.filter(experiment_id=job.experiment_id).values_list("label_order", "name"))
+    finals = MultipleResult.objects.final_values(job.experiment_id, [job.pk]).get(job.pk, {})
+    job.final_values = [
+        {"label_order": order, "name": names.get(order), "value_decoded": value} for order, value in sorted(finals.items())
+    ]
+    return s.JobDetailOut(job).data
+
+
+def intermediate_results(jid, after):
+    """A job's intermediate results after step `after`, in step order. One query."""
+    rows = IntermediateResult.objects.filter(job_id=jid, number__gt=after).order_by("number")
+    return s.IntermediateResultsOut({"results": rows}).data
+
+
+def curves(eid, query):
+    """The curves of an experiment's jobs (those asked for, or all), downsampled as the
+    dashboard's charts; with since, only those that changed after that cursor. Four or
+    five queries.
+
+    The cursor is read first: a row committed while this answer is made is after it,
+    so the next poll gets it.
+    """
+    results = IntermediateResult.objects
+    cursor = results.cursor()
+    jobs = Job.objects.filter(experiment_id=eid)
+    if query["jid"]:
+        jobs = jobs.filter(pk__in=query["jid"])
+    job_ids = list(jobs.order_by("pk").values_list("pk", flat=True))
+    if "since" in query:
+        job_ids = sorted(results.changed_jobs(job_ids, query["since"]))
+    found = results.curves(job_ids, query["points"])
+    curves = [
+        {"jid": jid, "steps": [step for step, _ in points], "scores": [score for _, score in points]}
+        for jid, points in sorted(found.items())
+    ]
+    return s.CurvesOut({"cursor": cursor, "curves": curves}).data
+
+
+def multiple_results(eid, query):
+    """One label's values of an experiment's jobs, in id order, a page at a time. Two queries."""
+    labels = ResultLabel.objects.filter(experiment_id=eid)
+    if "label" in query:
+        label = labels.filter(name=query["label"]).first()
+        if label is None:
+            raise NotFoundError(f"experiment {eid} has no label {query['label']!r}")
+        order, name = label.label_order, label.name
+    elif "order" in query:
+        order = query["order"]
+        name = labels.filter(label_order=order).values_list("name", flat=True).first()
+    else:
+        raise ValidationError({"label": ["Give a label name, or its order."]})
+    rows = MultipleResult.objects.filter(experiment_id=eid, pk__gt=query["after"]).label(order)
+    if query["jid"]:
+        rows = rows.filter(job_id__in=query["jid"])
+    rows = list(rows.select_related("intermediate_result").order_by("pk")[: query["limit"]])
+    results = [
+        {
+            "pk": row.pk,
+            "job_id": row.job_id,
+            "intermediate_result_id": row.intermediate_result_id,
+            "step": row.intermediate_result.number if row.intermediate_result_id else None,
+            "value_decoded": row.value_decoded,
+            "receive_time": row.receive_time,
+            "is_last": row.is_last,
+        }
+        for row in rows
+    ]
+    next_after = rows[-1].pk if len(rows) == query["limit"] else None
+    label = {"label_order": order, "name": name}
+    return s.MultipleResultsOut({"label": label, "results": results, "next_after": next_after}).data
+
+
+def resource_items(resources, visible_experiments):
+    """Resources with the job each runs (ResourceQuerySet.with_holder), shown only where
+    the caller may see its experiment: someone else's is just busy. Two queries, three
+    when any runs."""
+    rows = list(resources.with_holder().order_by("pk"))
+    holder_eids = {row.holder_experiment_id for row in rows if row.holder_experiment_id is not None}
+    visible = set(visible_experiments.filter(pk__in=holder_eids).values_list("pk", flat=True)) if holder_eids else set()
+    for row in rows:
+        row.running = (
+            {"jid": row.holder_job_id, "eid": row.holder_experiment_id, "experiment": row.holder_experiment_name}
+            if row.holder_experiment_id in visible
+            else None
+        )
+    return rows
+
+
+def resource_list(visible_experiments):
+    return s.ResourceListItemOut(resource_items(Resource.objects.all(), visible_experiments), many=True).data
+
+
+def resource_detail(rid, visible_experiments):
+    rows = resource_items(Resource.objects.filter(pk=rid), visible_experiments)
+    if not rows:
+        raise NotFoundError(f"resource {rid} does not exist")
+    return s.ResourceListItemOut(rows[0]).data

@@ -1,0 +1,508 @@
+"""Input and output serializers of the API: separate for each direction, explicit fields,
+no logic (what a value means is the connector's, or the view's, to decide).
+
+Input serializers end in ``In``, output serializers in ``Out``.
+"""
+
+from rest_framework import serializers
+
+from tracking.interface import EXPERIMENT_STATUSES, JOB_STATUSES
+from tracking.models import ExperimentQuerySet, JobQuerySet
+
+from tracking.api.fields import (
+    ExperimentStatusField,
+    IdField,
+    IdQueryField,
+    StrictBooleanField,
+    StrictCharField,
+    StrictChoiceField,
+    StrictIntegerField,
+    JobStatusField,
+    JSONObjectField,
+    ScoreField,
+    TextField,
+)
+
+LABEL_MAX_LENGTH = 255  # tracking.models.ResultLabel.name
+MAX_BATCH = 1000
+
+
+# -- errors ---------------------------------------------------------------------------------
+
+
+class ErrorOut(serializers.Serializer):
+    detail = serializers.CharField(help_text="What went wrong, in one readable sentence.")
+    errors = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        help_text="For a 400: the messages of each field at fault, by dotted path (results.3.score); else empty.",
+    )
+
+
+# -- experiments: writes ------------------------------------------------------------------------
+
+
+class ExperimentStartIn(serializers.Serializer):
+    username = StrictCharField(
+        max_length=150,
+        required=False,
+        help_text="The owner; by default the caller. Only staff may name another user.",
+    )
+    status = StrictChoiceField(
+        choices=["RUNNING", "CREATED"],
+        default="RUNNING",
+        help_text="RUNNING: start_experiment (started now). CREATED: create_experiment (not started).",
+    )
+    exp_config = JSONObjectField(
+        required=False,
+        help_text=(
+            "Auptimizer 2.0's form: the config, with the experiment's name under 'name'. The unique "
+            "name the experiment gets is stored in the config. Give either this, or name and config."
+        ),
+    )
+    name = StrictCharField(
+        max_length=255,
+        allow_null=True,
+        allow_blank=True,
+        required=False,
+        trim_whitespace=False,
+        help_text="The experiment's name.",
+    )
+    config = JSONObjectField(required=False, help_text="The experiment's config, stored as given.")
+
+
+class ExperimentStartedOut(serializers.Serializer):
+    eid = serializers.IntegerField()
+    name = serializers.CharField(allow_null=True, help_text='The unique name: "toy", or "toy (1)" if taken.')
+
+
+class ExperimentStatusIn(serializers.Serializer):
+    status = ExperimentStatusField()
+
+
+class ExperimentEndIn(serializers.Serializer):
+    status = ExperimentStatusField(default="FINISHED")
+
+
+class ExperimentStatusOut(serializers.Serializer):
+    status = serializers.CharField()
+
+
+class ErrorMessageIn(serializers.Serializer):
+    msg = TextField(help_text="The error; the experiment keeps the first one it is given.")
+
+
+class EidsOut(serializers.Serializer):
+    eids = serializers.ListField(child=serializers.IntegerField())
+
+
+class JidsOut(serializers.Serializer):
+    jids = serializers.ListField(child=serializers.IntegerField())
+
+
+class UsernameQueryIn(serializers.Serializer):
+    username = serializers.CharField(max_length=150, required=False, allow_blank=True)
+
+
+# -- jobs: writes -----------------------------------------------------------------------------
+
+
+class JobStartIn(serializers.Serializer):
+    rid = IdField(help_text="The resource the job's first attempt runs on.")
+    config = JSONObjectField(default=dict, help_text="The job's hyperparameters.")
+    take_resource = StrictBooleanField(
+        default=False,
+        help_text="Also take the resource, atomically (job_started). The job is recorded even if it is busy.",
+    )
+
+
+class JobStartedOut(serializers.Serializer):
+    jid = serializers.IntegerField()
+
+
+class AttemptStartIn(serializers.Serializer):
+    rid = IdField(help_text="The resource the new attempt runs on.")
+    take_resource = StrictBooleanField(default=False, help_text="Also take the resource, atomically (job_retry).")
+
+
+class AttemptStartedOut(serializers.Serializer):
+    jaid = serializers.IntegerField()
+
+
+class AttemptEndIn(serializers.Serializer):
+    free_rid = IdField(allow_null=True, default=None, help_text="Also free this resource, atomically (job_failed).")
+
+
+class JobEndIn(serializers.Serializer):
+    score = ScoreField(default=None)
+    status = JobStatusField(default=None)
+    free_rid = IdField(
+        allow_null=True,
+        default=None,
+        help_text="Also free this resource and end the latest attempt, atomically (job_finished).",
+    )
+
+
+class JobStatusIn(serializers.Serializer):
+    status = JobStatusField()
+
+
+# -- results: writes ----------------------------------------------------------------------------
+
+
+class IntermediateResultIn(serializers.Serializer):
+    score = ScoreField()
+
+
+class IntermediateResultSavedOut(serializers.Serializer):
+    irid = serializers.IntegerField()
+
+
+class MultipleResultsIn(serializers.Serializer):
+    eid = IdField(help_text="The job's experiment.")
+    irid = IdField(allow_null=True, default=None, help_text="The intermediate result these values belong to, if any.")
+    labels = serializers.ListField(
+        child=TextField(max_length=LABEL_MAX_LENGTH),
+        allow_null=True,
+        default=None,
+        help_text="The values' names; none or empty: the config's resource_args.multi_res_labels.",
+    )
+    scores = serializers.ListField(child=ScoreField(), help_text="One value per label, in label order.")
+
+
+class LastMultipleResultsIn(serializers.Serializer):
+    eid = IdField(help_text="The job's experiment.")
+    num_labels = StrictIntegerField(min_value=0, max_value=2**31 - 1)
+
+
+class BatchItemIn(serializers.Serializer):
+    jid = IdField()
+    score = ScoreField()
+    labels = serializers.ListField(
+        child=TextField(max_length=LABEL_MAX_LENGTH), allow_null=True, default=None, help_text="As in multiple results."
+    )
+    scores = serializers.ListField(
+        child=ScoreField(), default=list, help_text="Labeled values of this step; none: no multiple results."
+    )
+
+
+class BatchIn(serializers.Serializer):
+    results = serializers.ListField(child=BatchItemIn(), max_length=MAX_BATCH)
+
+
+class BatchSavedOut(serializers.Serializer):
+    irids = serializers.ListField(child=serializers.IntegerField(), help_text="In the order of the results given.")
+
+
+# -- connector reads ----------------------------------------------------------------------------
+
+
+class HistoryRowOut(serializers.Serializer):
+    jid = serializers.IntegerField()
+    score = ScoreField()
+    eid = serializers.IntegerField()
+    start_time = serializers.IntegerField(allow_null=True, help_text="Unix seconds.")
+    end_time = serializers.IntegerField(allow_null=True, help_text="Unix seconds.")
+    status = serializers.CharField(allow_null=True)
+    config_json = serializers.CharField(help_text="The job's config as a JSON text, as the connector gives it.")
+
+
+class HistoryOut(serializers.Serializer):
+    jobs = HistoryRowOut(many=True)
+
+
+class BestQueryIn(serializers.Serializer):
+    maximize = serializers.BooleanField(default=True)
+
+
+class BestOut(serializers.Serializer):
+    jid = serializers.IntegerField(allow_null=True, help_text="null: no job has a finite score.")
+    score = serializers.FloatField(allow_null=True)
+    config_json = serializers.CharField(allow_null=True)
+
+
+class CurvesByJobOut(serializers.Serializer):
+    curves = serializers.DictField(
+        child=serializers.ListField(child=ScoreField()),
+        help_text="Scores in step order, by jid (as a string: JSON keys are strings). Jobs without results are absent.",
+    )
+
+
+class StatusQueryIn(serializers.Serializer):
+    status = serializers.CharField(required=False, allow_null=True)
+
+
+class JobIdsQueryIn(serializers.Serializer):
+    jid = serializers.ListField(child=IdQueryField(), required=False, default=list, max_length=1000)
+
+
+# -- read API ----------------------------------------------------------------------------------
+
+PAGE_SIZE, MAX_PAGE_SIZE = 50, 200
+
+
+class PageQueryIn(serializers.Serializer):
+    page = serializers.IntegerField(min_value=1, max_value=10**9, default=1)
+    page_size = serializers.IntegerField(min_value=1, max_value=MAX_PAGE_SIZE, default=PAGE_SIZE)
+
+
+class ExperimentListQueryIn(PageQueryIn):
+    search = serializers.CharField(max_length=255, required=False, allow_blank=True, help_text="Part of the name.")
+    status = serializers.ChoiceField(choices=list(EXPERIMENT_STATUSES), required=False, allow_blank=True)
+    owner = serializers.CharField(max_length=150, required=False, allow_blank=True, help_text="The owner's user name.")
+    sort = serializers.ChoiceField(choices=list(ExperimentQuerySet.LIST_SORTS), default="-start")
+
+
+class ExperimentOut(serializers.Serializer):
+    eid = serializers.IntegerField(source="pk")
+    name = serializers.CharField(allow_null=True)
+    owner = serializers.CharField(source="owner.username")
+    status = serializers.CharField()
+    start_time = serializers.DateTimeField(allow_null=True)
+    end_time = serializers.DateTimeField(allow_null=True)
+    error_msg = serializers.CharField(allow_null=True)
+    jobs_total = serializers.IntegerField()
+    jobs_done = serializers.IntegerField(help_text="Jobs no longer RUNNING.")
+    best_score = serializers.FloatField(
+        allow_null=True, help_text="The best finite score, in the direction of the config's target (max unless min)."
+    )
+
+
+class ExperimentPageOut(serializers.Serializer):
+    count = serializers.IntegerField(help_text="Experiments matching, on all pages.")
+    page = serializers.IntegerField()
+    page_size = serializers.IntegerField()
+    results = ExperimentOut(many=True)
+
+
+class BestJobOut(serializers.Serializer):
+    jid = serializers.IntegerField(source="pk")
+    score = serializers.FloatField()
+
+
+class LabelOut(serializers.Serializer):
+    order = serializers.IntegerField(source="label_order")
+    name = serializers.CharField()
+
+
+class ExperimentDetailOut(ExperimentOut):
+    config = serializers.JSONField()
+    jobs_by_status = serializers.DictField(
+        child=serializers.IntegerField(), help_text="Job counts by status; none for jobs without one."
+    )
+    best = BestJobOut(allow_null=True, help_text="The job with the best finite score (ties: lowest jid).")
+    labels = LabelOut(many=True, help_text="The names of the labeled results, in label order.")
+
+
+class JobListQueryIn(PageQueryIn):
+    status = serializers.ChoiceField(
+        choices=[status for status in JOB_STATUSES if status] + [JobQuerySet.NO_STATUS],
+        required=False,
+        allow_blank=True,
+        help_text="A job status, or none for jobs without one.",
+    )
+    sort = serializers.ChoiceField(choices=list(JobQuerySet.TABLE_SORTS), default="id")
+
+
+class JobOut(serializers.Serializer):
+    jid = serializers.IntegerField(source="pk")
+    eid = serializers.IntegerField(source="experiment_id")
+    status = serializers.CharField(allow_null=True)
+    score = ScoreField(source="score_value")
+    start_time = serializers.DateTimeField(allow_null=True)
+    end_time = serializers.DateTimeField(allow_null=True)
+    duration = serializers.FloatField(
+        source="duration_seconds", allow_null=True, help_text="Seconds, until now while it runs."
+    )
+    config = serializers.JSONField()
+    attempts_total = serializers.IntegerField(source="attempts_count")
+    resource = serializers.CharField(allow_null=True, help_text="The type and name of its latest attempt's resource.")
+
+
+class JobPageOut(serializers.Serializer):
+    count = serializers.IntegerField(help_text="Jobs matching, on all pages.")
+    page = serializers.IntegerField()
+    page_size = serializers.IntegerField()
+    results = JobOut(many=True)
+
+
+class AttemptOut(serializers.Serializer):
+    jaid = serializers.IntegerField(source="pk")
+    number = serializers.IntegerField(help_text="0 for the first run, then 1, 2, ... for each retry.")
+    rid = serializers.IntegerField(source="resource_id", allow_null=True)
+    resource = serializers.CharField(allow_null=True, help_text="Its type and name; null once removed.")
+    start_time = serializers.DateTimeField(allow_null=True)
+    end_time = serializers.DateTimeField(allow_null=True)
+
+
+class FinalValueOut(serializers.Serializer):
+    order = serializers.IntegerField(source="label_order")
+    name = serializers.CharField(allow_null=True)
+    value = ScoreField(source="value_decoded")
+
+
+class JobDetailOut(JobOut):
+    attempts = AttemptOut(source="attempts_out", many=True)
+    final_values = FinalValueOut(many=True, help_text="The labeled results marked final (set_last_multiple_results).")
+
+
+class IntermediateResultsQueryIn(serializers.Serializer):
+    after = serializers.IntegerField(
+        min_value=-1, max_value=2**31, default=-1, help_text="Only steps after this one (the last step a client has)."
+    )
+
+
+class IntermediateResultOut(serializers.Serializer):
+    irid = serializers.IntegerField(source="pk")
+    step = serializers.IntegerField(source="number")
+    score = ScoreField(source="score_value")
+    received = serializers.DateTimeField(source="receive_time")
+
+
+class IntermediateResultsOut(serializers.Serializer):
+    results = IntermediateResultOut(many=True, help_text="In step order.")
+
+
+class CurvesQueryIn(serializers.Serializer):
+    since = serializers.IntegerField(
+        min_value=0,
+        max_value=2**63 - 1,
+        required=False,
+        help_text="A cursor of an earlier answer: only curves that changed since.",
+    )
+    points = serializers.IntegerField(
+        min_value=8, max_value=5000, default=400, help_text="About how many points a curve may have."
+    )
+    jid = serializers.ListField(child=IdQueryField(), required=False, default=list, max_length=1000)
+
+
+class CurveOut(serializers.Serializer):
+    jid = serializers.IntegerField()
+    steps = serializers.ListField(child=serializers.IntegerField())
+    scores = serializers.ListField(
+        child=serializers.FloatField(allow_null=True),
+        help_text="One per step; null for a gap (a NaN, infinite or text score), as the dashboard's charts draw it.",
+    )
+
+
+class CurvesOut(serializers.Serializer):
+    cursor = serializers.IntegerField(help_text="Give it back as since, to get only what changed after this answer.")
+    curves = CurveOut(
+        many=True, help_text="Whole (downsampled) curves, by jid, of the jobs asked for, or that changed."
+    )
+
+
+class MultipleResultsQueryIn(serializers.Serializer):
+    label = serializers.CharField(
+        max_length=255, required=False, help_text="A label name (see the experiment's labels)."
+    )
+    order = serializers.IntegerField(
+        min_value=1, max_value=2**31, required=False, help_text="Or the label's order (1, 2, ...)."
+    )
+    jid = serializers.ListField(child=IdQueryField(), required=False, default=list, max_length=1000)
+    after = serializers.IntegerField(
+        min_value=0, max_value=2**63 - 1, default=0, help_text="Only rows after this id (paging)."
+    )
+    limit = serializers.IntegerField(min_value=1, max_value=5000, default=1000)
+
+
+class MultipleResultOut(serializers.Serializer):
+    id = serializers.IntegerField(source="pk")
+    jid = serializers.IntegerField(source="job_id")
+    irid = serializers.IntegerField(source="intermediate_result_id", allow_null=True)
+    step = serializers.IntegerField(allow_null=True, help_text="The step of its intermediate result, if any.")
+    value = ScoreField(source="value_decoded")
+    received = serializers.DateTimeField(source="receive_time")
+    is_last = serializers.BooleanField()
+
+
+class LabelAskedOut(serializers.Serializer):
+    order = serializers.IntegerField(source="label_order")
+    name = serializers.CharField(allow_null=True, help_text="null: the values of this order were never given a name.")
+
+
+class MultipleResultsOut(serializers.Serializer):
+    label = LabelAskedOut()
+    results = MultipleResultOut(many=True, help_text="In id order.")
+    next_after = serializers.IntegerField(
+        allow_null=True, help_text="More rows: ask again with after set to this. null: that was all."
+    )
+
+
+class RunningOut(serializers.Serializer):
+    jid = serializers.IntegerField()
+    eid = serializers.IntegerField()
+    experiment = serializers.CharField(allow_null=True, help_text="The experiment's name.")
+
+
+# -- resources ---------------------------------------------------------------------------------
+
+
+class ResourceTypesOut(serializers.Serializer):
+    types = serializers.ListField(child=serializers.CharField())
+
+
+class AvailableQueryIn(serializers.Serializer):
+    rtype = serializers.CharField(required=False, max_length=1000, trim_whitespace=False)
+    blacklist = serializers.ListField(child=IdQueryField(), required=False, default=list, max_length=1000)
+
+
+class RidsOut(serializers.Serializer):
+    rids = serializers.ListField(child=serializers.IntegerField())
+
+
+class TakenOut(serializers.Serializer):
+    taken = serializers.BooleanField(help_text="True only for the caller that moved the resource from free to busy.")
+
+
+class FreedOut(serializers.Serializer):
+    freed = serializers.BooleanField()
+
+
+class ResourceOut(serializers.Serializer):
+    rid = serializers.IntegerField(source="pk")
+    type = serializers.CharField()
+    name = serializers.CharField()
+    status = serializers.CharField(help_text="free or busy")
+    in_service = serializers.BooleanField()
+    busy_since = serializers.DateTimeField(source="taken_at", allow_null=True)
+
+
+class ResourceListItemOut(ResourceOut):
+    running = RunningOut(
+        allow_null=True,
+        help_text=(
+            "The job running on it, if you may see its experiment; null if none runs, or if it is someone else's."
+        ),
+    )
+
+
+class ResourceIn(serializers.Serializer):
+    type = StrictCharField(max_length=64, help_text="Free text: cpu, gpu, node, aws, passive, ...")
+    name = StrictCharField(max_length=255)
+    in_service = StrictBooleanField(default=True)
+
+
+class ResourceChangeIn(serializers.Serializer):
+    type = StrictCharField(max_length=64, required=False)
+    name = StrictCharField(max_length=255, required=False)
+    in_service = StrictBooleanField(required=False, help_text="false: executors are never given it.")
+
+
+# -- tokens ------------------------------------------------------------------------------------
+
+
+class TokenIn(serializers.Serializer):
+    name = StrictCharField(max_length=100, help_text="What the token is for, e.g. the machine it lives on.")
+
+
+class TokenOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    prefix = serializers.CharField(help_text="The secret's first characters, to tell tokens apart.")
+    created = serializers.DateTimeField()
+    last_used = serializers.DateTimeField(allow_null=True)
+    revoked = serializers.DateTimeField(allow_null=True)
+
+
+class TokenIssuedOut(TokenOut):
+    secret = serializers.CharField(help_text="Shown this once: only its hash is stored.")

@@ -1,0 +1,603 @@
+"""RestConnector: the connector interface over aupsite's REST API, for executors that
+cannot reach the dashboard's database (a GPU machine elsewhere, a laptop)::
+
+    from tracking.client import RestConnector
+    connector = RestConnector("https://aupsite.example.org", token)   # instead of DjangoConnector()
+
+It takes the same calls, returns the same values and raises the same exceptions as
+tracking.connector.DjangoConnector (the server runs that connector for each call). It
+needs only the Python standard library, and of aupsite only this module,
+tracking/interface.py and tracking/scores.py: no Django.
+
+Failures are never silent. A connection error, a timeout or a 502/503/504 is retried,
+with exponential backoff, a bounded number of times; then the call raises BackendError
+naming the URL and the cause. Retrying a write never writes twice: each write carries an
+``Idempotency-Key`` made once per call, and the server answers a retry of a write it has
+already carried out with the response it gave the first time.
+
+Values on the wire: ids and counts are JSON integers; a score is a JSON number, a text, or
+null, with NaN and the infinities as the texts 'nan', 'inf' and '-inf'. A text that Python
+reads as a number is stored as that number by both connectors, so this loses nothing.
+"""
+
+import functools
+import json
+import math
+import numbers
+import os
+import random
+import socket
+import time
+import uuid
+from collections.abc import Mapping
+from http.client import HTTPException
+from urllib.error import HTTPError, URLError
+from urllib.parse import urlencode, urlsplit
+from urllib.request import HTTPRedirectHandler, Request, build_opener
+
+from tracking.interface import (
+    EXPERIMENT_STATUSES,
+    JOB_STATUSES,
+    AbstractConnector,
+    BackendError,
+    ConnectorClosedError,
+    ConnectorError,
+    InvalidInputError,
+    NotFoundError,
+    parse_experiment_call,
+)
+
+TOKEN_VARIABLE = "AUPSITE_TOKEN"
+# Answers of a proxy or a server that is restarting or overloaded: worth another try.
+RETRY_STATUSES = (502, 503, 504)
+# The server takes at most this many job ids per request (GET /api/intermediate-results/).
+JIDS_PER_REQUEST = 500
+BATCH_SIZE = 1000
+NON_FINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
+
+
+class AccessDeniedError(ConnectorError, PermissionError):
+    """The server refused: the token is unknown or revoked (HTTP 401), or its user may
+    not do this (403: an experiment shared with them read-only, a staff-only change)."""
+
+
+class _NoRedirects(HTTPRedirectHandler):
+    # A redirect would turn a POST into a GET and lose the write: fail loudly instead.
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        raise HTTPError(req.full_url, code, f"redirected to {newurl}; use that address as base_url", headers, fp)
+
+
+def _method(allowed_when_closed=False):
+    def decorate(method):
+        @functools.wraps(method)
+        def wrapper(self, *args, **kwargs):
+            if self._closed and not allowed_when_closed:
+                raise ConnectorClosedError(f"{method.__name__}: this connector has been closed")
+            return method(self, *args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+# -- argument checks: the same as DjangoConnector's, made before anything is sent -----------------
+
+
+def _id(value, what, allow_none=False):
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise InvalidInputError(f"{what} must be an integer id, not {value!r}")
+    return int(value)
+
+
+ID_RANGE = range(-(2**63), 2**63)
+
+
+def _lookup_id(value, what):
+    """An id argument of a read: an int, else InvalidInputError; None if it can match
+    nothing (None itself, as Auptimizer's "eid = NULL", or beyond 64 bits)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise InvalidInputError(f"{what} must be an integer id, not {value!r}")
+    number = int(value)
+    return number if number in ID_RANGE else None
+
+
+def _status(value, allowed, what, allow_none=False):
+    if value is None and allow_none:
+        return None
+    if value not in allowed:
+        raise InvalidInputError(f"{value!r} is not a valid {what} status; use one of {', '.join(allowed)}")
+    return value
+
+
+def _job_config(value):
+    if not isinstance(value, Mapping):
+        raise InvalidInputError(f"job_config must be a dict, not {type(value).__name__}")
+    config = dict(value)
+    try:
+        json.dumps(config, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(f"job_config is not JSON-serialisable: {exc}") from None
+    return config
+
+
+def _lookup_ids(values, what, item):
+    """Ids of a read that can match something (see _lookup_id)."""
+    if not isinstance(values, (list, tuple, set, frozenset)):
+        raise InvalidInputError(f"{what} must be a list of ids, not {type(values).__name__}")
+    return [number for number in (_lookup_id(value, item) for value in values) if number is not None]
+
+
+def _wire_score(value, method):
+    """A score as JSON carries it (see the module's docstring)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (numbers.Real, str)):
+        raise InvalidInputError(f"{method}: a score must be a number, a string or None, not {type(value).__name__}")
+    if isinstance(value, str):
+        return value
+    try:
+        number = float(value)
+    except OverflowError:
+        raise InvalidInputError(f"{method}: {value!r} is too large for a score: no float holds it") from None
+    if math.isfinite(number):
+        return number
+    return "nan" if math.isnan(number) else ("inf" if number > 0 else "-inf")
+
+
+def _score(value):
+    """A score as the server sent it, back to what the executor reported."""
+    if isinstance(value, str) and value in NON_FINITE:
+        return NON_FINITE[value]
+    return value
+
+
+class RestConnector(AbstractConnector):
+    """The connector interface over HTTP; see tracking.interface for each method's contract.
+
+    - ``base_url``: the site's address (``https://aupsite.example.org``); the API is under
+      its ``/api/``.
+    - ``token``: an API token (``manage.py aup_token create``); by default the
+      AUPSITE_TOKEN environment variable.
+    - ``timeout``: seconds to wait for one answer; ``retries``: how many times a call is
+      tried again after a connection error, a timeout or a 502/503/504, waiting
+      ``backoff`` seconds, then twice as long each time, at most ``max_backoff``.
+
+    Differences that follow from talking to a server: the token's user sees only their own
+    experiments (staff see all), so ``get_all_experiment()`` without a user name lists the
+    token user's experiments, and a user name other than the token's is an unknown user
+    unless the token is a staff member's. Resources are shared: any token may take and
+    free them. Thread-safe: calls share no connection.
+    """
+
+    def __init__(self, base_url, token=None, *, timeout=30.0, retries=6, backoff=0.5, max_backoff=8.0):
+        token = token if token is not None else os.environ.get(TOKEN_VARIABLE)
+        if not token or not isinstance(token, str):
+            raise InvalidInputError(f"give an API token, or set {TOKEN_VARIABLE}")
+        parts = urlsplit(base_url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise InvalidInputError(f"base_url must be an http:// or https:// address, not {base_url!r}")
+        root = base_url.rstrip("/")
+        self.api_url = root + "/" if root.endswith("/api") else root + "/api/"
+        self.timeout = timeout
+        self.retries = retries
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        # Names this instance to the server, which records it as the holder of the
+        # resources it takes, so that free_all_resources frees only those.
+        self.connector_id = uuid.uuid4().hex
+        self._token = token
+        self._opener = build_opener(_NoRedirects)
+        self._closed = False
+
+    def __repr__(self):
+        return f"<RestConnector {self.api_url}{' closed' if self._closed else ''}>"
+
+    # -- HTTP ----------------------------------------------------------------------------------
+
+    def _call(self, method, path, body=None, query=None):
+        """Send one request, retrying as the class says; return the decoded JSON body (or None)."""
+        url = self.api_url + path
+        if query:
+            url += "?" + urlencode(query, doseq=True)
+        headers = {
+            "Authorization": f"Bearer {self._token}",
+            "Accept": "application/json",
+            "Aup-Connector-Id": self.connector_id,
+            "User-Agent": "aupsite-RestConnector/1",
+        }
+        data = None
+        if body is not None:
+            data = json.dumps(body, allow_nan=False).encode("utf-8")
+            headers["Content-Type"] = "application/json"
+        if method != "GET":
+            # One key for every try of this write: the server carries it out once.
+            headers["Idempotency-Key"] = uuid.uuid4().hex
+        delay = self.backoff
+        for attempt in range(1, self.retries + 2):
+            try:
+                with self._opener.open(
+                    Request(url, data=data, headers=headers, method=method), timeout=self.timeout
+                ) as response:
+                    return _decode(response.read())
+            except HTTPError as error:
+                if 300 <= error.code < 400:
+                    raise BackendError(f"{method} {url}: {error.reason}") from None
+                status, payload = error.code, _decode_error(error)
+                if status not in RETRY_STATUSES or attempt > self.retries:
+                    raise _error(method, url, status, payload, attempt) from None
+            except (URLError, ConnectionError, TimeoutError, socket.timeout, HTTPException) as error:
+                if attempt > self.retries:
+                    reason = getattr(error, "reason", None) or error
+                    raise BackendError(
+                        f"{method} {url}: no answer after {attempt} attempts ({type(error).__name__}: {reason})"
+                    ) from error
+            time.sleep(delay * random.uniform(0.5, 1.0))
+            delay = min(delay * 2, self.max_backoff)
+        raise AssertionError("unreachable")
+
+    def _get(self, path, query=None):
+        return self._call("GET", path, query=query)
+
+    def _post(self, path, body=None):
+        return self._call("POST", path, body if body is not None else {})
+
+    # -- lifetime ---------------------------------------------------------------------------------
+
+    @_method(allowed_when_closed=True)
+    def close(self):
+        self._closed = True
+
+    @_method(allowed_when_closed=True)
+    def is_closed(self):
+        return self._closed
+
+    # -- experiments ------------------------------------------------------------------------------
+
+    @_method()
+    def start_experiment(self, username, *args, **kwargs):
+        return self._new_experiment(username, args, kwargs, "RUNNING")
+
+    @_method()
+    def create_experiment(self, username, *args, **kwargs):
+        return self._new_experiment(username, args, kwargs, "CREATED")
+
+    def _new_experiment(self, username, args, kwargs, status):
+        call = parse_experiment_call(args, kwargs)
+        if not isinstance(username, str):
+            raise InvalidInputError(f"username must be a string, not {type(username).__name__}")
+        body = {"username": username, "status": status}
+        if call.caller_config is not None:
+            body["exp_config"] = call.config
+        else:
+            body.update(name=call.name, config=call.config)
+        created = self._post("experiments/", body)
+        if call.caller_config is not None:
+            # As Auptimizer: the executor goes on with the name the experiment really has.
+            call.caller_config["name"] = created["name"]
+        return created["eid"]
+
+    @_method()
+    def start_experiment_by_eid(self, eid):
+        self._post(f"experiments/{_id(eid, 'eid')}/restart/")
+
+    @_method()
+    def end_experiment(self, eid, status="FINISHED"):
+        eid = _id(eid, "eid")
+        self._post(f"experiments/{eid}/end/", {"status": _status(status, EXPERIMENT_STATUSES, "experiment")})
+
+    @_method()
+    def change_experiment_status(self, eid, status="FINISHED"):
+        eid = _id(eid, "eid")
+        self._post(f"experiments/{eid}/status/", {"status": _status(status, EXPERIMENT_STATUSES, "experiment")})
+
+    @_method()
+    def get_experiment_status(self, eid):
+        return self._get(f"experiments/{_id(eid, 'eid')}/status/")["status"]
+
+    @_method(allowed_when_closed=True)
+    def maybe_get_experiment_status(self, eid):
+        if self._closed:
+            return None
+        return self._get(f"experiments/{_id(eid, 'eid')}/status/")["status"]
+
+    @_method()
+    def delete_experiment(self, eid):
+        try:
+            self._call("DELETE", f"experiments/{_id(eid, 'eid')}/")
+        except NotFoundError:
+            return False
+        return True
+
+    @_method()
+    def log_error_message(self, eid, msg):
+        eid = _id(eid, "eid")
+        if not isinstance(msg, str):
+            raise InvalidInputError(f"msg must be a string, not {type(msg).__name__}")
+        self._post(f"experiments/{eid}/error/", {"msg": msg})
+
+    @_method()
+    def get_all_experiment(self, username=None):
+        if username:  # as Auptimizer: None or "" means everyone's
+            if not isinstance(username, str):
+                raise InvalidInputError(f"username must be a string, not {type(username).__name__}")
+            return self._get("experiments/ids/", {"username": username})["eids"]
+        return self._get("experiments/ids/")["eids"]
+
+    # -- jobs and attempts ------------------------------------------------------------------------
+
+    @_method()
+    def start_job(self, eid, rid, job_config):
+        return self._start_job(eid, rid, job_config, take_resource=False)
+
+    @_method()
+    def job_started(self, eid, rid, job_config):
+        return self._start_job(eid, rid, job_config, take_resource=True)
+
+    def _start_job(self, eid, rid, job_config, take_resource):
+        eid, rid, config = _id(eid, "eid"), _id(rid, "rid"), _job_config(job_config)
+        body = {"rid": rid, "config": config, "take_resource": take_resource}
+        return self._post(f"experiments/{eid}/jobs/", body)["jid"]
+
+    @_method()
+    def start_job_attempt(self, rid, jid):
+        rid, jid = _id(rid, "rid"), _id(jid, "jid")
+        return self._post(f"jobs/{jid}/attempts/", {"rid": rid, "take_resource": False})["jaid"]
+
+    @_method()
+    def job_retry(self, rid, jid):
+        rid, jid = _id(rid, "rid"), _id(jid, "jid")
+        return self._post(f"jobs/{jid}/attempts/", {"rid": rid, "take_resource": True})["jaid"]
+
+    @_method()
+    def end_job_attempt(self, jid):
+        self._post(f"jobs/{_id(jid, 'jid')}/end-attempt/", {"free_rid": None})
+
+    @_method()
+    def job_failed(self, rid, jid):
+        rid, jid = _id(rid, "rid"), _id(jid, "jid")
+        self._post(f"jobs/{jid}/end-attempt/", {"free_rid": rid})
+
+    @_method()
+    def end_job(self, jid, score=None, status=None):
+        self._end_job(None, jid, score, status, "end_job")
+
+    @_method()
+    def job_finished(self, rid, jid, score=None, status=None):
+        self._end_job(_id(rid, "rid"), jid, score, status, "job_finished")
+
+    def _end_job(self, rid, jid, score, status, method):
+        jid = _id(jid, "jid")
+        status = _status(status, JOB_STATUSES, "job", allow_none=True)
+        body = {"score": _wire_score(score, method), "status": status, "free_rid": rid}
+        self._post(f"jobs/{jid}/end/", body)
+
+    @_method()
+    def update_job_status(self, jid, status):
+        jid = _id(jid, "jid")
+        self._post(f"jobs/{jid}/status/", {"status": _status(status, JOB_STATUSES, "job", allow_none=True)})
+
+    @_method()
+    def get_running_job(self, eid):
+        eid = _lookup_id(eid, "eid")
+        if eid is None:
+            return []
+        try:
+            return self._get(f"experiments/{eid}/job-ids/")["jids"]
+        except NotFoundError:
+            return []
+
+    @_method()
+    def get_all_history(self, eid):
+        eid = _lookup_id(eid, "eid")
+        if eid is None:
+            return []
+        try:
+            rows = self._get(f"experiments/{eid}/history/")["jobs"]
+        except NotFoundError:
+            return []
+        return [
+            (
+                row["jid"],
+                _score(row["score"]),
+                row["eid"],
+                row["start_time"],
+                row["end_time"],
+                row["status"],
+                row["config_json"],
+            )
+            for row in rows
+        ]
+
+    def _best(self, eid, maximize):
+        number = _lookup_id(eid, "eid")
+        if number is None:
+            raise NotFoundError(f"experiment {eid} does not exist")
+        return self._get(f"experiments/{number}/best/", {"maximize": "true" if maximize else "false"})
+
+    @_method()
+    def get_best_result(self, eid, maximize=True):
+        best = self._best(eid, maximize)
+        return None if best["jid"] is None else [best["jid"], float(best["score"])]
+
+    @_method()
+    def get_best_result_config(self, eid, maximize=True):
+        try:
+            best = self._best(eid, maximize)
+        except NotFoundError:
+            return None  # as Auptimizer: no row
+        return None if best["config_json"] is None else (best["config_json"],)
+
+    # -- resources ----------------------------------------------------------------------------------
+
+    @_method()
+    def get_resource_type(self):
+        return self._get("resources/types/")["types"]
+
+    @_method()
+    def get_available_resource(self, username, rtype, rid_blacklist=None):
+        if rtype is None:  # Auptimizer's instr(NULL, type) matches nothing
+            return []
+        if not isinstance(rtype, str):
+            raise InvalidInputError(f"rtype must be a string, not {type(rtype).__name__}")
+        if rid_blacklist is not None and not isinstance(rid_blacklist, (list, tuple, set, frozenset)):
+            raise InvalidInputError(f"rid_blacklist must be a list of ids, not {type(rid_blacklist).__name__}")
+        query = {"rtype": rtype}
+        if rid_blacklist:
+            blacklist = [_lookup_id(rid, "a blacklisted rid") for rid in rid_blacklist]
+            # Ids that match nothing are left out; a blacklist of only those is still one
+            # (it makes the type match exactly), so it is sent as an id no row has.
+            query["blacklist"] = [rid for rid in blacklist if rid is not None] or [ID_RANGE[-1]]
+        return self._get("resources/available/", query)["rids"]
+
+    @_method()
+    def take_available_resource(self, rid):
+        return self._post(f"resources/{_id(rid, 'rid')}/take/")["taken"]
+
+    @_method()
+    def free_used_resource(self, rid):
+        return self._post(f"resources/{_id(rid, 'rid')}/free/")["freed"]
+
+    @_method()
+    def free_all_resources(self):
+        self._post("resources/free-all/")
+
+    # -- results ------------------------------------------------------------------------------------
+
+    @_method()
+    def save_intermediate_result(self, jid, score):
+        jid = _id(jid, "jid")
+        body = {"score": _wire_score(score, "save_intermediate_result")}
+        return self._post(f"jobs/{jid}/intermediate-results/", body)["irid"]
+
+    @_method()
+    def save_intermediate_results(self, results):
+        """Record many intermediate results in few requests; return their irids, in order.
+
+        Not part of the interface: for executors that report faster than one request a
+        step. Each result is a dict with ``jid`` and ``score`` and, for labeled results of
+        the same step, ``scores`` and optionally ``labels`` (as save_multiple_results).
+        Sent in requests of 1000 results, each all or nothing.
+        """
+        items = []
+        for result in results:
+            if not isinstance(result, Mapping) or "jid" not in result or "score" not in result:
+                raise InvalidInputError("each result must be a dict with jid and score (and maybe labels, scores)")
+            item = {
+                "jid": _id(result["jid"], "jid"),
+                "score": _wire_score(result["score"], "save_intermediate_results"),
+            }
+            scores, labels = result.get("scores") or [], result.get("labels")
+            if not isinstance(scores, (list, tuple)):
+                raise InvalidInputError(f"scores must be a list, not {type(scores).__name__}")
+            item["scores"] = [_wire_score(value, "save_intermediate_results") for value in scores]
+            if labels is not None:
+                if not isinstance(labels, (list, tuple)) or not all(isinstance(label, str) for label in labels):
+                    raise InvalidInputError("labels must be a list of strings or None")
+                item["labels"] = list(labels)
+            items.append(item)
+        irids = []
+        for start in range(0, len(items), BATCH_SIZE):
+            irids += self._post("intermediate-results/batch/", {"results": items[start : start + BATCH_SIZE]})["irids"]
+        return irids
+
+    @_method()
+    def get_intermediate_results_job(self, jid):
+        jid = _lookup_id(jid, "jid")
+        if jid is None:
+            return []
+        try:
+            results = self._get(f"jobs/{jid}/intermediate-results/")["results"]
+        except NotFoundError:
+            return []
+        return [_score(result["score"]) for result in results]
+
+    @_method()
+    def get_intermediate_results_jobs(self, jids):
+        jids = sorted(set(_lookup_ids(jids, "jids", "jid")))
+        curves = {}
+        for start in range(0, len(jids), JIDS_PER_REQUEST):
+            answer = self._get("intermediate-results/", {"jid": jids[start : start + JIDS_PER_REQUEST]})
+            curves.update(_curves(answer))
+        return curves
+
+    @_method()
+    def get_intermediate_results_experiment(self, eid, status):
+        eid = _lookup_id(eid, "eid")
+        if status is None:  # as Auptimizer: "status = NULL" matches no job
+            return {}
+        status = _status(status, JOB_STATUSES, "job")
+        if eid is None:
+            return {}
+        try:
+            return _curves(self._get(f"experiments/{eid}/intermediate-results/", {"status": status}))
+        except NotFoundError:
+            return {}
+
+    @_method()
+    def save_multiple_results(self, jid, irid, eid, labels, scores):
+        jid, irid, eid = _id(jid, "jid"), _id(irid, "irid", allow_none=True), _id(eid, "eid")
+        if not isinstance(scores, (list, tuple)):
+            raise InvalidInputError(f"scores must be a list, not {type(scores).__name__}")
+        values = [_wire_score(value, "save_multiple_results") for value in scores]
+        if labels is not None:
+            if not isinstance(labels, (list, tuple)) or not all(isinstance(label, str) for label in labels):
+                raise InvalidInputError("labels must be a list of strings or None")
+            if labels and len(labels) != len(scores):
+                raise InvalidInputError(f"{len(labels)} labels for {len(scores)} scores")
+            labels = list(labels)
+        body = {"eid": eid, "irid": irid, "labels": labels, "scores": values}
+        self._post(f"jobs/{jid}/multiple-results/", body)
+
+    @_method()
+    def set_last_multiple_results(self, eid, jid, num_labels):
+        eid, jid = _id(eid, "eid"), _id(jid, "jid")
+        if isinstance(num_labels, bool) or not isinstance(num_labels, numbers.Integral) or num_labels < 0:
+            raise InvalidInputError(f"num_labels must be a non-negative integer, not {num_labels!r}")
+        self._post(f"jobs/{jid}/multiple-results/last/", {"eid": eid, "num_labels": int(num_labels)})
+
+
+def _curves(answer):
+    return {int(jid): [_score(value) for value in scores] for jid, scores in answer["curves"].items()}
+
+
+def _decode(raw):
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        raise BackendError(f"the server sent something that is not JSON: {raw[:200]!r}") from None
+
+
+def _decode_error(error):
+    try:
+        raw = error.read()
+    except (OSError, HTTPException):
+        raw = b""
+    try:
+        payload = json.loads(raw) if raw else {}
+    except ValueError:
+        payload = None
+    if not isinstance(payload, dict) or "detail" not in payload:
+        # Not an error of the API: a proxy's page, or no aupsite at this address.
+        text = raw[:200].decode("utf-8", "replace").strip()
+        return {"detail": f"{error.reason}{': ' + text if text else ''}", "foreign": True}
+    return payload
+
+
+def _error(method, url, status, payload, attempts):
+    detail = str(payload.get("detail", ""))
+    if payload.get("foreign"):
+        return BackendError(f"{method} {url}: HTTP {status} from something that is not aupsite's API: {detail}")
+    if status == 400:
+        return InvalidInputError(detail)
+    if status == 404:
+        return NotFoundError(detail)
+    if status in (401, 403):
+        return AccessDeniedError(f"{method} {url}: {detail}")
+    tries = f" after {attempts} attempts" if attempts > 1 else ""
+    return BackendError(f"{method} {url}: HTTP {status}{tries}: {detail}")
