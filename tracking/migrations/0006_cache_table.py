@@ -15,7 +15,7 @@ def create_cache_table(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("tracking", "0004_imported_experiment_provenance"),
+        ("tracking", "0005_api_tokens_and_idempotency_keys"),
     ]
 
     operations = [
