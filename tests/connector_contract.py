@@ -1565,3 +1565,18 @@ def test_it_answers_reads_of_a_none_id_as_matching_nothing(connector, user, cpu)
     assert connector.get_best_result_config(None) is None
     with pytest.raises(KeyError):
         connector.get_best_result(None)
+
+
+def test_it_refuses_label_names_longer_than_the_dashboard_stores(connector, user, cpu):
+    # 255 characters, the column's size: SQLite would store more, PostgreSQL refuse it.
+    long_name = "x" * 256
+    refused(
+        InvalidInputError,
+        lambda: connector.start_experiment(user.username, {"name": "long", "resource_args": {"multi_res_labels": [long_name]}}),
+        "255",
+    )
+    experiment = make_experiment(user)
+    job = make_job(experiment, cpu)
+    refused(InvalidInputError, lambda: connector.save_multiple_results(job.pk, None, experiment.pk, [long_name], [1.0]), "255")
+    connector.save_multiple_results(job.pk, None, experiment.pk, ["y" * 255], [1.0])
+    assert ResultLabel.objects.get(experiment=experiment).name == "y" * 255

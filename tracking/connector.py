@@ -132,6 +132,13 @@ def _status(value, allowed, what, allow_none=False):
     return value
 
 
+def _check_label_names(names, what):
+    limit = ResultLabel._meta.get_field("name").max_length
+    for name in names:
+        if len(name) > limit:
+            raise InvalidInputError(f"{what}: a label name must be at most {limit} characters, not {len(name)}")
+
+
 def _job_config(value):
     if not isinstance(value, Mapping):
         raise InvalidInputError(f"job_config must be a dict, not {type(value).__name__}")
@@ -257,6 +264,7 @@ class DjangoConnector(AbstractConnector):
 
     def _new_experiment(self, username, args, kwargs, status):
         call = parse_experiment_call(args, kwargs)
+        _check_label_names(config_label_names(call.config), "resource_args.multi_res_labels")
         owner_id = self._user_id(username)
 
         def insert():
@@ -679,6 +687,7 @@ class DjangoConnector(AbstractConnector):
                 raise InvalidInputError("labels must be a list of strings or None")
             if labels and len(labels) != len(scores):
                 raise InvalidInputError(f"{len(labels)} labels for {len(scores)} scores")
+            _check_label_names(labels, "labels")
         if not encoded:  # nothing to record, but the ids are checked all the same
             self._check_result_links(jid, irid, eid)
             return
