@@ -55,9 +55,14 @@ def load_study(path, trials, steps):
 class OptunaDashboard:
     """optuna-dashboard's WSGI app over the study's storage, called in-process."""
 
-    def __init__(self, path):
+    def __init__(self, path, memory_limit_gb=None):
         import optuna
         import optuna_dashboard
+
+        if memory_limit_gb:
+            # Past this it fails with MemoryError rather than take the machine down.
+            limit = int(memory_limit_gb * 2**30)
+            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         self.app = optuna_dashboard.wsgi(f"sqlite:///{path}")
