@@ -37,6 +37,7 @@ from urllib.request import HTTPRedirectHandler, Request, build_opener
 
 from tracking.interface import (
     EXPERIMENT_STATUSES,
+    ID_RANGE,
     JOB_STATUSES,
     AbstractConnector,
     BackendError,
@@ -46,6 +47,10 @@ from tracking.interface import (
     NotFoundError,
     parse_experiment_call,
 )
+from tracking.interface import check_id as _id
+from tracking.interface import check_job_config as _job_config
+from tracking.interface import check_status as _status
+from tracking.interface import lookup_id as _lookup_id
 
 TOKEN_VARIABLE = "AUPSITE_TOKEN"
 # Answers of a proxy or a server that is restarting or overloaded: worth another try.
@@ -81,47 +86,6 @@ def _method(allowed_when_closed=False):
 
 
 # -- argument checks: the same as DjangoConnector's, made before anything is sent -----------------
-
-
-def _id(value, what, allow_none=False):
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise InvalidInputError(f"{what} must be an integer id, not {value!r}")
-    return int(value)
-
-
-ID_RANGE = range(-(2**63), 2**63)
-
-
-def _lookup_id(value, what):
-    """An id argument of a read: an int, else InvalidInputError; None if it can match
-    nothing (None itself, as Auptimizer's "eid = NULL", or beyond 64 bits)."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise InvalidInputError(f"{what} must be an integer id, not {value!r}")
-    number = int(value)
-    return number if number in ID_RANGE else None
-
-
-def _status(value, allowed, what, allow_none=False):
-    if value is None and allow_none:
-        return None
-    if value not in allowed:
-        raise InvalidInputError(f"{value!r} is not a valid {what} status; use one of {', '.join(allowed)}")
-    return value
-
-
-def _job_config(value):
-    if not isinstance(value, Mapping):
-        raise InvalidInputError(f"job_config must be a dict, not {type(value).__name__}")
-    config = dict(value)
-    try:
-        json.dumps(config, allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise InvalidInputError(f"job_config is not JSON-serialisable: {exc}") from None
-    return config
 
 
 def _lookup_ids(values, what, item):

@@ -26,7 +26,6 @@ import numbers
 import os
 import re
 import uuid
-from collections.abc import Mapping
 
 import django
 from django.apps import apps
@@ -52,6 +51,10 @@ from tracking.interface import (  # noqa: E402
     NotFoundError,
     parse_experiment_call,
 )
+from tracking.interface import check_id as _id  # noqa: E402
+from tracking.interface import check_job_config as _job_config  # noqa: E402
+from tracking.interface import check_status as _status  # noqa: E402
+from tracking.interface import lookup_id as _lookup_id  # noqa: E402
 from tracking.models import (  # noqa: E402
     Experiment,
     ExperimentStatus,
@@ -96,58 +99,11 @@ def connector_method(allowed_when_closed=False):
     return decorate
 
 
-# Ids are 64-bit; a larger int names nothing (and the database driver could not bind it).
-ID_RANGE = range(-(2**63), 2**63)
-
-
-def _id(value, what, allow_none=False):
-    """An id argument of a write: an int, else InvalidInputError; out of range, NotFoundError."""
-    if value is None:
-        if allow_none:
-            return None
-        raise InvalidInputError(f"{what} must be an integer id, not None")
-    number = _lookup_id(value, what)
-    if number is None:
-        raise NotFoundError(f"{what} {value} does not exist")
-    return number
-
-
-def _lookup_id(value, what):
-    """An id argument of a read: an int, else InvalidInputError; None if it can match
-    nothing: None itself (as Auptimizer's "eid = NULL", which its early-stopping thread
-    asks before the experiment exists) or out of range."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise InvalidInputError(f"{what} must be an integer id, not {value!r}")
-    number = int(value)
-    return number if number in ID_RANGE else None
-
-
-def _status(value, allowed, what, allow_none=False):
-    if value is None and allow_none:
-        return None
-    if value not in allowed:
-        raise InvalidInputError(f"{value!r} is not a valid {what} status; use one of {', '.join(allowed)}")
-    return value
-
-
 def _check_label_names(names, what):
     limit = ResultLabel._meta.get_field("name").max_length
     for name in names:
         if len(name) > limit:
             raise InvalidInputError(f"{what}: a label name must be at most {limit} characters, not {len(name)}")
-
-
-def _job_config(value):
-    if not isinstance(value, Mapping):
-        raise InvalidInputError(f"job_config must be a dict, not {type(value).__name__}")
-    config = dict(value)
-    try:
-        json.dumps(config, allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise InvalidInputError(f"job_config is not JSON-serialisable: {exc}") from None
-    return config
 
 
 def _unix_seconds(moment):

@@ -11,6 +11,7 @@ executor) can use it on a machine that has neither.
 
 import abc
 import json
+import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -119,6 +120,56 @@ def _check_json(value, what):
         json.dumps(value, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise InvalidInputError(f"{what} is not JSON-serialisable: {exc}") from None
+
+
+# -- argument checks shared by the implementations (made before anything is written or sent)
+
+# Ids are 64-bit; a larger int names nothing (and a database driver could not bind it).
+ID_RANGE = range(-(2**63), 2**63)
+
+
+def check_id(value, what, allow_none=False):
+    """An id argument of a write: an int, else InvalidInputError; out of range, NotFoundError."""
+    if value is None:
+        if allow_none:
+            return None
+        raise InvalidInputError(f"{what} must be an integer id, not None")
+    number = lookup_id(value, what)
+    if number is None:
+        raise NotFoundError(f"{what} {value} does not exist")
+    return number
+
+
+def lookup_id(value, what):
+    """An id argument of a read: an int, else InvalidInputError; None if it can match
+    nothing: None itself (as Auptimizer's "eid = NULL", which its early-stopping thread
+    asks before the experiment exists) or out of range."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise InvalidInputError(f"{what} must be an integer id, not {value!r}")
+    number = int(value)
+    return number if number in ID_RANGE else None
+
+
+def check_status(value, allowed, what, allow_none=False):
+    if value is None and allow_none:
+        return None
+    if value not in allowed:
+        raise InvalidInputError(f"{value!r} is not a valid {what} status; use one of {', '.join(allowed)}")
+    return value
+
+
+def check_job_config(value):
+    """A job's config: a dict that JSON can carry (no NaN: PostgreSQL's JSON refuses it)."""
+    if not isinstance(value, Mapping):
+        raise InvalidInputError(f"job_config must be a dict, not {type(value).__name__}")
+    config = dict(value)
+    try:
+        json.dumps(config, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(f"job_config is not JSON-serialisable: {exc}") from None
+    return config
 
 
 class AbstractConnector(abc.ABC):
