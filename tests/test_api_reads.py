@@ -302,17 +302,23 @@ def test_it_reads_curves_in_a_fixed_number_of_queries(api, user, cpu, django_ass
             make_intermediate_results(make_job(experiment, cpu), [step / steps for step in range(steps)])
 
     add(2, 10)
-    # 1. the token, 2. the experiment is visible, 3. the cursor, 4. the jobs,
-    # 5. the longest curve, 6. the (downsampled) rows.
-    with django_assert_num_queries(6):
+    # 1. the token, 2. the experiment is visible, 3. the cursor, 4. the jobs counted,
+    # 5. the page of jobs, 6. the longest curve, 7. the (downsampled) rows.
+    with django_assert_num_queries(7):
         api.get(f"/api/experiments/{experiment.pk}/curves/", {"points": 40})
     add(10, 300)
-    with django_assert_num_queries(6):
-        curves = api.get(f"/api/experiments/{experiment.pk}/curves/", {"points": 40}).json()["curves"]
-    assert len(curves) == 12 and max(len(curve["steps"]) for curve in curves) <= 40
-    # 7. with since: the jobs that changed.
     with django_assert_num_queries(7):
+        answer = api.get(f"/api/experiments/{experiment.pk}/curves/", {"points": 40}).json()
+    curves = answer["curves"]
+    assert len(curves) == 12 and max(len(curve["steps"]) for curve in curves) <= 40
+    assert (answer["count"], answer["page"], answer["pages"]) == (12, 1, 1)
+    # 8. with since: the jobs of the page that changed.
+    with django_assert_num_queries(8):
         api.get(f"/api/experiments/{experiment.pk}/curves/", {"points": 40, "since": 0})
+    # A page at a time: an experiment's curves never come back whole in one answer.
+    second = api.get(f"/api/experiments/{experiment.pk}/curves/", {"points": 40, "page_size": 5, "page": 3}).json()
+    assert (second["count"], second["page"], second["pages"]) == (12, 3, 3)
+    assert [curve["jid"] for curve in second["curves"]] == [curve["jid"] for curve in curves][10:]
 
 
 # -- labeled results -----------------------------------------------------------------------------

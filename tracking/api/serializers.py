@@ -362,7 +362,10 @@ class IntermediateResultsOut(serializers.Serializer):
     results = IntermediateResultOut(many=True, help_text="In step order.")
 
 
-class CurvesQueryIn(serializers.Serializer):
+class CurvesQueryIn(PageQueryIn):
+    """A page of the experiment's jobs (in jid order): an experiment of 10,000 jobs never
+    comes back whole in one answer."""
+
     since = serializers.IntegerField(
         min_value=0,
         max_value=2**63 - 1,
@@ -386,6 +389,9 @@ class CurveOut(serializers.Serializer):
 
 class CurvesOut(serializers.Serializer):
     cursor = serializers.IntegerField(help_text="Give it back as since, to get only what changed after this answer.")
+    count = serializers.IntegerField(help_text="Jobs asked for in all pages (curves of one page per answer).")
+    page = serializers.IntegerField()
+    pages = serializers.IntegerField()
     curves = CurveOut(
         many=True, help_text="Whole (downsampled) curves, by jid, of the jobs asked for, or that changed."
     )
