@@ -155,7 +155,9 @@ class BigServer:
         if _has_url("api-experiment-curves"):
             from django.urls import reverse
 
-            pages["API curves"] = (reverse("api-experiment-curves", args=[eid]), {})
+            # A page of 10 jobs' curves, as many as the smallest experiment has: the
+            # answer's size is the client's choice, its cost must not grow with the experiment.
+            pages["API curves"] = (reverse("api-experiment-curves", args=[eid]) + "?page_size=10", {})
         return pages
 
     def time(self, path, headers, cold=False):

