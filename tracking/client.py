@@ -48,6 +48,7 @@ from tracking.interface import (
     parse_experiment_call,
 )
 from tracking.interface import check_id as _id
+from tracking.interface import check_resource_query
 from tracking.interface import check_job_config as _job_config
 from tracking.interface import check_status as _status
 from tracking.interface import lookup_id as _lookup_id
@@ -403,12 +404,8 @@ class RestConnector(AbstractConnector):
 
     @_method()
     def get_available_resource(self, username, rtype, rid_blacklist=None):
-        if rtype is None:  # Auptimizer's instr(NULL, type) matches nothing
+        if not check_resource_query(rtype, rid_blacklist):
             return []
-        if not isinstance(rtype, str):
-            raise InvalidInputError(f"rtype must be a string, not {type(rtype).__name__}")
-        if rid_blacklist is not None and not isinstance(rid_blacklist, (list, tuple, set, frozenset)):
-            raise InvalidInputError(f"rid_blacklist must be a list of ids, not {type(rid_blacklist).__name__}")
         query = {"rtype": rtype}
         if rid_blacklist:
             blacklist = [_lookup_id(rid, "a blacklisted rid") for rid in rid_blacklist]

@@ -52,6 +52,7 @@ from tracking.interface import (  # noqa: E402
     parse_experiment_call,
 )
 from tracking.interface import check_id as _id  # noqa: E402
+from tracking.interface import check_resource_query  # noqa: E402
 from tracking.interface import check_job_config as _job_config  # noqa: E402
 from tracking.interface import check_status as _status  # noqa: E402
 from tracking.interface import lookup_id as _lookup_id  # noqa: E402
@@ -499,12 +500,8 @@ class DjangoConnector(AbstractConnector):
 
     @connector_method()
     def get_available_resource(self, username, rtype, rid_blacklist=None):
-        if rtype is None:  # Auptimizer's instr(NULL, type) matches nothing
+        if not check_resource_query(rtype, rid_blacklist):
             return []
-        if not isinstance(rtype, str):
-            raise InvalidInputError(f"rtype must be a string, not {type(rtype).__name__}")
-        if rid_blacklist is not None and not isinstance(rid_blacklist, (list, tuple, set, frozenset)):
-            raise InvalidInputError(f"rid_blacklist must be a list of ids, not {type(rid_blacklist).__name__}")
         free = self._objects(Resource).filter(status=ResourceStatus.FREE, in_service=True).order_by("pk")
         rids = []
         if rid_blacklist:

@@ -172,6 +172,18 @@ def check_job_config(value):
     return config
 
 
+def check_resource_query(rtype, rid_blacklist):
+    """get_available_resource's arguments: True when they can match something (a None
+    rtype matches nothing, as Auptimizer's instr(NULL, type)); InvalidInputError otherwise."""
+    if rtype is None:
+        return False
+    if not isinstance(rtype, str):
+        raise InvalidInputError(f"rtype must be a string, not {type(rtype).__name__}")
+    if rid_blacklist is not None and not isinstance(rid_blacklist, (list, tuple, set, frozenset)):
+        raise InvalidInputError(f"rid_blacklist must be a list of ids, not {type(rid_blacklist).__name__}")
+    return True
+
+
 class AbstractConnector(abc.ABC):
     """What an executor needs from experiment tracking.
 
