@@ -59,32 +59,50 @@ def _stop_refusal(experiment):
     )
 
 
-@require_http_methods(["GET", "POST"])
-def stop(request, eid):
-    """Ask the executor to stop: status REQUEST_STOP, which Auptimizer's executor polls
-    (maybe_get_experiment_status) before ending the experiment as STOPPED."""
+def _control(request, eid, template, refusal_of, act, done, context_of=lambda experiment: {}):
+    """The shape of every control: GET shows the confirmation page; POST, under a lock on
+    the experiment row, checks `refusal_of` (a message, or None) and then `act`s, and
+    answers with `done` (a redirect); a refused POST shows the page again with 409."""
     if request.method == "GET":
         experiment = _changeable(request, eid)
     else:
         with transaction.atomic():
             experiment = _changeable(request, eid, lock=True)
-            refusal = _stop_refusal(experiment)
+            refusal = refusal_of(experiment)
             if refusal is None:
-                _connector().change_experiment_status(experiment.pk, ExperimentStatus.REQUEST_STOP)
+                act(experiment)
         if refusal is None:
-            messages.success(request, f"Stop requested for {experiment}; its executor stops after its running jobs.")
-            return redirect(experiment)
-    return _confirm(request, "tracking/confirm_stop.html", experiment, _stop_refusal(experiment))
+            return done(experiment)
+    return _confirm(request, template, experiment, refusal_of(experiment), **context_of(experiment))
 
 
-def _busy_refusal(experiment, action):
-    if experiment.status in ACTIVE_EXPERIMENT_STATUSES:
-        return (
-            f"This experiment is {experiment.status}: its executor may still be writing to it, so it cannot be "
-            f"{action}. Request a stop and wait for it to end, or, if its executor is gone, ask an admin to run "
-            "aup_reset."
-        )
-    return None
+@require_http_methods(["GET", "POST"])
+def stop(request, eid):
+    """Ask the executor to stop: status REQUEST_STOP, which Auptimizer's executor polls
+    (maybe_get_experiment_status) before ending the experiment as STOPPED."""
+
+    def done(experiment):
+        messages.success(request, f"Stop requested for {experiment}; its executor stops after its running jobs.")
+        return redirect(experiment)
+
+    return _control(
+        request, eid, "tracking/confirm_stop.html", _stop_refusal,
+        lambda experiment: _connector().change_experiment_status(experiment.pk, ExperimentStatus.REQUEST_STOP),
+        done,
+    )
+
+
+def _busy_refusal(action):
+    def refusal(experiment):
+        if experiment.status in ACTIVE_EXPERIMENT_STATUSES:
+            return (
+                f"This experiment is {experiment.status}: its executor may still be writing to it, so it cannot be "
+                f"{action}. Request a stop and wait for it to end, or, if its executor is gone, ask an admin to run "
+                "aup_reset."
+            )
+        return None
+
+    return refusal
 
 
 @require_http_methods(["GET", "POST"])
@@ -92,23 +110,16 @@ def restart(request, eid):
     """Restart the record as Auptimizer does when an executor resumes an experiment
     (DjangoConnector.start_experiment_by_eid): its jobs and their results are deleted,
     it is RUNNING again with a new start time. Refused while an executor may be at work."""
-    if request.method == "GET":
-        experiment = _changeable(request, eid)
-    else:
-        with transaction.atomic():
-            experiment = _changeable(request, eid, lock=True)
-            refusal = _busy_refusal(experiment, "restarted")
-            if refusal is None:
-                _connector().start_experiment_by_eid(experiment.pk)
-        if refusal is None:
-            messages.success(request, f"{experiment} restarted: start its executor with eid={experiment.pk} to run jobs.")
-            return redirect(experiment)
-    return _confirm(
-        request,
-        "tracking/confirm_restart.html",
-        experiment,
-        _busy_refusal(experiment, "restarted"),
-        job_count=Job.objects.filter(experiment=experiment).count(),
+
+    def done(experiment):
+        messages.success(request, f"{experiment} restarted: start its executor with eid={experiment.pk} to run jobs.")
+        return redirect(experiment)
+
+    return _control(
+        request, eid, "tracking/confirm_restart.html", _busy_refusal("restarted"),
+        lambda experiment: _connector().start_experiment_by_eid(experiment.pk),
+        done,
+        lambda experiment: {"job_count": Job.objects.filter(experiment=experiment).count()},
     )
 
 
@@ -116,25 +127,20 @@ def restart(request, eid):
 def delete(request, eid):
     """Delete the experiment with everything recorded for it. Refused while an
     executor may be at work (its next write would fail)."""
-    if request.method == "GET":
-        experiment = _changeable(request, eid)
-    else:
-        with transaction.atomic():
-            experiment = _changeable(request, eid, lock=True)
-            refusal = _busy_refusal(experiment, "deleted")
-            if refusal is None:
-                _connector().delete_experiment(experiment.pk)
-        if refusal is None:
-            messages.success(request, f"{experiment} deleted.")
-            return redirect("experiments")
-    return _confirm(
-        request,
-        "tracking/confirm_delete.html",
-        experiment,
-        _busy_refusal(experiment, "deleted"),
-        # Two counts, each answered by an index (jobs by experiment; steps by job).
-        job_count=Job.objects.filter(experiment=experiment).count(),
-        step_count=IntermediateResult.objects.filter(job__experiment=experiment).count(),
+
+    def done(experiment):
+        messages.success(request, f"{experiment} deleted.")
+        return redirect("experiments")
+
+    return _control(
+        request, eid, "tracking/confirm_delete.html", _busy_refusal("deleted"),
+        lambda experiment: _connector().delete_experiment(experiment.pk),
+        done,
+        lambda experiment: {
+            # Two counts, each answered by an index (jobs by experiment; steps by job).
+            "job_count": Job.objects.filter(experiment=experiment).count(),
+            "step_count": IntermediateResult.objects.filter(job__experiment=experiment).count(),
+        },
     )
 
 
