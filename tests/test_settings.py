@@ -40,6 +40,7 @@ def manage(*args, **env):
         ({"DATABASE_URL": "mysql://root@localhost/db"}, "DATABASE_URL must be sqlite:// or postgres://"),
         ({"SQLITE_SYNCHRONOUS": "OFF"}, "SQLITE_SYNCHRONOUS='OFF' must be one of NORMAL, FULL"),
         ({"SQLITE_BUSY_TIMEOUT_SECONDS": "soon"}, "SQLITE_BUSY_TIMEOUT_SECONDS='soon' is not an integer"),
+        ({"POSTGRES_PREPARED_STATEMENTS": "maybe"}, "POSTGRES_PREPARED_STATEMENTS='maybe' is not a boolean"),
         ({"AUPSITE_ENV": "staging"}, "AUPSITE_ENV='staging' must be one of local, production"),
         ({"AUPSITE_ENV": "production", "ALLOWED_HOSTS": "x.org"}, "SECRET_KEY must be set"),
         ({**PRODUCTION, "ALLOWED_HOSTS": ""}, "ALLOWED_HOSTS is set but empty"),
@@ -71,6 +72,14 @@ def test_it_runs_locally_with_no_variables_set():
     database = next(line for line in lines if line.startswith("DATABASES = "))
     assert "'ENGINE': 'django.db.backends.sqlite3'" in database
     assert f"'NAME': '{PROJECT_DIR / 'db.sqlite3'}'" in database
+
+
+@pytest.mark.parametrize("env, threshold", [({}, "5"), ({"POSTGRES_PREPARED_STATEMENTS": "0"}, "None")])
+def test_it_prepares_the_hot_paths_on_postgresql_unless_told_not_to(env, threshold):
+    result = manage("diffsettings", "--all", DATABASE_URL="postgres://aup@db.example.org/aupsite", **env)
+    assert result.returncode == 0, result.stderr
+    database = next(line for line in result.stdout.splitlines() if "DATABASES = " in line)
+    assert f"'prepare_threshold': {threshold}" in database
 
 
 def test_it_turns_on_every_safe_default_in_production():

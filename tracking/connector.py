@@ -15,9 +15,9 @@ There is no lock in this process: each thread uses its own database connection
 (Django's connections are per thread; a thread's connection is reused across calls and
 closed when the thread ends), writes are short transactions (IMMEDIATE on SQLite, so
 writers queue on the busy timeout), and the one contended row, a resource, changes
-status by compare-and-set. Step numbers are computed in the INSERT itself and guarded
-by unique constraints; a collision (PostgreSQL only: SQLite serialises writers) is
-retried.
+status by compare-and-set. Numbers of a job's steps and attempts are "last + 1", taken
+while the job's writers are serialised (SQLite's database lock; on PostgreSQL the job
+row's lock, see _lock_job) and guarded by unique constraints.
 """
 
 import functools
@@ -111,6 +111,82 @@ def _unix_seconds(moment):
     return None if moment is None else int(moment.timestamp())
 
 
+# -- the executor's two hot paths ---------------------------------------------------
+# save_intermediate_result and save_multiple_results run once per step of every job, so
+# each is one statement, sent straight to the database driver (see _execute_on_driver).
+# The ORM would take three or four queries for each.
+
+
+def _execute_on_driver(connection, sql, params, read):
+    """Run one hot-path statement on the driver's own cursor and return read(cursor).
+
+    Django's cursor wrapper costs as much as SQLite's insert itself: it rewrites the
+    placeholders of every query and runs the query-logging hooks. These statements are
+    written once in the driver's placeholder style and executed directly, so they do not
+    show in connection.queries. Errors still become django.db errors, and a transaction
+    that is already broken is refused, as Django's own cursor does.
+
+    On PostgreSQL the statement is prepared once per connection (psycopg's server-side
+    binding), which halves the server's work for each call. A pooler in front of
+    PostgreSQL must then keep prepared statements per client (pgbouncer 1.21 and later,
+    with max_prepared_statements set), or run in session mode.
+    """
+    connection.ensure_connection()
+    connection.validate_no_broken_transaction()
+    with connection.wrap_database_errors:
+        if connection.vendor == "postgresql":
+            import psycopg
+
+            cursor = psycopg.Cursor(connection.connection)
+            cursor.execute(sql, params, prepare=True)
+        else:
+            cursor = connection.connection.cursor()
+            cursor.execute(sql, params)
+        try:
+            return read(cursor)
+        finally:
+            cursor.close()
+
+
+# PostgreSQL: the function of migration 0007 locks the job and inserts its next step.
+_NEXT_STEP_FUNCTION_CALL = (
+    "SELECT tracking_save_intermediate_result(%s::bigint, %s::double precision, %s::text, %s::timestamptz)"
+)
+
+
+@functools.cache
+def _sqlite_next_step_insert():
+    # The step number is computed from the job's last step (the unique (job, number)
+    # index answers MAX at once), and an unknown job inserts nothing.
+    table = IntermediateResult._meta.db_table
+    return (
+        f"INSERT INTO {table} (job_id, number, score, score_text, receive_time) "
+        f"SELECT j.id, COALESCE((SELECT MAX(r.number) FROM {table} r WHERE r.job_id = j.id), -1) + 1, "
+        f"?, ?, ? FROM {Job._meta.db_table} j WHERE j.id = ?"
+    )
+
+
+@functools.lru_cache(maxsize=64)  # one statement per number of labels
+def _multiple_results_insert(vendor, count):
+    # The job row supplies the links, so the rows are inserted only if the job exists,
+    # belongs to eid and owns irid (when given); when fewer than `count` rows were
+    # inserted, _check_result_links says which id was wrong.
+    values = " UNION ALL ".join(
+        f"SELECT {order} AS label_order, CAST(%s AS DOUBLE PRECISION) AS value, CAST(%s AS TEXT) AS value_text"
+        for order in range(1, count + 1)
+    )
+    sql = (
+        f"INSERT INTO {MultipleResult._meta.db_table} "
+        "(job_id, intermediate_result_id, experiment_id, label_order, value, value_text, receive_time, is_last) "
+        "SELECT j.id, r.id, j.experiment_id, v.label_order, v.value, v.value_text, %s, FALSE "
+        f"FROM {Job._meta.db_table} j "
+        f"LEFT JOIN {IntermediateResult._meta.db_table} r ON r.id = %s AND r.job_id = j.id "
+        f"CROSS JOIN ({values}) v "
+        "WHERE j.id = %s AND j.experiment_id = %s AND (CAST(%s AS BIGINT) IS NULL OR r.id IS NOT NULL)"
+    )
+    return sql.replace("%s", "?") if vendor == "sqlite" else sql
+
+
 class DjangoConnector(AbstractConnector):
     """The connector interface over the ORM; see tracking.interface for each method's contract."""
 
@@ -182,6 +258,7 @@ class DjangoConnector(AbstractConnector):
         On PostgreSQL the job row's lock queues them, and the next statement (READ
         COMMITTED takes a new snapshot per statement) sees the previous writer's row.
         SQLite needs no lock: its writers are already serialised by the database lock.
+        (Steps take the same lock inside one PostgreSQL function, migration 0007.)
         """
         if connections[self.using].features.has_select_for_update:
             locked = self._objects(Job).select_for_update().filter(pk=jid).values_list("pk", flat=True)
@@ -557,39 +634,20 @@ class DjangoConnector(AbstractConnector):
     def save_intermediate_result(self, jid, score):
         jid = _id(jid, "jid")
         number, text = encode_score(score)
-        if connections[self.using].features.has_select_for_update:
-            # PostgreSQL: lock the job, then insert, in one transaction (see _lock_job).
-            def lock_and_insert():
-                self._lock_job(jid)
-                return self._insert_intermediate_result(jid, number, text)
-
-            return self._retry_on_conflict(lock_and_insert)
-        # SQLite: the single INSERT is its own transaction, serialised with every
-        # other writer by the database lock; BEGIN and COMMIT would only add cost.
-        return self._insert_intermediate_result(jid, number, text)
-
-    def _insert_intermediate_result(self, jid, number, text):
-        # The executor's hot path in one statement: the step number is computed from
-        # the job's last step (the unique (job, number) index answers MAX at once) and
-        # an unknown job inserts nothing. The ORM would take three queries.
         connection = connections[self.using]
-        table = IntermediateResult._meta.db_table
-        receive_time = IntermediateResult._meta.get_field("receive_time").get_db_prep_value(timezone.now(), connection)
-        sql = (
-            f"INSERT INTO {table} (job_id, number, score, score_text, receive_time) "
-            f"SELECT j.id, COALESCE((SELECT MAX(r.number) FROM {table} r WHERE r.job_id = j.id), -1) + 1, "
-            f"%s, %s, %s FROM {Job._meta.db_table} j WHERE j.id = %s"
-        )
-        params = [number, text, receive_time, jid]
-        with connection.cursor() as cursor:
-            if connection.vendor == "sqlite":
-                # lastrowid saves stepping a RETURNING row: a tenth of the call's time.
-                cursor.execute(sql, params)
-                irid = cursor.lastrowid if cursor.rowcount == 1 else None
-            else:
-                cursor.execute(sql + " RETURNING id", params)
-                row = cursor.fetchone()
-                irid = row[0] if row else None
+        receive_time = connection.ops.adapt_datetimefield_value(timezone.now())
+        if connection.vendor == "postgresql":
+            # Locks the job, then numbers and inserts the step (migration 0007).
+            irid = _execute_on_driver(
+                connection, _NEXT_STEP_FUNCTION_CALL, [jid, number, text, receive_time], lambda cursor: cursor.fetchone()[0]
+            )
+        else:
+            # One INSERT, its own transaction, serialised with every other writer by
+            # SQLite's database lock; lastrowid saves stepping a RETURNING row.
+            irid = _execute_on_driver(
+                connection, _sqlite_next_step_insert(), [number, text, receive_time, jid],
+                lambda cursor: cursor.lastrowid if cursor.rowcount == 1 else None,
+            )
         if irid is None:
             raise NotFoundError(f"job {jid} does not exist")
         return irid
@@ -660,29 +718,12 @@ class DjangoConnector(AbstractConnector):
             self._insert_multiple_results(jid, irid, eid, encoded)
 
     def _insert_multiple_results(self, jid, irid, eid, encoded):
-        # The executor's other hot path, in one statement: the job row supplies the
-        # links, so the rows are inserted only if the job exists, belongs to eid and
-        # owns irid (when given). The ORM would need three reads and an insert. When
-        # nothing was inserted, _check_result_links says which id was wrong.
         connection = connections[self.using]
-        receive_time = MultipleResult._meta.get_field("receive_time").get_db_prep_value(timezone.now(), connection)
-        values = " UNION ALL ".join(
-            f"SELECT {order} AS label_order, CAST(%s AS DOUBLE PRECISION) AS value, CAST(%s AS TEXT) AS value_text"
-            for order in range(1, len(encoded) + 1)
-        )
-        sql = (
-            f"INSERT INTO {MultipleResult._meta.db_table} "
-            "(job_id, intermediate_result_id, experiment_id, label_order, value, value_text, receive_time, is_last) "
-            "SELECT j.id, r.id, j.experiment_id, v.label_order, v.value, v.value_text, %s, FALSE "
-            f"FROM {Job._meta.db_table} j "
-            f"LEFT JOIN {IntermediateResult._meta.db_table} r ON r.id = %s AND r.job_id = j.id "
-            f"CROSS JOIN ({values}) v "
-            "WHERE j.id = %s AND j.experiment_id = %s AND (CAST(%s AS BIGINT) IS NULL OR r.id IS NOT NULL)"
-        )
+        receive_time = connection.ops.adapt_datetimefield_value(timezone.now())
         params = [receive_time, irid, *(value for pair in encoded for value in pair), jid, eid, irid]
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            inserted = cursor.rowcount
+        inserted = _execute_on_driver(
+            connection, _multiple_results_insert(connection.vendor, len(encoded)), params, lambda cursor: cursor.rowcount
+        )
         if inserted != len(encoded):
             self._check_result_links(jid, irid, eid)
             raise BackendError(f"save_multiple_results: {inserted} of {len(encoded)} rows were written")
