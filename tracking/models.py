@@ -674,7 +674,15 @@ class MultipleResult(models.Model):
     intermediate_result = models.ForeignKey(
         IntermediateResult, models.DO_NOTHING, null=True, blank=True, related_name="multiple_results"
     )
-    experiment = models.ForeignKey(Experiment, models.CASCADE, related_name="multiple_results")
+    # A copy of job.experiment_id, taken from the job row by the connector's insert,
+    # so the job's foreign key already guarantees the experiment exists: the database
+    # keeps no constraint of its own here. On PostgreSQL that constraint locked the
+    # experiment row (FOR KEY SHARE) at every labeled result, and with many executors
+    # writing one experiment those locks queued on the one row (make bench, row 3).
+    # Django still cascades deletes from the experiment.
+    experiment = models.ForeignKey(
+        Experiment, models.CASCADE, related_name="multiple_results", db_constraint=False
+    )
     # 1-based position of the label in the experiment's label list.
     label_order = models.PositiveIntegerField()
     value = models.FloatField(null=True, blank=True)
