@@ -2,6 +2,7 @@
 that whatever else the machine does falls on all of them alike; rows report medians,
 the spread between the quartiles, and ratios of medians."""
 
+import random
 import statistics
 import time
 from dataclasses import asdict, dataclass, field
@@ -32,14 +33,21 @@ class Sample:
 
 
 def interleaved(variants, rounds, warmup=1):
-    """Time each callable of `variants` ({name: fn}) `rounds` times, interleaved.
+    """Time each callable of `variants` ({name: fn}) `rounds` times, interleaved, in a
+    shuffled (seeded) order each round.
 
     Each fn does one unit of work and returns None (timed here) or its own duration
     in seconds (when it must exclude set-up from the timing).
     """
     samples = {name: Sample(name) for name in variants}
+    # Each round runs the variants in a new order: a variant that leaves the disk busy
+    # (an fsync per statement) would otherwise always slow the one that follows it.
+    order = random.Random(20261125)
+    names = list(variants)
     for round_number in range(warmup + rounds):
-        for name, work in variants.items():
+        order.shuffle(names)
+        for name in names:
+            work = variants[name]
             start = time.perf_counter()
             measured = work()
             elapsed = time.perf_counter() - start if measured is None else measured

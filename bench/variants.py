@@ -159,29 +159,57 @@ class AuptimizerVariant:
 
 
 class PlainSqliteVariant:
-    """The floor for one writer: the same intermediate-result rows through plain sqlite3,
-    WAL and synchronous=NORMAL, one commit per row, the step number known in advance."""
+    """The floor: the same rows through plain sqlite3, WAL, one commit per call, every
+    number known in advance and no checks. Row 2 compares save_intermediate_result
+    with its insert; row 1 compares a whole job lifecycle with its 202 commits, which
+    at synchronous=FULL is what any connector that makes each call durable must pay."""
 
-    def __init__(self, path):
+    def __init__(self, path, synchronous="NORMAL"):
         self.connection = sqlite3.connect(path, isolation_level=None)
         self.connection.execute("PRAGMA journal_mode=WAL")
-        self.connection.execute("PRAGMA synchronous=NORMAL")
+        self.connection.execute(f"PRAGMA synchronous={synchronous}")
+        self.connection.execute("CREATE TABLE job (id INTEGER PRIMARY KEY, score REAL, status TEXT, start_time TEXT, end_time TEXT)")
         self.connection.execute(
             "CREATE TABLE intermediate_result (id INTEGER PRIMARY KEY AUTOINCREMENT, job_id INTEGER NOT NULL, "
             "number INTEGER NOT NULL, score REAL, score_text TEXT, receive_time TEXT NOT NULL, UNIQUE (job_id, number))"
         )
+        self.connection.execute(
+            "CREATE TABLE multiple_result (id INTEGER PRIMARY KEY, job_id INTEGER NOT NULL, intermediate_result_id INTEGER, "
+            "label_order INTEGER NOT NULL, value REAL, receive_time TEXT NOT NULL)"
+        )
         self.next_number = 0
+
+    def _commit(self, sql, params):
+        self.connection.execute("BEGIN")
+        cursor = self.connection.execute(sql, params)
+        self.connection.execute("COMMIT")
+        return cursor.lastrowid
 
     def save_results(self, count):
         def save():
-            cursor = self.connection.cursor()
             for step in range(count):
-                cursor.execute("BEGIN")
-                cursor.execute(
+                self._commit(
                     "INSERT INTO intermediate_result (job_id, number, score, score_text, receive_time) VALUES (?, ?, ?, NULL, ?)",
                     (1, self.next_number, step / count, time.strftime("%Y-%m-%d %H:%M:%S")),
                 )
-                cursor.execute("COMMIT")
                 self.next_number += 1
 
         return _timed(save)
+
+    def lifecycle(self):
+        def rows():
+            now = time.strftime("%Y-%m-%d %H:%M:%S")
+            jid = self._commit("INSERT INTO job (status, start_time) VALUES ('RUNNING', ?)", (now,))
+            for step in range(STEPS):
+                irid = self._commit(
+                    "INSERT INTO intermediate_result (job_id, number, score, receive_time) VALUES (?, ?, ?, ?)",
+                    (jid, step, step / STEPS, now),
+                )
+                self._commit(
+                    "INSERT INTO multiple_result (job_id, intermediate_result_id, label_order, value, receive_time) "
+                    "VALUES (?, ?, 1, ?, ?), (?, ?, 2, ?, ?)",
+                    (jid, irid, step / STEPS, now, jid, irid, 1 - step / STEPS, now),
+                )
+            self._commit("UPDATE job SET score = 0.5, status = 'FINISHED', end_time = ? WHERE id = ?", (now, jid))
+
+        return _timed(rows)
