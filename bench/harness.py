@@ -32,20 +32,22 @@ class Sample:
         return {"name": self.name, "median_s": self.median, "p25_s": low, "p75_s": high, "runs": len(self.times)}
 
 
-def interleaved(variants, rounds, warmup=1):
-    """Time each callable of `variants` ({name: fn}) `rounds` times, interleaved, in a
-    shuffled (seeded) order each round.
+def interleaved(variants, rounds, warmup=1, shuffle=False):
+    """Time each callable of `variants` ({name: fn}) `rounds` times, interleaved.
 
     Each fn does one unit of work and returns None (timed here) or its own duration
-    in seconds (when it must exclude set-up from the timing).
+    in seconds (when it must exclude set-up from the timing). With shuffle, each round
+    runs the variants in a new (seeded) order: a variant that leaves the disk busy (an
+    fsync per statement) would otherwise always slow the one that follows it. Without
+    it the order is fixed, for variants that rely on the one before (a cached page
+    after its first open).
     """
     samples = {name: Sample(name) for name in variants}
-    # Each round runs the variants in a new order: a variant that leaves the disk busy
-    # (an fsync per statement) would otherwise always slow the one that follows it.
     order = random.Random(20261125)
     names = list(variants)
     for round_number in range(warmup + rounds):
-        order.shuffle(names)
+        if shuffle:
+            order.shuffle(names)
         for name in names:
             work = variants[name]
             start = time.perf_counter()

@@ -60,7 +60,7 @@ def write_path(workdir, rounds, preload):
         "bench.variants.AuptimizerVariant", path=str(workdir / "auptimizer-big.db"), preload_results=preload
     )
     try:
-        samples = interleaved({name: (lambda w=worker: w.call("lifecycle")) for name, worker in variants.items()}, rounds)
+        samples = interleaved({name: (lambda w=worker: w.call("lifecycle")) for name, worker in variants.items()}, rounds, shuffle=True)
     finally:
         for worker in variants.values():
             worker.close()
@@ -94,7 +94,7 @@ def single_writer(workdir, rounds):
         "plain sqlite3": Worker("bench.variants.PlainSqliteVariant", path=str(workdir / "plain.sqlite3")),
     }
     try:
-        floor = interleaved({name: (lambda w=worker: w.call("save_results", calls) / calls) for name, worker in single.items()}, rounds)
+        floor = interleaved({name: (lambda w=worker: w.call("save_results", calls) / calls) for name, worker in single.items()}, rounds, shuffle=True)
     finally:
         for worker in single.values():
             worker.close()
