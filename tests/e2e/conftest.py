@@ -9,12 +9,11 @@ Every page is served with the Content-Security-Policy that production will enfor
 violation or script error fails the test.
 """
 
-import os
 from pathlib import Path
 
 import pytest
 
-from tests.browser import CHROMIUM, CHROMIUM_ARGS
+from tests.browser import CHROMIUM, chromium
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -30,26 +29,14 @@ def browser(django_db_setup):
     Playwright's sync API keeps an asyncio event loop in this thread, and Django
     refuses ORM calls from a thread with a running loop (SynchronousOnlyOperation).
     The tests' own ORM calls (building data, checking it) are plain synchronous code,
-    so the guard is lifted while the browser lives: module scope, so the other test
-    modules run with the guard on and without the loop. The test database is created
-    first (django_db_setup), outside the loop.
+    so tests.browser.chromium lifts the guard while the browser lives: module scope,
+    so the other test modules run with the guard on and without the loop. The test
+    database is created first (django_db_setup), outside the loop.
     """
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: run `make test` as root (it installs Debian's chromium) or apt-get install chromium")
-    from playwright.sync_api import sync_playwright
-
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            yield browser
-            browser.close()
-    finally:
-        if previous is None:
-            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-        else:
-            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+    with chromium() as browser:
+        yield browser
 
 
 @pytest.fixture
