@@ -12,6 +12,12 @@ def user(db):
 
 
 @pytest.fixture
+def alice(user):
+    """The same researcher as `user`, by name, for tests that tell several users apart."""
+    return user
+
+
+@pytest.fixture
 def other_user(db):
     return make_user("bob")
 

@@ -14,11 +14,6 @@ ACTIONS = ["stop", "restart", "delete"]
 
 
 @pytest.fixture
-def alice(db):
-    return make_user("alice")
-
-
-@pytest.fixture
 def bob(db):
     return make_user("bob")
 

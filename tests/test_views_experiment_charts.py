@@ -11,11 +11,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def alice(db):
-    return make_user("alice")
-
-
-@pytest.fixture
 def experiment(alice):
     return make_configured_experiment(alice, resource_args={"multi_res_labels": ["accuracy"]})
 

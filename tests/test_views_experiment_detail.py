@@ -14,11 +14,6 @@ HX = {"HTTP_HX_REQUEST": "true"}
 
 
 @pytest.fixture
-def alice(db):
-    return make_user("alice")
-
-
-@pytest.fixture
 def experiment(alice):
     return make_configured_experiment(
         alice,

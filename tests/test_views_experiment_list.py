@@ -6,11 +6,6 @@ from tracking.models import Experiment
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def alice(db):
-    return make_user("alice")
-
-
 def test_it_requires_login(client):
     response = client.get("/")
     assert response.status_code == 302 and response.url.startswith("/accounts/login/")

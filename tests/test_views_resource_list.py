@@ -7,11 +7,6 @@ from tracking.models import JobAttempt
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def alice(db):
-    return make_user("alice")
-
-
 def test_it_says_how_to_add_resources_when_there_are_none(client, alice):
     client.force_login(alice)
     html = client.get("/resources/").content.decode()
