@@ -29,18 +29,9 @@ def cpu(db):
 
 @pytest.fixture
 def connector(db):
-    """The implementation under test; the contract suite runs against whatever this yields."""
-    instance = DjangoConnector()
-    yield instance
-    instance.close()
+    """A DjangoConnector on the test database, for tests that record as an executor does.
 
-
-@pytest.fixture
-def second_connector(db):
-    """Another connector instance, as another executor holds: what it takes is not ours.
-
-    A test module that overrides `connector` with another implementation may override
-    this too; left as is, the other executor is a DjangoConnector on the same database.
+    The contract suite (tests/contract/) has its own, run once per implementation.
     """
     instance = DjangoConnector()
     yield instance

@@ -1,7 +1,7 @@
 """The write API: who may write what, bad input, and the connector's errors as statuses.
 
 What each write *does* is the connector's contract, run over HTTP in
-tests/test_rest_connector_contract.py; these tests cover what the API adds.
+tests/contract/ (the [rest] tests); these tests cover what the API adds.
 """
 
 import pytest
