@@ -1,11 +1,13 @@
 """The connector contract (shared/spec/CONNECTOR.md), written once for every implementation.
 
 Each test drives the implementation under test only through the `connector` fixture, which
-conftest.py parametrises over the implementations: every test runs once per implementation
-(its id ends in [orm] or [rest]), as Django's sessions tests run one suite per backend. One
-module per section of tracking.interface.AbstractConnector (lifetime, experiments, jobs and
-attempts, resources, results), and two for what cuts across the sections: scores, and bad
-input for every method. A test of one implementation alone belongs with that
+conftest.py parametrises over the implementations: every test runs once per implementation,
+as Django's sessions tests run one suite per backend. Its parameters start with the
+implementation's id, [orm or [rest, so `pytest tests/contract -k "[rest"` runs one of them.
+
+One module per section of tracking.interface.AbstractConnector (lifetime, experiments, jobs
+and attempts, resources, results), and two for what cuts across the sections: scores, and
+bad input for every method. A test of one implementation alone belongs with that
 implementation's own tests (tests/test_rest_connector.py, tests/test_connector_*.py).
 
 Set-up and checks of the stored rows go straight through the ORM (tests/factories.py), so
