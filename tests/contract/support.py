@@ -10,15 +10,7 @@ from datetime import timedelta
 import pytest
 
 from tracking.interface import ConnectorError
-from tracking.models import (
-    Experiment,
-    IntermediateResult,
-    Job,
-    JobAttempt,
-    MultipleResult,
-    Resource,
-    ResultLabel,
-)
+from tracking.models import Experiment, IntermediateResult, Job, JobAttempt, MultipleResult, Resource, ResultLabel
 
 # An id no row reaches, even where PostgreSQL's sequences keep counting across test runs
 # (a rolled-back test does not rewind them, nor does --reuse-db).
