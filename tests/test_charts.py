@@ -4,6 +4,7 @@ too big to send whole."""
 
 import json
 import math
+from datetime import datetime, timedelta
 
 import pytest
 from django.db import connection
@@ -125,6 +126,21 @@ def test_it_says_what_the_curves_chart_leaves_out():
     shown_all = charts.curves_note(True, 200, 10_000, 50, best=10)
     assert shown_all == "Showing the 200 best of 10,000 jobs, 50 points per curve."
     assert charts.curves_note(True, 30, 30, 50, best=10) == "All 30 jobs, 50 points per curve."
+
+
+def test_it_places_timeline_bars_in_percent_with_a_minimum_width():
+    origin = datetime(2026, 1, 1, 12, 0, 0)
+    second = timedelta(seconds=1)
+    bars = charts.timeline_bars(
+        [(origin, origin + 30 * second), (origin + 50 * second, origin + 100 * second), (origin + 60 * second,) * 2],
+        origin,
+        origin + 100 * second,
+    )
+    assert bars == [(0.0, 30.0), (50.0, 50.0), (60.0, charts.MIN_BAR_WIDTH)]
+    # Thirds round to 3 decimals; an empty span does not divide by zero.
+    thirds = charts.timeline_bars([(origin + second, origin + 2 * second)], origin, origin + 3 * second)
+    assert thirds == [(33.333, 33.333)]
+    assert charts.timeline_bars([(origin, origin)], origin, origin) == [(0.0, charts.MIN_BAR_WIDTH)]
 
 
 def test_it_lists_the_job_pages_series_score_first_then_labels_in_order():

@@ -418,3 +418,25 @@ def job_series(score_curve, labeled, names):
     for order, points in sorted(labeled.items()):
         series.append({"name": names.get(order, f"label {order}"), "data": columns(points)})
     return series
+
+
+# -- timelines: attempts on the job page and the resources page -----------------------------
+
+# The narrowest bar drawn, in percent of the timeline: an attempt of a second in a day
+# of history is still something to point at.
+MIN_BAR_WIDTH = 0.4
+
+
+def timeline_bars(intervals, origin, finish):
+    """Where each (start, end) interval sits on a timeline from `origin` to `finish`:
+    [(x, width)] in percent of the timeline, rounded to 3 decimals, each width at least
+    MIN_BAR_WIDTH. Times are datetimes (or any values whose differences have
+    ``total_seconds``); an empty span draws as if it lasted a microsecond."""
+    span = max((finish - origin).total_seconds(), 1e-6)
+    return [
+        (
+            round(100 * (start - origin).total_seconds() / span, 3),
+            max(round(100 * (end - start).total_seconds() / span, 3), MIN_BAR_WIDTH),
+        )
+        for start, end in intervals
+    ]

@@ -449,25 +449,17 @@ def _job_context(job, labels):
     for attempt in attempts:
         attempt.duration = (attempt.end_time - attempt.start_time) if attempt.start_time and attempt.end_time else None
     finals = MultipleResult.objects.final_values(job.experiment_id, [job.pk]).get(job.pk, {})
-    starts = [a.start_time for a in attempts if a.start_time]
+    started = [a for a in attempts if a.start_time]
     timeline = []
-    if starts:
-        origin = min(starts)
+    if started:
+        origin = min(a.start_time for a in started)
         # A running job's timeline runs to now, so a wait for a retry shows as a gap.
-        finish = now if job.status == JobStatus.RUNNING else max(a.end_time or now for a in attempts if a.start_time)
-        span = max((finish - origin).total_seconds(), 1e-6)
-        for attempt in attempts:
-            if attempt.start_time is None:
-                continue
-            end = attempt.end_time or now
+        finish = now if job.status == JobStatus.RUNNING else max(a.end_time or now for a in started)
+        intervals = [(a.start_time, a.end_time or now) for a in started]
+        bars = charts.timeline_bars(intervals, origin, finish)
+        for attempt, (start, end), (x, width) in zip(started, intervals, bars):
             timeline.append(
-                {
-                    "attempt": attempt,
-                    "x": round(100 * (attempt.start_time - origin).total_seconds() / span, 3),
-                    "width": max(round(100 * (end - attempt.start_time).total_seconds() / span, 3), 0.4),
-                    "duration": end - attempt.start_time,
-                    "open": attempt.end_time is None,
-                }
+                {"attempt": attempt, "x": x, "width": width, "duration": end - start, "open": attempt.end_time is None}
             )
     return {
         "job": job,
@@ -525,21 +517,14 @@ def resource_list(request):
     now = timezone.now()
     starts = [a.start_time for group in by_resource.values() for a in group if a.start_time]
     origin = min(starts) if starts else now
-    span = max((now - origin).total_seconds(), 1e-6)
     for resource in rows:
         group = by_resource.get(resource.pk, [])
         resource.running = [a for a in group if a.running]
         resource.recent = group
         resource.conflict = len(resource.running) > 1
-        resource.segments = [
-            {
-                "attempt": a,
-                "x": round(100 * (a.start_time - origin).total_seconds() / span, 3),
-                "width": max(round(100 * ((a.end_time or now) - a.start_time).total_seconds() / span, 3), 0.4),
-            }
-            for a in group
-            if a.start_time
-        ]
+        started = [a for a in group if a.start_time]
+        bars = charts.timeline_bars([(a.start_time, a.end_time or now) for a in started], origin, now)
+        resource.segments = [{"attempt": a, "x": x, "width": width} for a, (x, width) in zip(started, bars)]
     return render(
         request,
         "tracking/resource_list.html",
