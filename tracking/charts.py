@@ -379,7 +379,7 @@ def history_payload(history, maximize, parameter_config):
 
 def experiment_payload(
     *, ended, maximize, parameter_config, series, labels, cursor, show_all, shown, selected, shaped, budget,
-    history, best
+    history, best, limits
 ):
     """The experiment page's chart JSON (charts.json, and the page's first draw).
 
@@ -387,7 +387,7 @@ def experiment_payload(
     (label order, name) pairs, `shown` the curve_set rows, `shaped` the curves sent
     (curves), `history` what tracking.views.history read (without ``rows`` when the
     client's version is current: the history is then None), `best` the number of best
-    jobs drawn by default.
+    jobs drawn by default, `limits` what the page keeps to (tracking.views.PAGE_LIMITS).
     """
     names = {str(order): name for order, name in labels}
     return {
@@ -405,6 +405,7 @@ def experiment_payload(
         },
         "history": history_payload(history, maximize, parameter_config) if "rows" in history else None,
         "history_version": history["version"],
+        "limits": limits,
     }
 
 

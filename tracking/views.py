@@ -47,6 +47,11 @@ JOB_CURVE_BUDGET = 500
 JOB_ATTEMPTS_SHOWN = 100
 # Hyperparameter columns of the jobs table.
 MAX_PARAM_COLUMNS = 12
+# Rows of the tables under the history and parameter charts (the charts draw them all).
+CHART_TABLE_ROWS = 200
+# What charts.js must keep to, sent in every chart payload so that no limit is typed
+# again in JavaScript: the jobs a selection holds, the rows of the charts' tables.
+PAGE_LIMITS = {"selected": MAX_SELECTED, "table_rows": CHART_TABLE_ROWS}
 # htmx stops polling an element whose request gets this status (htmx 2.x).
 STOP_POLLING = 286
 
@@ -344,6 +349,7 @@ def _chart_payload(experiment, labels, series, show_all, selected, since, have, 
         budget=budget,
         history=history(jobs, charts.HISTORY_BUDGET, charts.HISTORY_BUCKETS, unless_version=history_version),
         best=BEST_CURVES,
+        limits=PAGE_LIMITS,
     )
 
 
@@ -485,7 +491,9 @@ def job_detail(request, job_id):
     payload = job_payload(job, labels)
     # The points behind the chart, as a table for those who do not see the chart.
     score_series = payload["series"][0]["data"]
-    context.update(chart_payload=payload, curve_rows=list(zip(score_series[0], score_series[1])))
+    context.update(
+        chart_payload=payload, curve_rows=list(zip(score_series[0], score_series[1])), curve_budget=JOB_CURVE_BUDGET
+    )
     return render(request, "tracking/job_detail.html", context)
 
 

@@ -106,6 +106,7 @@
     this.url = root.dataset.url;
     this.jobUrl = root.dataset.jobUrl;
     this.series = payload.series.value;
+    this.limits = payload.limits;  // the server's: the selection sent, the tables' rows
     this.showAll = payload.show_all;
     this.logY = false;
     this.selected = new Set();
@@ -315,7 +316,7 @@
       if (best.has(id)) running = best.get(id);
       return ["Job " + id, fmt(h.points[1][n]), fmt(running)];
     });
-    table(document.getElementById("history-table"), ["Job", "Score", "Best so far"], rows, 200);
+    table(document.getElementById("history-table"), ["Job", "Score", "Best so far"], rows, this.limits.table_rows);
   };
 
   Experiment.prototype.drawParams = function (p) {
@@ -386,14 +387,14 @@
     });
     var rows = Array.from(byJob.entries()).sort(function (x, y) { return self.maximize ? y[1].score - x[1].score : x[1].score - y[1].score; })
       .map(function (e) { return ["Job " + e[0]].concat(axes.map(function (_, c) { return e[1].values[c] === undefined ? "—" : e[1].values[c]; })).concat([fmt(e[1].score)]); });
-    table(document.getElementById("params-table"), ["Job"].concat(axes.map(function (a) { return a.name; })).concat(["Score"]), rows, 200);
+    table(document.getElementById("params-table"), ["Job"].concat(axes.map(function (a) { return a.name; })).concat(["Score"]), rows, this.limits.table_rows);
   };
 
   Experiment.prototype.query = function (incremental) {
     var q = new URLSearchParams();
     q.set("series", this.series);
     if (this.showAll) q.set("all", "1");
-    if (this.selected.size) q.set("select", Array.from(this.selected).slice(-20).join(","));
+    if (this.selected.size) q.set("select", Array.from(this.selected).slice(-this.limits.selected).join(","));
     if (incremental) {
       q.set("since", this.cursor);
       q.set("have", this.jobs.map(function (j) { return j.id; }).join(","));
