@@ -7,8 +7,10 @@ required everywhere by LoginRequiredMiddleware.
 
 A fragment is a template that its page includes: an htmx request (``HX-Request``) for
 the page, targeting the fragment's element (``HX-Target``), gets that template alone,
-so page and fragment are rendered by the same code and never drift. Polls of an ended
-experiment are answered with HTTP 286, which tells htmx to stop polling.
+so page and fragment are rendered by the same code and never drift. A live page has
+one clock, its summary's htmx poll; the jobs table and the charts refresh on each of
+its answers. Polls of an ended experiment (and the table's refresh) are answered with
+HTTP 286, which tells htmx to stop polling.
 """
 
 from django.contrib.auth import get_user_model
@@ -52,6 +54,9 @@ CHART_TABLE_ROWS = 200
 # What charts.js must keep to, sent in every chart payload so that no limit is typed
 # again in JavaScript: the jobs a selection holds, the rows of the charts' tables.
 PAGE_LIMITS = {"selected": MAX_SELECTED, "table_rows": CHART_TABLE_ROWS}
+# A live page's one clock: htmx polls its summary this often, and the jobs table and the
+# charts refresh on each answer (templates/tracking/experiment_detail.html, job_detail.html).
+POLL_SECONDS = 2
 # htmx stops polling an element whose request gets this status (htmx 2.x).
 STOP_POLLING = 286
 
@@ -174,6 +179,7 @@ def _summary_context(experiment):
         "eta": eta,
         "best": best,
         "polling": not experiment.ended,
+        "poll_seconds": POLL_SECONDS,
     }
 
 
@@ -264,8 +270,9 @@ def experiment_detail(request, experiment_id):
 
 
 def _stop_polling_when_ended(request, response, ended):
-    # Only a poll is told to stop: it is triggered by the polled element itself
-    # (HX-Trigger is its id, the same as the target's). A click on a sort link in an
+    # Only a poll (or the table's refresh on the page's clock) is told to stop: it is
+    # issued by the refreshed element itself (HX-Trigger is its id, the same as the
+    # target's). A click on a sort link in an
     # ended experiment's table is an ordinary request, whose URL htmx must push.
     if ended and request.headers.get("HX-Trigger") == _hx_target(request):
         response.status_code = STOP_POLLING
@@ -477,6 +484,7 @@ def _job_context(job, labels):
         "final_values": [(label.name, finals.get(label.label_order)) for label in labels],
         "duration": ((job.end_time or now) - job.start_time) if job.start_time else None,
         "polling": _job_live(job),
+        "poll_seconds": POLL_SECONDS,
     }
 
 
