@@ -272,8 +272,8 @@ def experiment_detail(request, experiment_id):
 def _stop_polling_when_ended(request, response, ended):
     # Only a poll (or the table's refresh on the page's clock) is told to stop: it is
     # issued by the refreshed element itself (HX-Trigger is its id, the same as the
-    # target's). A click on a sort link in an
-    # ended experiment's table is an ordinary request, whose URL htmx must push.
+    # target's). A click on a sort link in an ended experiment's table is an ordinary
+    # request, whose URL htmx must push.
     if ended and request.headers.get("HX-Trigger") == _hx_target(request):
         response.status_code = STOP_POLLING
     return response
