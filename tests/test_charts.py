@@ -1,9 +1,10 @@
 """Chart data: the pure shaping functions (tracking.charts) and the database reduction
-behind them (tracking.models CurveQuerySet, JobQuerySet.history), up to an experiment
+behind them (tracking.models CurveQuerySet, JobQuerySet and tracking.views.history), up to an experiment
 too big to send whole."""
 
 import json
 import math
+from datetime import datetime, timedelta
 
 import pytest
 from django.db import connection
@@ -11,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from tests.factories import make_configured_experiment, make_jobs, make_user
-from tracking import charts
+from tracking import charts, views
 from tracking.models import IntermediateResult, Job, MultipleResult
 
 # -- downsampling ----------------------------------------------------------------------
@@ -105,6 +106,49 @@ def test_it_derives_parameter_axes_and_scatter_series():
     assert series["opt"] == [[0, 1], [0.9, 0.5], [7, 8]]
 
 
+# -- shaping for the pages and the API -------------------------------------------------------
+
+
+def test_it_shapes_a_set_of_curves_once_for_both_envelopes():
+    rows = [(7, 0, 0.5), (7, 1, float("nan")), (7, 2, 0.25), (9, 0, None), (9, 1, 1.123456789)]
+    shaped = charts.curves(rows, 200)
+    assert shaped == {7: [(0, 0.5), (1, None), (2, 0.25)], 9: [(0, None), (1, 1.123456789)]}
+    # The dashboard's envelope: uPlot columns keyed by the id as text, numbers compacted.
+    assert charts.curve_columns(shaped) == {"7": [[0, 1, 2], [0.5, None, 0.25]], "9": [[0, 1], [None, 1.123457]]}
+    long = [(1, step, math.sin(step / 30)) for step in range(1000)]
+    curve = charts.curves(long, 100)[1]
+    assert len(curve) <= 100 and curve[0] == (0, 0.0) and curve[-1][0] == 999
+
+
+def test_it_says_what_the_curves_chart_leaves_out():
+    assert charts.curves_note(False, 12, 12, 200, best=10) == ""
+    assert charts.curves_note(False, 12, 40, 200, best=10) == "Best 10 jobs, running jobs and your selection: 12 of 40."
+    shown_all = charts.curves_note(True, 200, 10_000, 50, best=10)
+    assert shown_all == "Showing the 200 best of 10,000 jobs, 50 points per curve."
+    assert charts.curves_note(True, 30, 30, 50, best=10) == "All 30 jobs, 50 points per curve."
+
+
+def test_it_places_timeline_bars_in_percent_with_a_minimum_width():
+    origin = datetime(2026, 1, 1, 12, 0, 0)
+    second = timedelta(seconds=1)
+    bars = charts.timeline_bars(
+        [(origin, origin + 30 * second), (origin + 50 * second, origin + 100 * second), (origin + 60 * second,) * 2],
+        origin,
+        origin + 100 * second,
+    )
+    assert bars == [(0.0, 30.0), (50.0, 50.0), (60.0, charts.MIN_BAR_WIDTH)]
+    # Thirds round to 3 decimals; an empty span does not divide by zero.
+    thirds = charts.timeline_bars([(origin + second, origin + 2 * second)], origin, origin + 3 * second)
+    assert thirds == [(33.333, 33.333)]
+    assert charts.timeline_bars([(origin, origin)], origin, origin) == [(0.0, charts.MIN_BAR_WIDTH)]
+
+
+def test_it_lists_the_job_pages_series_score_first_then_labels_in_order():
+    series = charts.job_series([(0, 0.5)], {2: [(0, 3.0)], 1: [(0, 2.0)], 5: []}, {1: "accuracy", 2: "loss"})
+    assert [s["name"] for s in series] == ["score", "accuracy", "loss", "label 5"]
+    assert series[0]["data"] == [[0], [0.5]] and series[3]["data"] == [[], []]
+
+
 # -- the database's share -----------------------------------------------------------------
 
 
@@ -126,7 +170,7 @@ def test_it_reduces_long_curves_in_the_database_and_keeps_their_ends(experiment,
     )
     # Queries: the longest curve's last step, then the reduced rows.
     with django_assert_num_queries(2):
-        curves = IntermediateResult.objects.curves([job.pk], 200)
+        curves = charts.curves(IntermediateResult.objects.curve_rows([job.pk], 200), 200)
     curve = curves[job.pk]
     assert len(curve) <= 200
     assert curve[0] == (0, 0.0) and curve[-1] == (999, pytest.approx(math.sin(999 / 30)))
@@ -137,7 +181,7 @@ def test_it_reduces_long_curves_in_the_database_and_keeps_their_ends(experiment,
 
 def test_it_draws_labeled_curves_at_the_steps_they_were_reported_with(experiment):
     [job] = make_jobs(experiment, 1, steps=5, labels=1)
-    curves = MultipleResult.objects.label(1).curves([job.pk], 200)
+    curves = charts.curves(MultipleResult.objects.label(1).curve_rows([job.pk], 200), 200)
     assert [x for x, _ in curves[job.pk]] == [0, 1, 2, 3, 4]
 
 
@@ -166,14 +210,14 @@ def test_it_samples_the_history_of_a_big_experiment_keeping_the_extremes(experim
     Job.objects.filter(pk=jobs[17].pk).update(score=99.0)
     Job.objects.filter(pk=jobs[41].pk).update(score=-99.0)
     Job.objects.filter(pk=jobs[5].pk).update(score=None, score_text="nan")
-    history = experiment.jobs.history(budget=20, buckets=5)
+    history = views.history(experiment.jobs.all(), budget=20, buckets=5)
     assert history["sampled"] and history["total"] == 60 and history["non_finite"] == 1
     ids = [jid for jid, _, _ in history["rows"]]
     assert len(ids) <= 4 * 5 and ids == sorted(ids)
     assert jobs[17].pk in ids and jobs[41].pk in ids and jobs[0].pk in ids and jobs[-1].pk in ids
     # Unchanged since the version the client holds: one query, no rows.
     with CaptureQueriesContext(connection) as queries:
-        again = experiment.jobs.history(budget=20, buckets=5, unless_version=history["version"])
+        again = views.history(experiment.jobs.all(), budget=20, buckets=5, unless_version=history["version"])
     assert "rows" not in again and len(queries) == 1
 
 

@@ -165,3 +165,14 @@ def test_it_computes_a_restarted_experiments_charts_afresh(client, alice, experi
     make_jobs(experiment, 1, steps=2)
     connector.end_experiment(experiment.pk)
     assert len(client.get(charts_url(experiment)).json()["curves"]["data"]) == 1
+
+
+def test_it_tells_the_page_its_limits_so_none_is_typed_in_javascript(client, alice, experiment):
+    make_jobs(experiment, 1, steps=2)
+    client.force_login(alice)
+    limits = client.get(charts_url(experiment)).json()["limits"]
+    assert limits == {"selected": 20, "table_rows": 200}
+    # The selection limit the page keeps to is the one the server enforces.
+    too_many = ",".join(str(i) for i in range(limits["selected"] + 1))
+    assert client.get(charts_url(experiment), {"select": too_many}).status_code == 400
+    assert client.get(charts_url(experiment), {"select": too_many.rsplit(",", 1)[0]}).status_code == 200

@@ -54,8 +54,9 @@ def test_it_shows_the_configuration_progress_and_best_job(client, alice, experim
     assert f'<a href="/jobs/{jobs[-1].pk}/">Job {jobs[-1].pk}</a>' in html  # best (max)
     assert 'id="curves-chart"' in html and 'id="chart-data"' in html
     assert "<th scope=\"col\" class=\"num label-col\">accuracy</th>" in html
-    # Live: the summary and the table poll, without overlapping.
-    assert 'hx-trigger="every 2s" hx-sync="this:drop"' in html and 'hx-trigger="every 3s"' in html
+    # Live: the summary polls (the page's one clock) and the table refreshes on its answers, without overlapping.
+    assert 'hx-trigger="every 2s" hx-sync="this:drop"' in html
+    assert 'hx-trigger="htmx:afterRequest from:#summary" hx-sync="this:drop"' in html and 'data-clock="summary"' in html
     # Chart data goes through json_script, never inline code or styles.
     assert "style=" not in html and "<script>" not in html
 

@@ -102,3 +102,24 @@ def test_it_is_a_404_for_a_foreign_jobs_fragment_and_chart(client, experiment):
     client.force_login(make_user("bob"))
     assert client.get(f"/jobs/{job.pk}/", HTTP_HX_REQUEST="true", HTTP_HX_TARGET="job-summary").status_code == 404
     assert client.get(f"/jobs/{job.pk}/chart.json").status_code == 404
+
+
+def test_it_says_a_curve_is_downsampled_at_the_servers_budget(client, alice, experiment):
+    from tracking.views import JOB_CURVE_BUDGET
+
+    [under] = make_jobs(experiment, 1, steps=JOB_CURVE_BUDGET - 1)
+    [at] = make_jobs(experiment, 1, steps=JOB_CURVE_BUDGET)
+    client.force_login(alice)
+    assert "downsampled" not in client.get(f"/jobs/{under.pk}/").content.decode()
+    assert f"({JOB_CURVE_BUDGET} points, downsampled)" in client.get(f"/jobs/{at.pk}/").content.decode()
+
+
+def test_it_runs_the_job_page_on_one_clock_that_ends_with_the_job(client, alice, experiment):
+    [job] = make_jobs(experiment, 1, steps=3, status="RUNNING", score=None)
+    client.force_login(alice)
+    html = client.get(f"/jobs/{job.pk}/").content.decode()
+    # The summary's poll is the clock; the chart refreshes on its answers.
+    assert html.count("hx-trigger=") == 1 and 'data-clock="job-summary"' in html
+    Job.objects.filter(pk=job.pk).update(status="FINISHED", score=0.5)
+    html = client.get(f"/jobs/{job.pk}/").content.decode()
+    assert "hx-trigger=" not in html and "data-clock" not in html

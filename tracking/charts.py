@@ -1,4 +1,4 @@
-"""Chart data for the dashboard: pure functions, no database, no Django.
+"""Chart data for the dashboard and the API: pure functions, no database, no Django.
 
 The database does the first, coarse reduction (tracking.models: per-bucket first, last,
 min and max rows of the selected jobs only, so a 1,000-step curve reaches Python as a
@@ -6,9 +6,15 @@ few hundred rows at most); these functions shape what is left into what the brow
 draws. Points are ``(x, y)`` pairs with ``y`` a finite float or ``None``: ``None`` is a
 gap (NaN, an infinity or a text score) and is drawn as a break in the line, never as a
 value.
+
+Every shaping step lives here, and only here: the views (tracking/views.py,
+tracking/api/reads.py) read rows with the QuerySet methods and hand them over, so the
+data flows one way, QuerySets -> charts -> views, and nothing here reads the database.
 """
 
 import math
+
+from tracking.scores import decode_score
 
 # Points per curve sent to the browser. The default view draws the best ~20 jobs at
 # CURVE_BUDGET points each; "show all" draws at most MAX_CURVES_ALL curves at the
@@ -275,3 +281,163 @@ def parameter_series(axes, jobs):
         order = sorted(range(len(xs)), key=lambda i: xs[i])
         series[name] = [[xs[i] for i in order], [ys[i] for i in order], [ids[i] for i in order]]
     return series
+
+
+# -- a set of curves: the dashboard's charts and the API's /curves/ ------------------------
+
+
+def curves(rows, budget):
+    """The one shaper of a set of curves: {key: [(x, y)]}, at most `budget` points each.
+
+    `rows` are (key, x, y) as CurveQuerySet.curve_rows reads them, in key then x order,
+    y the stored number or None; a y that is not a finite number becomes a gap, and
+    each curve is downsampled (downsample) keeping its shape, its gaps and both ends.
+    The dashboard wraps the result in uPlot columns (curve_columns), the API in its
+    own steps and scores lists (tracking/api/reads.py).
+    """
+    grouped = {}
+    for key, x, y in rows:
+        grouped.setdefault(key, []).append((x, finite_or_none(y)))
+    return {key: downsample(points, budget) for key, points in grouped.items()}
+
+
+def curve_columns(shaped):
+    """The dashboard's envelope of `curves`: {"<job id>": [[x, ...], [y, ...]]}."""
+    return {str(key): columns(points) for key, points in shaped.items()}
+
+
+# -- the experiment page --------------------------------------------------------------------
+
+
+def series_options(labels):
+    """The curves chart's series menu: the score, then each label. `labels` are
+    (label order, name) pairs in order."""
+    return [{"value": "score", "name": "score"}] + [{"value": str(order), "name": name} for order, name in labels]
+
+
+def curves_note(show_all, shown, total, budget, best):
+    """The line under the curves chart saying what is drawn of `total` jobs: `shown`
+    curves of `budget` points, the `best` best by default."""
+    if show_all and total > shown:
+        return f"Showing the {shown} best of {total:,} jobs, {budget} points per curve."
+    if show_all:
+        return f"All {total:,} jobs, {budget} points per curve."
+    if total > shown:
+        return f"Best {best} jobs, running jobs and your selection: {shown} of {total:,}."
+    return ""
+
+
+def curve_jobs(shown, selected):
+    """The drawn jobs, in order, as the page lists them: `shown` are (id, score,
+    score_text, status) rows (JobQuerySet.curve_set), `selected` the user's picks."""
+    return [
+        {
+            "id": jid,
+            "score": finite_or_none(score),
+            "score_text": None if text is None else str(decode_score(score, text)),
+            "status": status,
+            "selected": jid in selected,
+        }
+        for jid, score, text, status in shown
+    ]
+
+
+def history_sample(scores, buckets):
+    """The ids of the jobs the history draws when there are too many to draw them all:
+    the first, last, best and worst of each of `buckets` runs (bucket_extremes).
+    `scores` are (id, finite score) in id order."""
+    return [jid for jid, _ in bucket_extremes(scores, buckets)]
+
+
+def history_payload(history, maximize, parameter_config):
+    """The optimization-history and parameter charts from `history` (the rows and
+    counts tracking.views.history reads): each job's score, the best so far, a note
+    on what is left out, and one scatter per hyperparameter."""
+    rows = history["rows"]
+    points = [(jid, finite_or_none(score)) for jid, score, _ in rows]
+    best = best_so_far(points, maximize)
+    jobs = [(jid, config, score) for jid, score, config in rows]
+    axes = parameter_axes(parameter_config, [config for _, config, _ in jobs])
+    notes = []
+    if history["sampled"]:
+        notes.append(
+            f"{history['total']:,} jobs: drawn are the first, last, best and worst of each of "
+            f"{HISTORY_BUCKETS} runs of jobs ({len(rows)} points)."
+        )
+    if history["non_finite"]:
+        notes.append(f"Not drawn: {history['non_finite']} job(s) with no finite score (running, NaN, inf or text).")
+    return {
+        "points": columns(points),
+        "best": columns(best),
+        "note": " ".join(notes),
+        "params": {
+            "axes": [{"name": name, "kind": kind, "categories": categories} for name, kind, categories in axes],
+            "series": parameter_series(axes, jobs),
+        },
+    }
+
+
+def experiment_payload(
+    *, ended, maximize, parameter_config, series, labels, cursor, show_all, shown, selected, shaped, budget,
+    history, best, limits
+):
+    """The experiment page's chart JSON (charts.json, and the page's first draw).
+
+    `series` is the drawn series' value ("score" or a label order as text), `labels`
+    (label order, name) pairs, `shown` the curve_set rows, `shaped` the curves sent
+    (curves), `history` what tracking.views.history read (without ``rows`` when the
+    client's version is current: the history is then None), `best` the number of best
+    jobs drawn by default, `limits` what the page keeps to (tracking.views.PAGE_LIMITS).
+    """
+    names = {str(order): name for order, name in labels}
+    return {
+        "ended": ended,
+        "maximize": maximize,
+        "series": {"value": series, "name": names.get(series, "score"), "options": series_options(labels)},
+        "cursor": cursor,
+        "show_all": bool(show_all),
+        "curves": {
+            "jobs": curve_jobs(shown, selected),
+            "data": curve_columns(shaped),
+            "budget": budget,
+            "total_jobs": history["total"],
+            "note": curves_note(show_all, len(shown), history["total"], budget, best),
+        },
+        "history": history_payload(history, maximize, parameter_config) if "rows" in history else None,
+        "history_version": history["version"],
+        "limits": limits,
+    }
+
+
+# -- the job page ---------------------------------------------------------------------------
+
+
+def job_series(score_curve, labeled, names):
+    """The job page's chart series: the score curve, then each labeled curve in label
+    order. `labeled` is {label order: points}, `names` {label order: name}."""
+    series = [{"name": "score", "data": columns(score_curve)}]
+    for order, points in sorted(labeled.items()):
+        series.append({"name": names.get(order, f"label {order}"), "data": columns(points)})
+    return series
+
+
+# -- timelines: attempts on the job page and the resources page -----------------------------
+
+# The narrowest bar drawn, in percent of the timeline: an attempt of a second in a day
+# of history is still something to point at.
+MIN_BAR_WIDTH = 0.4
+
+
+def timeline_bars(intervals, origin, finish):
+    """Where each (start, end) interval sits on a timeline from `origin` to `finish`:
+    [(x, width)] in percent of the timeline, rounded to 3 decimals, each width at least
+    MIN_BAR_WIDTH. Times are datetimes (or any values whose differences have
+    ``total_seconds``); an empty span draws as if it lasted a microsecond."""
+    span = max((finish - origin).total_seconds(), 1e-6)
+    return [
+        (
+            round(100 * (start - origin).total_seconds() / span, 3),
+            max(round(100 * (end - start).total_seconds() / span, 3), MIN_BAR_WIDTH),
+        )
+        for start, end in intervals
+    ]

@@ -35,7 +35,6 @@ from django.db.models.functions import Coalesce, Least, RowNumber
 from django.urls import reverse
 from django.utils import timezone
 
-from tracking import charts
 from tracking.scores import decode_score
 
 
@@ -425,46 +424,38 @@ class JobQuerySet(models.QuerySet):
         rows = self.filter(wanted).order_by(by_score, "pk").values_list("pk", "score", "score_text", "status")
         return list(rows)
 
-    def history(self, budget, buckets, unless_version=None):
-        """The finite scores of the jobs for the optimization-history and parameter charts.
-
-        Returns a dict: ``version`` (changes whenever a job is added or ends), ``total``
-        jobs, ``non_finite`` (jobs without a finite score), ``rows`` [(id, score,
-        config)] by id, and ``sampled``. Up to `budget` jobs with a finite score come
-        back whole; beyond, only the first, last, lowest and highest score of each of
-        `buckets` runs of job ids (charts.bucket_extremes), so the best and the worst
-        jobs are always there. Two queries (counts, then rows), three when sampled
-        (counts, every job's id and score, the kept rows); one, without ``rows``, when
-        the version still equals `unless_version`.
-        """
+    def history_counts(self):
+        """What the optimization-history chart needs to know before reading rows: a dict of
+        ``version`` (changes whenever a job is added or ends), ``total`` jobs, ``finite``
+        (jobs with a finite score) and ``non_finite``. One query, on the (experiment,
+        score) index."""
         finite_q = Q(score__isnull=False)
         stats = self.order_by().aggregate(
             total=Count("pk"),
             finite=Count("pk", filter=finite_q),
-            first=Min("pk", filter=finite_q),
-            last=Max("pk", filter=finite_q),
             newest=Max("pk"),
             ended=Max("end_time"),
         )
         ended = stats["ended"].isoformat() if stats["ended"] else ""
-        version = f"{stats['total']}.{stats['finite']}.{stats['newest'] or 0}.{ended}"
-        result = {"version": version, "total": stats["total"], "non_finite": stats["total"] - stats["finite"]}
-        if version == unless_version:
-            return result
-        result.update(rows=[], sampled=False)
-        if not stats["finite"]:
-            return result
-        rows = self.filter(finite_q)
-        if stats["finite"] > budget:
-            # Only (id, score) of every job is read, by the (experiment, score) index;
-            # the configs come for the kept jobs alone. Four window functions over
-            # 10,000 jobs (extremes_per_bucket) took 40 ms in SQLite; this takes 8.
-            scores = rows.order_by("pk").values_list("pk", "score")
-            kept = [jid for jid, _ in charts.bucket_extremes(scores, buckets)]
-            rows = self.filter(pk__in=kept)
-            result["sampled"] = True
-        result["rows"] = list(rows.order_by("pk").values_list("pk", "score", "config"))
-        return result
+        return {
+            "version": f"{stats['total']}.{stats['finite']}.{stats['newest'] or 0}.{ended}",
+            "total": stats["total"],
+            "finite": stats["finite"],
+            "non_finite": stats["total"] - stats["finite"],
+        }
+
+    def finite_scores(self):
+        """[(id, score)] of the jobs with a finite score, by id. One query, on the
+        (experiment, score) index: the configs are not read."""
+        return list(self.filter(score__isnull=False).order_by("pk").values_list("pk", "score"))
+
+    def history_rows(self, ids=None):
+        """[(id, score, config)] of the jobs with a finite score (only those in `ids`
+        when given), by id. One query."""
+        rows = self.filter(score__isnull=False)
+        if ids is not None:
+            rows = rows.filter(pk__in=list(ids))
+        return list(rows.order_by("pk").values_list("pk", "score", "config"))
 
 
 class Job(models.Model):
@@ -583,30 +574,29 @@ class CurveQuerySet(models.QuerySet):
         rows = self.filter(job_id__in=list(job_ids), pk__gt=since).order_by().values_list("job_id", flat=True)
         return set(rows.distinct())
 
-    def curves(self, job_ids, budget, partition=("job_id",)):
-        """{partition key: [(step, y)]} for the jobs in `job_ids`, at most `budget`
-        points per curve, y None for a gap (NaN, inf, text).
+    def curve_rows(self, job_ids, budget, partition=("job_id",)):
+        """[(key, step, y)] of the curves of the jobs in `job_ids`, reduced for a chart of
+        at most `budget` points per curve, in key then step order; the key is the
+        `partition` field's value (a tuple for several fields), y the stored number or
+        None. charts.curves shapes them.
 
         The database keeps 4 rows per bucket of steps (extremes_per_bucket) with
         `budget` buckets over the longest curve, so Python sees at most ~4 x budget rows
-        per curve however long it is; charts.downsample then picks `budget` of them,
-        keeping the shape, the gaps and both ends. Two queries (the longest curve, then
-        the rows); none when `job_ids` is empty.
+        per curve however long it is. Two queries (the longest curve, then the rows);
+        none when `job_ids` is empty.
         """
-        from tracking.charts import downsample, finite_or_none
-
         if not job_ids:
-            return {}
+            return []
         rows = self.filter(job_id__in=list(job_ids)).points()
         longest = rows.order_by().aggregate(last=Max("_x"))["last"]
         if longest is None:
-            return {}
+            return []
         width = math.ceil((longest + 1) / budget)
         reduced = extremes_per_bucket(rows, partition, width) if width > 1 else rows.order_by(*partition, "_x")
-        curves = {}
-        for *key, x, y in reduced.values_list(*partition, "_x", "_y"):
-            curves.setdefault(key[0] if len(key) == 1 else tuple(key), []).append((x, finite_or_none(y)))
-        return {key: downsample(points, budget) for key, points in curves.items()}
+        return [
+            (key[0] if len(key) == 1 else tuple(key), x, y)
+            for *key, x, y in reduced.values_list(*partition, "_x", "_y")
+        ]
 
 
 class IntermediateResultQuerySet(CurveQuerySet):

@@ -7,8 +7,10 @@ required everywhere by LoginRequiredMiddleware.
 
 A fragment is a template that its page includes: an htmx request (``HX-Request``) for
 the page, targeting the fragment's element (``HX-Target``), gets that template alone,
-so page and fragment are rendered by the same code and never drift. Polls of an ended
-experiment are answered with HTTP 286, which tells htmx to stop polling.
+so page and fragment are rendered by the same code and never drift. A live page has
+one clock, its summary's htmx poll; the jobs table and the charts refresh on each of
+its answers. Polls of an ended experiment (and the table's refresh) are answered with
+HTTP 286, which tells htmx to stop polling.
 """
 
 from django.contrib.auth import get_user_model
@@ -32,7 +34,6 @@ from tracking.models import (
     MultipleResult,
     Resource,
 )
-from tracking.scores import decode_score
 
 EXPERIMENTS_PER_PAGE = 25
 JOBS_PER_PAGE = 25
@@ -48,6 +49,14 @@ JOB_CURVE_BUDGET = 500
 JOB_ATTEMPTS_SHOWN = 100
 # Hyperparameter columns of the jobs table.
 MAX_PARAM_COLUMNS = 12
+# Rows of the tables under the history and parameter charts (the charts draw them all).
+CHART_TABLE_ROWS = 200
+# What charts.js must keep to, sent in every chart payload so that no limit is typed
+# again in JavaScript: the jobs a selection holds, the rows of the charts' tables.
+PAGE_LIMITS = {"selected": MAX_SELECTED, "table_rows": CHART_TABLE_ROWS}
+# A live page's one clock: htmx polls its summary this often, and the jobs table and the
+# charts refresh on each answer (templates/tracking/experiment_detail.html, job_detail.html).
+POLL_SECONDS = 2
 # htmx stops polling an element whose request gets this status (htmx 2.x).
 STOP_POLLING = 286
 
@@ -170,6 +179,7 @@ def _summary_context(experiment):
         "eta": eta,
         "best": best,
         "polling": not experiment.ended,
+        "poll_seconds": POLL_SECONDS,
     }
 
 
@@ -260,18 +270,13 @@ def experiment_detail(request, experiment_id):
 
 
 def _stop_polling_when_ended(request, response, ended):
-    # Only a poll is told to stop: it is triggered by the polled element itself
-    # (HX-Trigger is its id, the same as the target's). A click on a sort link in an
-    # ended experiment's table is an ordinary request, whose URL htmx must push.
+    # Only a poll (or the table's refresh on the page's clock) is told to stop: it is
+    # issued by the refreshed element itself (HX-Trigger is its id, the same as the
+    # target's). A click on a sort link in an ended experiment's table is an ordinary
+    # request, whose URL htmx must push.
     if ended and request.headers.get("HX-Trigger") == _hx_target(request):
         response.status_code = STOP_POLLING
     return response
-
-
-def _series_options(labels):
-    return [{"value": "score", "name": "score"}] + [
-        {"value": str(label.label_order), "name": label.name} for label in labels
-    ]
 
 
 # An ended experiment's charts no longer change: its payload is cached, so opening a big
@@ -307,17 +312,13 @@ def _chart_payload(experiment, labels, series, show_all, selected, since, have, 
     The history and parameter charts are sent only when `history_version` differs
     from the current one. Bounded whatever the experiment's size: at most
     BEST_CURVES + RUNNING_CURVES + MAX_SELECTED curves of CURVE_BUDGET points, or
-    MAX_CURVES_ALL of ALL_CURVE_BUDGET, and HISTORY_BUDGET jobs.
+    MAX_CURVES_ALL of ALL_CURVE_BUDGET, and HISTORY_BUDGET jobs. The queries are
+    QuerySet methods; charts.experiment_payload shapes their rows.
     """
-    label_orders = {str(label.label_order): label for label in labels}
-    if series != "score" and series not in label_orders:
-        raise BadRequest(f"series must be 'score' or one of the label numbers {', '.join(label_orders) or '(none)'}")
-    if series == "score":
-        results = IntermediateResult.objects.all()
-        series_name = "score"
-    else:
-        results = MultipleResult.objects.label(int(series))
-        series_name = label_orders[series].name
+    orders = [str(label.label_order) for label in labels]
+    if series != "score" and series not in orders:
+        raise BadRequest(f"series must be 'score' or one of the label numbers {', '.join(orders) or '(none)'}")
+    results = IntermediateResult.objects.all() if series == "score" else MultipleResult.objects.label(int(series))
     # The cursor is read before the rows, so a row written in between is sent again
     # next time rather than never. Changed curves are re-sent whole, so a row that
     # commits out of id order (PostgreSQL) shows with its job's next point, and the
@@ -339,70 +340,55 @@ def _chart_payload(experiment, labels, series, show_all, selected, since, have, 
         changed = results.changed_jobs(ids, since)
         held = set(have)
         send = [jid for jid in ids if jid in changed or jid not in held]
-    curves = results.curves(send, budget)
-    history = jobs.history(charts.HISTORY_BUDGET, charts.HISTORY_BUCKETS, unless_version=history_version)
-    payload = {
-        "ended": experiment.ended,
-        "maximize": experiment.maximize,
-        "series": {"value": series, "name": series_name, "options": _series_options(labels)},
-        "cursor": cursor,
-        "show_all": bool(show_all),
-        "curves": {
-            "jobs": [
-                {
-                    "id": jid,
-                    "score": charts.finite_or_none(score),
-                    "score_text": None if text is None else str(decode_score(score, text)),
-                    "status": status,
-                    "selected": jid in selected,
-                }
-                for jid, score, text, status in shown
-            ],
-            "data": {str(jid): charts.columns(points) for jid, points in curves.items()},
-            "budget": budget,
-            "total_jobs": history["total"],
-            "note": _curves_note(show_all, len(ids), history["total"], budget),
-        },
-        "history": _history_payload(experiment, history) if "rows" in history else None,
-        "history_version": history["version"],
-    }
-    return payload
-
-
-def _curves_note(show_all, shown, total, budget):
-    if show_all and total > shown:
-        return f"Showing the {shown} best of {total:,} jobs, {budget} points per curve."
-    if show_all:
-        return f"All {total:,} jobs, {budget} points per curve."
-    if total > shown:
-        return f"Best {BEST_CURVES} jobs, running jobs and your selection: {shown} of {total:,}."
-    return ""
-
-
-def _history_payload(experiment, history):
-    rows = history["rows"]
-    points = [(jid, charts.finite_or_none(score)) for jid, score, _ in rows]
-    best = charts.best_so_far(points, experiment.maximize)
-    jobs = [(jid, config, score) for jid, score, config in rows]
+    shaped = charts.curves(results.curve_rows(send, budget), budget)
     config = experiment.config if isinstance(experiment.config, dict) else {}
-    axes = charts.parameter_axes(config.get("parameter_config"), [config for _, config, _ in jobs])
-    notes = []
-    if history["sampled"]:
-        notes.append(
-            f"{history['total']:,} jobs: drawn are the first, last, best and worst of each of "
-            f"{charts.HISTORY_BUCKETS} runs of jobs ({len(rows)} points)."
-        )
-    if history["non_finite"]:
-        notes.append(f"Not drawn: {history['non_finite']} job(s) with no finite score (running, NaN, inf or text).")
-    return {
-        "points": charts.columns(points),
-        "best": charts.columns(best),
-        "note": " ".join(notes),
-        "params": {
-            "axes": [{"name": name, "kind": kind, "categories": categories} for name, kind, categories in axes],
-            "series": charts.parameter_series(axes, jobs),
-        },
-    }
+    return charts.experiment_payload(
+        ended=experiment.ended,
+        maximize=experiment.maximize,
+        parameter_config=config.get("parameter_config"),
+        series=series,
+        labels=[(label.label_order, label.name) for label in labels],
+        cursor=cursor,
+        show_all=show_all,
+        shown=shown,
+        selected=selected,
+        shaped=shaped,
+        budget=budget,
+        history=history(jobs, charts.HISTORY_BUDGET, charts.HISTORY_BUCKETS, unless_version=history_version),
+        best=BEST_CURVES,
+        limits=PAGE_LIMITS,
+    )
+
+
+def history(jobs, budget, buckets, unless_version=None):
+    """What the optimization-history and parameter charts draw of `jobs`, read with the
+    JobQuerySet's history methods, for charts.history_payload.
+
+    Returns a dict: ``version`` (changes whenever a job is added or ends), ``total``
+    jobs, ``non_finite`` (jobs without a finite score), ``rows`` [(id, score, config)]
+    by id, and ``sampled``. Up to `budget` jobs with a finite score come back whole;
+    beyond, only the first, last, lowest and highest score of each of `buckets` runs of
+    job ids (charts.history_sample), so the best and the worst jobs are always there.
+    Two queries (counts, then rows), three when sampled (counts, every job's id and
+    score, the kept rows); one, without ``rows``, when the version still equals
+    `unless_version`.
+    """
+    counts = jobs.history_counts()
+    result = {"version": counts["version"], "total": counts["total"], "non_finite": counts["non_finite"]}
+    if counts["version"] == unless_version:
+        return result
+    result.update(rows=[], sampled=False)
+    if not counts["finite"]:
+        return result
+    if counts["finite"] > budget:
+        # Only (id, score) of every job is read, by the (experiment, score) index; the
+        # configs come for the kept jobs alone. Four window functions over 10,000 jobs
+        # (extremes_per_bucket) took 40 ms in SQLite; this takes 8.
+        kept = charts.history_sample(jobs.finite_scores(), buckets)
+        result.update(rows=jobs.history_rows(kept), sampled=True)
+    else:
+        result["rows"] = jobs.history_rows()
+    return result
 
 
 @require_GET
@@ -458,14 +444,13 @@ def job_payload(job, labels):
     the cursor for the next poll. Five queries (cursor; score curve: longest, rows;
     labeled curves: longest, rows)."""
     cursor = IntermediateResult.objects.cursor()
-    score = IntermediateResult.objects.curves([job.pk], JOB_CURVE_BUDGET)
-    labeled = MultipleResult.objects.filter(job_id=job.pk).curves(
-        [job.pk], JOB_CURVE_BUDGET, partition=("label_order",)
+    score = charts.curves(IntermediateResult.objects.curve_rows([job.pk], JOB_CURVE_BUDGET), JOB_CURVE_BUDGET)
+    labeled = charts.curves(
+        MultipleResult.objects.filter(job_id=job.pk).curve_rows([job.pk], JOB_CURVE_BUDGET, partition=("label_order",)),
+        JOB_CURVE_BUDGET,
     ) if labels else {}
     names = {label.label_order: label.name for label in labels}
-    series = [{"name": "score", "data": charts.columns(score.get(job.pk, []))}]
-    for order, points in sorted(labeled.items()):
-        series.append({"name": names.get(order, f"label {order}"), "data": charts.columns(points)})
+    series = charts.job_series(score.get(job.pk, []), labeled, names)
     return {"ended": not _job_live(job), "cursor": cursor, "series": series}
 
 
@@ -477,25 +462,17 @@ def _job_context(job, labels):
     for attempt in attempts:
         attempt.duration = (attempt.end_time - attempt.start_time) if attempt.start_time and attempt.end_time else None
     finals = MultipleResult.objects.final_values(job.experiment_id, [job.pk]).get(job.pk, {})
-    starts = [a.start_time for a in attempts if a.start_time]
+    started = [a for a in attempts if a.start_time]
     timeline = []
-    if starts:
-        origin = min(starts)
+    if started:
+        origin = min(a.start_time for a in started)
         # A running job's timeline runs to now, so a wait for a retry shows as a gap.
-        finish = now if job.status == JobStatus.RUNNING else max(a.end_time or now for a in attempts if a.start_time)
-        span = max((finish - origin).total_seconds(), 1e-6)
-        for attempt in attempts:
-            if attempt.start_time is None:
-                continue
-            end = attempt.end_time or now
+        finish = now if job.status == JobStatus.RUNNING else max(a.end_time or now for a in started)
+        intervals = [(a.start_time, a.end_time or now) for a in started]
+        bars = charts.timeline_bars(intervals, origin, finish)
+        for attempt, (start, end), (x, width) in zip(started, intervals, bars):
             timeline.append(
-                {
-                    "attempt": attempt,
-                    "x": round(100 * (attempt.start_time - origin).total_seconds() / span, 3),
-                    "width": max(round(100 * (end - attempt.start_time).total_seconds() / span, 3), 0.4),
-                    "duration": end - attempt.start_time,
-                    "open": attempt.end_time is None,
-                }
+                {"attempt": attempt, "x": x, "width": width, "duration": end - start, "open": attempt.end_time is None}
             )
     return {
         "job": job,
@@ -507,6 +484,7 @@ def _job_context(job, labels):
         "final_values": [(label.name, finals.get(label.label_order)) for label in labels],
         "duration": ((job.end_time or now) - job.start_time) if job.start_time else None,
         "polling": _job_live(job),
+        "poll_seconds": POLL_SECONDS,
     }
 
 
@@ -521,7 +499,9 @@ def job_detail(request, job_id):
     payload = job_payload(job, labels)
     # The points behind the chart, as a table for those who do not see the chart.
     score_series = payload["series"][0]["data"]
-    context.update(chart_payload=payload, curve_rows=list(zip(score_series[0], score_series[1])))
+    context.update(
+        chart_payload=payload, curve_rows=list(zip(score_series[0], score_series[1])), curve_budget=JOB_CURVE_BUDGET
+    )
     return render(request, "tracking/job_detail.html", context)
 
 
@@ -553,21 +533,14 @@ def resource_list(request):
     now = timezone.now()
     starts = [a.start_time for group in by_resource.values() for a in group if a.start_time]
     origin = min(starts) if starts else now
-    span = max((now - origin).total_seconds(), 1e-6)
     for resource in rows:
         group = by_resource.get(resource.pk, [])
         resource.running = [a for a in group if a.running]
         resource.recent = group
         resource.conflict = len(resource.running) > 1
-        resource.segments = [
-            {
-                "attempt": a,
-                "x": round(100 * (a.start_time - origin).total_seconds() / span, 3),
-                "width": max(round(100 * ((a.end_time or now) - a.start_time).total_seconds() / span, 3), 0.4),
-            }
-            for a in group
-            if a.start_time
-        ]
+        started = [a for a in group if a.start_time]
+        bars = charts.timeline_bars([(a.start_time, a.end_time or now) for a in started], origin, now)
+        resource.segments = [{"attempt": a, "x": x, "width": width} for a, (x, width) in zip(started, bars)]
     return render(
         request,
         "tracking/resource_list.html",

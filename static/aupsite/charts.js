@@ -3,14 +3,19 @@
  * Data comes from the page (json_script, parsed, never evaluated) and, while the
  * experiment runs, from charts.json?since=<cursor>: only the curves that changed are
  * sent again (downsampled on the server), and they replace their old version on the
- * existing chart, keeping the user's zoom and pinned jobs. One poll at a time: the next
- * is scheduled only when the previous one has finished; polling stops when the
- * server says the experiment has ended. No inline code anywhere (CSP).
+ * existing chart, keeping the user's zoom and pinned jobs. No inline code anywhere (CSP).
+ *
+ * One clock per page, and it is not here: the page's summary polls with htmx at the
+ * interval the server renders (hx-trigger="every Ns"), the jobs table refreshes on each
+ * of its answers, and so do the charts (the chart root's data-clock names the summary).
+ * The server answers the summary's poll with 286 once the experiment (the job) has
+ * ended: htmx stops the clock, and that last answer is the last tick, so the charts and
+ * the table fetch once more and show the end. One stop rule, one timer, no interval
+ * typed in JavaScript.
  */
 (function () {
   "use strict";
 
-  var POLL_MS = 2000;
   var rootStyle = getComputedStyle(document.documentElement);
 
   var CURVES_DRAWN = "aupsite:curves-drawn";
@@ -91,6 +96,32 @@
     }
   }
 
+  // Calls tick() on each answer to the clock element's htmx poll, never two at a time:
+  // a tick that comes while the previous one runs is kept for when it ends, so the last
+  // tick (the answer that stopped the clock) is never lost.
+  function onTick(clockId, tick) {
+    if (!clockId) return;
+    var running = false, pending = false;
+    function run() {
+      running = true;
+      pending = false;
+      tick().then(done, done);
+    }
+    function done() {
+      running = false;
+      if (pending) run();
+    }
+    document.body.addEventListener("htmx:afterRequest", function (e) {
+      if (!e.detail.elt || e.detail.elt.id !== clockId) return;
+      if (running) pending = true; else run();
+    });
+  }
+
+  function getJSON(url) {
+    return fetch(url, { headers: { "Accept": "application/json" }, credentials: "same-origin" })
+      .then(function (r) { if (!r.ok) throw new Error("HTTP " + r.status); return r.json(); });
+  }
+
   function logSafe(data, on) {
     if (!on) return data;
     return data.map(function (col, i) {
@@ -102,10 +133,12 @@
   /* ---------------------------------------------------------------- experiment page */
 
   function Experiment(root, payload) {
+    var self = this;
     this.root = root;
     this.url = root.dataset.url;
     this.jobUrl = root.dataset.jobUrl;
     this.series = payload.series.value;
+    this.limits = payload.limits;  // the server's: the selection sent, the tables' rows
     this.showAll = payload.show_all;
     this.logY = false;
     this.selected = new Set();
@@ -115,11 +148,11 @@
     this.u = null;
     this.history = null;
     this.paramCharts = [];
-    this.timer = null;
     this.generation = 0;       // bumps on a control change: late answers are dropped
     this.apply(payload, true);
     this.bind();
-    if (!payload.ended) this.schedule();
+    // A failed update is retried on the next tick.
+    onTick(root.dataset.clock, function () { return self.fetch(true).catch(function () {}); });
   }
 
   Experiment.prototype.jobLink = function (id) { return this.jobUrl.replace(/\/0\/$/, "/" + id + "/"); };
@@ -315,7 +348,7 @@
       if (best.has(id)) running = best.get(id);
       return ["Job " + id, fmt(h.points[1][n]), fmt(running)];
     });
-    table(document.getElementById("history-table"), ["Job", "Score", "Best so far"], rows, 200);
+    table(document.getElementById("history-table"), ["Job", "Score", "Best so far"], rows, this.limits.table_rows);
   };
 
   Experiment.prototype.drawParams = function (p) {
@@ -386,14 +419,14 @@
     });
     var rows = Array.from(byJob.entries()).sort(function (x, y) { return self.maximize ? y[1].score - x[1].score : x[1].score - y[1].score; })
       .map(function (e) { return ["Job " + e[0]].concat(axes.map(function (_, c) { return e[1].values[c] === undefined ? "—" : e[1].values[c]; })).concat([fmt(e[1].score)]); });
-    table(document.getElementById("params-table"), ["Job"].concat(axes.map(function (a) { return a.name; })).concat(["Score"]), rows, 200);
+    table(document.getElementById("params-table"), ["Job"].concat(axes.map(function (a) { return a.name; })).concat(["Score"]), rows, this.limits.table_rows);
   };
 
   Experiment.prototype.query = function (incremental) {
     var q = new URLSearchParams();
     q.set("series", this.series);
     if (this.showAll) q.set("all", "1");
-    if (this.selected.size) q.set("select", Array.from(this.selected).slice(-20).join(","));
+    if (this.selected.size) q.set("select", Array.from(this.selected).slice(-this.limits.selected).join(","));
     if (incremental) {
       q.set("since", this.cursor);
       q.set("have", this.jobs.map(function (j) { return j.id; }).join(","));
@@ -405,31 +438,17 @@
   Experiment.prototype.fetch = function (incremental) {
     var self = this;
     var generation = this.generation;
-    return fetch(this.query(incremental), { headers: { "Accept": "application/json" }, credentials: "same-origin" })
-      .then(function (r) {
-        if (!r.ok) throw new Error("HTTP " + r.status);
-        return r.json();
-      })
-      .then(function (payload) {
-        if (generation !== self.generation) return;  // the user changed the view meanwhile
-        self.apply(payload, !incremental);
-      });
+    return getJSON(this.query(incremental)).then(function (payload) {
+      if (generation !== self.generation) return;  // the user changed the view meanwhile
+      self.apply(payload, !incremental);
+    });
   };
 
-  Experiment.prototype.schedule = function (delay) {
-    var self = this;
-    clearTimeout(this.timer);
-    if (this.ended) return;
-    this.timer = setTimeout(function () {
-      self.fetch(true).then(function () { self.schedule(); }, function () { self.schedule(POLL_MS * 3); });
-    }, delay || POLL_MS);
-  };
-
+  // A control changed (series, show all, a pin): the whole view again, now; the
+  // clock's next tick goes on from the cursor this answer brings.
   Experiment.prototype.reload = function () {
-    var self = this;
     this.generation++;
-    clearTimeout(this.timer);
-    this.fetch(false).then(function () { self.schedule(); }, function () { self.schedule(POLL_MS * 3); });
+    this.fetch(false).catch(function () {});
   };
 
   Experiment.prototype.bind = function () {
@@ -483,24 +502,18 @@
     var box = document.getElementById("job-logy");
     if (box) box.addEventListener("change", function () { self.logY = box.checked; self.draw(); });
     whenResized(el, function () { return [self.u]; });
-    if (!payload.ended) this.schedule();
+    onTick(el.dataset.clock, function () { return self.update().catch(function () {}); });
   }
 
-  // One poll at a time, the next only once the previous has answered.
-  JobChart.prototype.schedule = function (delay) {
+  // The curves again when the job has new points (else the server says "unchanged").
+  JobChart.prototype.update = function () {
     var self = this;
-    setTimeout(function () {
-      fetch(self.url + "?since=" + self.payload.cursor, { headers: { "Accept": "application/json" }, credentials: "same-origin" })
-        .then(function (r) { if (!r.ok) throw new Error("HTTP " + r.status); return r.json(); })
-        .then(function (next) {
-          if (!next.unchanged) {
-            var sameSeries = next.series.length === self.payload.series.length;
-            self.payload = next;
-            if (self.u && sameSeries) self.u.setData(self.data(), !self.zoomed); else self.draw();
-          }
-          if (!next.ended) self.schedule();
-        }, function () { self.schedule(POLL_MS * 3); });
-    }, delay || POLL_MS);
+    return getJSON(this.url + "?since=" + this.payload.cursor).then(function (next) {
+      if (next.unchanged) return;
+      var sameSeries = next.series.length === self.payload.series.length;
+      self.payload = next;
+      if (self.u && sameSeries) self.u.setData(self.data(), !self.zoomed); else self.draw();
+    });
   };
 
   JobChart.prototype.shown = function () {

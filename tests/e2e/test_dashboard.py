@@ -128,3 +128,57 @@ def test_it_hides_other_peoples_experiments_and_stops_polling_when_ended(page, l
     page.wait_for_timeout(3000)  # longer than any poll period
     assert requests == []
     assert page.locator("[hx-trigger]").count() == 0
+
+
+def kind_of(request):
+    """What a request of the experiment page refreshes: its summary, its jobs table or its charts."""
+    if request.url.split("?")[0].endswith("/charts.json"):
+        return "charts"
+    return request.headers.get("hx-target") or request.url
+
+
+def test_it_refreshes_a_running_experiment_on_one_clock_and_stops_it_when_it_ends(page, login):
+    login("alice")
+    executor = DemoExecutor("alice", jobs=4, parallel=2, steps=400, step_delay=0.05, name="one clock")
+    eid = executor.start()
+    try:
+        executor.run_in_background()
+        page.goto(f"/experiments/{eid}/")
+        wait_until(page, "() => window.aupsiteChart && window.aupsiteChart.u")
+        # Zoomed in (as a drag does: the x scale set, the chart marked zoomed), the chart
+        # keeps its zoom while the ticks bring new points.
+        zoom = "() => { const u = window.aupsiteChart.u; return [u.scales.x.min, u.scales.x.max]; }"
+        page.evaluate("() => { const c = window.aupsiteChart; c.u.setScale('x', {min: 1, max: 3}); c.zoomed = true; }")
+        before = page.evaluate(CURVE_POINTS)
+        requests = []
+        page.on("request", lambda request: requests.append(kind_of(request)))
+        page.wait_for_timeout(7000)  # three ticks and a half of a 2 s clock
+        seen = list(requests)
+        assert page.evaluate(CURVE_POINTS) > before and page.evaluate(zoom) == [1, 3]
+
+        # One clock: each tick is the summary's poll, and each of its answers refreshes the
+        # table and the charts once, before the next tick. (Three timers, as before, would
+        # put 0 to 2 table or chart requests between two summary polls.)
+        ticks = []
+        for kind in seen:
+            if kind == "summary":
+                ticks.append([])
+            elif ticks:
+                ticks[-1].append(kind)
+        assert set(seen) <= {"summary", "jobs", "charts"}, seen
+        assert len(ticks) >= 3, seen
+        for burst in ticks[:-1]:  # the last tick's refreshes may fall after the window
+            assert sorted(burst) == ["charts", "jobs"], seen
+
+        # The executor ends: one last tick shows it, then nothing is requested at all.
+        executor.stop()
+        wait_until(page, "() => document.querySelector('#experiment-status').textContent.trim() === 'stopped'", 30)
+        wait_until(page, "() => window.aupsiteChart.ended === true", 30)
+        page.wait_for_timeout(1500)  # the last tick's refreshes land
+        requests.clear()
+        page.wait_for_timeout(4500)  # two periods of the clock
+        assert requests == []
+        assert page.locator("#jobs[hx-trigger]").count() == 0 and page.locator(".live-dot").count() == 0
+    finally:
+        executor.stop()
+    assert executor.errors == []

@@ -4,7 +4,8 @@ The views in tracking/api/views.py call these for their GET method. Every read s
 Experiment.objects.visible_to(user) (through the views' require_experiment and friends),
 and the set-level reads are the dashboard's own QuerySet methods (tracking/models.py):
 the experiments list (for_list), the jobs table (for_table), status counts and the best
-job, the curves (cursor, changed_jobs, curves), final labeled values. So the pages and
+job, the curves (cursor, changed_jobs, curve_rows, shaped by tracking.charts.curves as
+the dashboard's), final labeled values. So the pages and
 the API show the same things, and every list costs a fixed number of queries however
 many rows it has (tests/test_api_reads.py).
 """
@@ -14,6 +15,7 @@ from django.db.models import Subquery
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
+from tracking import charts
 from tracking.api import serializers as s
 from tracking.interface import NotFoundError
 from tracking.models import (
@@ -129,10 +131,11 @@ def curves(eid, query):
     job_ids = list(jobs.order_by("pk").values_list("pk", flat=True)[start : start + size])
     if "since" in query:
         job_ids = sorted(results.changed_jobs(job_ids, query["since"]))
-    found = results.curves(job_ids, query["points"])
+    shaped = charts.curves(results.curve_rows(job_ids, query["points"]), query["points"])
+    # The API's envelope of the dashboard's curves: full-precision numbers, by job id.
     curves = [
         {"jid": jid, "steps": [step for step, _ in points], "scores": [score for _, score in points]}
-        for jid, points in sorted(found.items())
+        for jid, points in sorted(shaped.items())
     ]
     return s.CurvesOut({"cursor": cursor, "count": count, "page": page, "pages": pages, "curves": curves}).data
 
