@@ -50,6 +50,7 @@ import json
 import logging
 import os
 import signal
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -194,6 +195,8 @@ class ExperimentRun:
         self.stopped_by = None
         self._in_auptimizer = False  # the main thread is inside Experiment.start()
         self._main_thread = threading.main_thread()
+        # The read end of the signal wakeup socket while run() is under way (see run()).
+        self._signals_received = None
         self.experiment = self._build(config, username, auppath)
 
     # -- construction -------------------------------------------------------------------
@@ -252,7 +255,25 @@ class ExperimentRun:
 
     @property
     def stopping(self):
-        return self._stop.is_set()
+        """True once a stop was asked for, or SIGINT/SIGTERM reached this process."""
+        return self._stop.is_set() or self._signal_arrived()
+
+    def _signal_arrived(self):
+        # Ctrl-C in a terminal signals the job scripts and this process at once. A script
+        # can die of it, and its job thread call update(), before the main thread runs our
+        # Python handler (Python runs handlers in the main thread only, between bytecodes).
+        # The C-level handler has already written the signal's number to the wakeup socket
+        # by then: the kernel queued this process's signal in the same kill() that killed
+        # the script, and delivers it to the first of our threads that returns to user
+        # space. Peeking leaves the bytes for nobody else to need; they are a few per run.
+        reader = self._signals_received
+        if reader is None:
+            return False
+        try:
+            received = reader.recv(4096, socket.MSG_PEEK)
+        except OSError:  # BlockingIOError: nothing arrived
+            return False
+        return signal.SIGINT in received or signal.SIGTERM in received
 
     def request_stop(self, reason):
         """Ask the run to stop (from any thread); the first reason is kept."""
@@ -296,9 +317,15 @@ class ExperimentRun:
     def run(self):
         """Run the experiment to its end or to a stop; return an Outcome."""
         handlers = {}
+        wakeup = None
         if threading.current_thread() is self._main_thread:
             for signum in (signal.SIGINT, signal.SIGTERM):
                 handlers[signum] = signal.signal(signum, self._on_signal)
+            # So that a job thread can tell a signal arrived before the handler ran (stopping).
+            self._signals_received, writer = socket.socketpair()
+            self._signals_received.setblocking(False)
+            writer.setblocking(False)
+            wakeup = (signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False), writer)
         watcher = threading.Thread(target=self._watch, name="aupsite-stop-watch", daemon=True)
         watcher.start()
         error = None
@@ -324,6 +351,12 @@ class ExperimentRun:
             self._over.set()
             for signum, handler in handlers.items():
                 signal.signal(signum, handler)
+            if wakeup is not None:
+                previous, writer = wakeup
+                signal.set_wakeup_fd(previous)
+                writer.close()
+                self._signals_received.close()
+                self._signals_received = None
 
     def _lock(self):
         # CPU, GPU, node and AWS managers run each job's callback (Experiment.update)
