@@ -130,7 +130,7 @@ def delete(request, eid):
 
     def done(experiment):
         messages.success(request, f"{experiment} deleted.")
-        return redirect("experiments")
+        return redirect("tracking:experiment-list")
 
     return _control(
         request, eid, "tracking/confirm_delete.html", _busy_refusal("deleted"),
@@ -193,7 +193,7 @@ def share(request, eid):
             form.add_error(None, "The experiment is already shared with them.")
         else:
             messages.success(request, f"{experiment} is now shared read-only with {new_share.user or new_share.group}.")
-            return redirect("controls:share", eid=experiment.pk)
+            return redirect("tracking:experiment-share", eid=experiment.pk)
     shares = ExperimentShare.objects.filter(experiment=experiment).select_related("user", "group")
     status = 400 if request.method == "POST" else 200
     return render(
@@ -210,5 +210,5 @@ def unshare(request, eid, share_id):
     removed = get_object_or_404(ExperimentShare.objects.select_related("user", "group"), pk=share_id, experiment=experiment)
     removed.delete()
     messages.success(request, f"{experiment} is no longer shared with {removed.user or removed.group}.")
-    return redirect("controls:share", eid=experiment.pk)
+    return redirect("tracking:experiment-share", eid=experiment.pk)
 

@@ -235,8 +235,8 @@ def _config_context(experiment):
 
 
 @require_GET
-def experiment_detail(request, experiment_id):
-    experiment = _visible_experiment(request, experiment_id)
+def experiment_detail(request, eid):
+    experiment = _visible_experiment(request, eid)
     target = _hx_target(request)
     if target == "summary":
         response = render(request, "tracking/_experiment_summary.html", _summary_context(experiment))
@@ -406,9 +406,9 @@ def _history_payload(experiment, history):
 
 
 @require_GET
-def experiment_charts(request, experiment_id):
+def experiment_charts(request, eid):
     """JSON for charts.js: the first draw, and the live updates after ``since``."""
-    experiment = _visible_experiment(request, experiment_id)
+    experiment = _visible_experiment(request, eid)
     try:
         since_raw = request.GET.get("since")
         if since_raw in (None, ""):
@@ -511,8 +511,8 @@ def _job_context(job, labels):
 
 
 @require_GET
-def job_detail(request, job_id):
-    job = _visible_job(request, job_id)
+def job_detail(request, jid):
+    job = _visible_job(request, jid)
     labels = list(job.experiment.result_labels.all())
     context = _job_context(job, labels)
     if _hx_target(request) == "job-summary":
@@ -526,10 +526,10 @@ def job_detail(request, job_id):
 
 
 @require_GET
-def job_chart(request, job_id):
+def job_chart(request, jid):
     """JSON for charts.js on a job page: the curves again, only when the job has new
     points after ``since`` (else ``unchanged``), and ``ended`` to stop polling."""
-    job = _visible_job(request, job_id)
+    job = _visible_job(request, jid)
     since = request.GET.get("since", "")
     if since and not since.isdigit():
         return JsonResponse({"error": "since must be a cursor from a previous response (a whole number)"}, status=400)
