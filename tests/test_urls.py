@@ -102,3 +102,36 @@ def test_it_marks_the_section_of_the_page_in_the_main_nav(client, alice):
     assert current_section(client, f"/experiments/{experiment.pk}/delete/") == []
     assert current_section(client, f"/experiments/{experiment.pk}/share/") == []
     assert current_section(client, "/no-such-page/") == []
+
+
+def test_it_names_the_site_once_in_every_page_title(client, alice):
+    experiment = make_experiment(alice, "mine", status="FINISHED")
+    job = make_job(experiment, status="FINISHED")
+    titles = {}
+    titles["/accounts/login/"] = re.search(r"<title>(.*)</title>", client.get("/accounts/login/").content.decode())[1]
+    client.force_login(alice)
+    pages = [
+        "/",
+        f"/experiments/{experiment.pk}/",
+        f"/experiments/{experiment.pk}/stop/",
+        f"/experiments/{experiment.pk}/restart/",
+        f"/experiments/{experiment.pk}/delete/",
+        f"/experiments/{experiment.pk}/share/",
+        f"/jobs/{job.pk}/",
+        "/resources/",
+        "/no-such-page/",
+    ]
+    for path in pages:
+        titles[path] = re.search(r"<title>(.*)</title>", client.get(path).content.decode())[1]
+    assert titles == {
+        "/accounts/login/": "Log in · aupsite",
+        "/": "Experiments · aupsite",
+        f"/experiments/{experiment.pk}/": "mine · aupsite",
+        f"/experiments/{experiment.pk}/stop/": "Stop mine · aupsite",
+        f"/experiments/{experiment.pk}/restart/": "Restart mine · aupsite",
+        f"/experiments/{experiment.pk}/delete/": "Delete mine · aupsite",
+        f"/experiments/{experiment.pk}/share/": "Share mine · aupsite",
+        f"/jobs/{job.pk}/": f"Job {job.pk} · mine · aupsite",
+        "/resources/": "Resources · aupsite",
+        "/no-such-page/": "Not found · aupsite",
+    }
