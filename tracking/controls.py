@@ -17,6 +17,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import pluralize
 from django.views.decorators.http import require_http_methods, require_POST
 
+from tracking.connector import DjangoConnector
 from tracking.models import (
     ACTIVE_EXPERIMENT_STATUSES,
     Experiment,
@@ -25,14 +26,6 @@ from tracking.models import (
     IntermediateResult,
     Job,
 )
-
-
-def _connector():
-    # Imported here: tracking.connector sets Django up when imported before the app
-    # registry is ready, and the admin imports this module while it is being filled.
-    from tracking.connector import DjangoConnector
-
-    return DjangoConnector()
 
 
 def _changeable(request, eid, lock=False):
@@ -102,7 +95,7 @@ def stop(request, eid):
 
     return _control(
         request, eid, page_of, _stop_refusal,
-        lambda experiment: _connector().change_experiment_status(experiment.pk, ExperimentStatus.REQUEST_STOP),
+        lambda experiment: DjangoConnector().change_experiment_status(experiment.pk, ExperimentStatus.REQUEST_STOP),
         done,
     )
 
@@ -145,7 +138,7 @@ def restart(request, eid):
 
     return _control(
         request, eid, page_of, _busy_refusal("restarted"),
-        lambda experiment: _connector().start_experiment_by_eid(experiment.pk),
+        lambda experiment: DjangoConnector().start_experiment_by_eid(experiment.pk),
         done,
     )
 
@@ -176,7 +169,7 @@ def delete(request, eid):
 
     return _control(
         request, eid, page_of, _busy_refusal("deleted"),
-        lambda experiment: _connector().delete_experiment(experiment.pk),
+        lambda experiment: DjangoConnector().delete_experiment(experiment.pk),
         done,
     )
 
