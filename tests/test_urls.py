@@ -1,6 +1,7 @@
 """One URL scheme: every page and API endpoint in the namespace `tracking`, one parameter
 name per kind of object, and the paths they always had."""
 
+import inspect
 import re
 
 import pytest
@@ -8,6 +9,7 @@ from django.urls import get_resolver, reverse
 
 from tests.factories import make_experiment, make_job, make_share, make_user
 from tests.test_access import walk
+from tracking import controls, views
 
 pytestmark = pytest.mark.django_db
 
@@ -38,6 +40,16 @@ def test_it_puts_every_page_and_endpoint_in_the_tracking_namespace():
         "tracking:api-resource",
         "tracking:api-schema",
     } <= set(names)
+
+
+def test_it_routes_every_page_view():
+    # So that tests/test_access.py, which walks the URLconf, checks every page.
+    routed = {pattern.callback for name, regex, pattern in walk(get_resolver().url_patterns)}
+    for module in (views, controls):
+        for name, function in vars(module).items():
+            if inspect.isfunction(function) and function.__module__ == module.__name__ and not name.startswith("_"):
+                if next(iter(inspect.signature(function).parameters)) == "request":
+                    assert function in routed, f"{module.__name__}.{name} has no URL"
 
 
 def test_it_spells_each_objects_id_one_way_in_every_path():
