@@ -59,7 +59,8 @@ def _control(request, eid, page_of, refusal_of, act, done):
     answers with `done` (a redirect); a refused POST shows the page again with 409.
 
     What the page says is `page_of(experiment)`: its `title`, `heading`, `consequence`
-    (what the change does) and the label of its `button` (tracking/confirm.html)."""
+    (what the change does), the label of its `button`, and `destroys` when the change
+    deletes recorded results (a red button; tracking/confirm.html)."""
     if request.method == "GET":
         experiment = _changeable(request, eid)
     else:
@@ -134,6 +135,7 @@ def restart(request, eid):
                 f"Start its executor again with experiment id {experiment.pk} to run new jobs."
             ),
             "button": "Delete its jobs and restart",
+            "destroys": True,
         }
 
     return _control(
@@ -165,6 +167,7 @@ def delete(request, eid):
                 "It cannot be undone."
             ),
             "button": "Delete the experiment",
+            "destroys": True,
         }
 
     return _control(
