@@ -6,11 +6,9 @@ from aupsite.security import LoginForm
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("api/", include("tracking.api.urls")),
     # LoginForm: the message for a rate-limited login (aupsite/security.py).
     path("accounts/login/", auth_views.LoginView.as_view(authentication_form=LoginForm), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
-    # Stop, restart, delete and share an experiment (owner or staff).
-    path("experiments/<int:eid>/", include("tracking.controls_urls")),
+    # The pages and the API, in the namespace "tracking".
     path("", include("tracking.urls")),
 ]

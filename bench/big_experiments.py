@@ -152,12 +152,12 @@ class BigServer:
             "jobs table": (f"/experiments/{eid}/?sort=-score&page=2", hx_jobs),
             "job page": (f"/jobs/{best}/", {}),
         }
-        if _has_url("api-experiment-curves"):
+        if _has_url("tracking:api-experiment-curves"):
             from django.urls import reverse
 
             # A page of 10 jobs' curves, as many as the smallest experiment has: the
             # answer's size is the client's choice, its cost must not grow with the experiment.
-            pages["API curves"] = (reverse("api-experiment-curves", args=[eid]) + "?page_size=10", {})
+            pages["API curves"] = (reverse("tracking:api-experiment-curves", args=[eid]) + "?page_size=10", {})
         return pages
 
     def time(self, path, headers, cold=False):

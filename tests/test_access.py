@@ -43,9 +43,7 @@ METHODS = ["get", "post", "put", "patch", "delete"]
 # objects at all; such URLs may answer, but never with the owner's data.
 PARAMETERS = {
     "eid": "experiment",
-    "experiment_id": "experiment",
     "jid": "job",
-    "job_id": "job",
     "rid": "resource",
     "resource_id": "resource",
     "share_id": "share",
@@ -232,7 +230,13 @@ def test_it_refuses_every_url_to_anonymous_users_and_other_peoples_objects_to_re
     # Nothing of the owner's was changed by all those requests.
     assert world.snapshot() == before
     # The walk did reach the pages it exists for.
-    assert {"controls:stop", "controls:restart", "controls:delete", "controls:share", "controls:unshare"} <= set(checked)
+    assert {
+        "tracking:experiment-stop",
+        "tracking:experiment-restart",
+        "tracking:experiment-delete",
+        "tracking:experiment-share",
+        "tracking:experiment-unshare",
+    } <= set(checked)
     assert "admin:tracking_experiment_change" in checked and "admin:tracking_resource_bulk_add" in checked
 
 

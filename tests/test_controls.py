@@ -201,6 +201,30 @@ def test_it_answers_404_for_an_experiment_that_does_not_exist(alice):
         assert client.get(f"/experiments/999/{action}/").status_code == 404
 
 
+@pytest.mark.parametrize(
+    "action, title, heading, button, style",
+    [
+        ("stop", "Stop toy · aupsite", "Request a stop of toy", "Request the stop", "primary"),
+        ("restart", "Restart toy · aupsite", "Restart toy", "Delete its jobs and restart", "danger"),
+        ("delete", "Delete toy · aupsite", "Delete toy", "Delete the experiment", "danger"),
+        ("share", "Share toy · aupsite", "Share toy", "Share read-only", "primary"),
+    ],
+)
+def test_it_titles_each_control_page_with_its_action_and_the_site_once(alice, action, title, heading, button, style):
+    experiment = make_experiment(alice, "toy", status="RUNNING" if action == "stop" else "FINISHED")
+    body = client_of(alice).get(url(experiment, action)).content.decode()
+    assert f"<title>{title}</title>" in body
+    assert f"<h1>{heading}</h1>" in body
+    assert f'<button type="submit" class="button {style}">{button}</button>' in body
+
+
+def test_it_escapes_the_experiment_name_on_a_confirmation_page(alice):
+    experiment = make_experiment(alice, "<b>bold</b>", status="FINISHED")
+    body = client_of(alice).get(url(experiment, "delete")).content.decode()
+    assert "<b>bold</b>" not in body
+    assert "<h1>Delete &lt;b&gt;bold&lt;/b&gt;</h1>" in body
+
+
 # -- sharing ------------------------------------------------------------------------
 
 

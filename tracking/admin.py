@@ -1,5 +1,5 @@
 """The admin: resources managed entirely from here, experiments and jobs browsable
-(read-mostly: results are the executors' record), users and researchers.
+(read-mostly: results are the executors' record), users and researchers, API tokens.
 
 Links to the dashboard come from the models' get_absolute_url ("View on site" too).
 """
@@ -11,7 +11,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import Count, OuterRef, Subquery
+from django.db.models import Count, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -22,6 +22,7 @@ from django.utils.html import format_html
 from aupsite.security import AdminLoginForm
 from tracking import recovery
 from tracking.models import (
+    ApiToken,
     Experiment,
     ExperimentShare,
     IntermediateResult,
@@ -427,6 +428,40 @@ if admin.site.is_registered(User):
 admin.site.register(User, ResearcherUserAdmin)
 
 
-# -- API tokens: registered in tracking/api/admin.py (the API's part of the admin) ----------
-from tracking.api import admin as api_admin  # noqa: E402,F401
-# -- end of API tokens --------------------------------------------------------------------------
+# -- API tokens: an administrator issues and revokes them for any user ---------------
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    list_display = ["name", "user", "prefix", "created", "last_used", "revoked"]
+    list_filter = [("revoked", admin.EmptyFieldListFilter)]
+    search_fields = ["name", "prefix", "user__username"]
+    list_select_related = ["user"]
+    actions = ["revoke"]
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["user", "name"]
+        return ["user", "name", "prefix", "created", "last_used", "revoked"]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return []
+        return ["user", "prefix", "created", "last_used", "revoked"]
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return super().save_model(request, obj, form, change)
+        secret = obj.set_new_secret()
+        super().save_model(request, obj, form, change)
+        # The only time anyone sees the secret: only its hash is stored.
+        self.message_user(
+            request,
+            f"The secret of token “{obj.name}” for {obj.user}, shown this once: {secret}",
+            messages.WARNING,
+        )
+
+    @admin.action(description="Revoke the selected tokens")
+    def revoke(self, request, queryset):
+        revoked = queryset.filter(Q(revoked__isnull=True)).update(revoked=timezone.now())
+        self.message_user(request, f"Revoked {revoked} token(s).", messages.SUCCESS)

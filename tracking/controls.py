@@ -14,8 +14,10 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import IntegrityError, transaction
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.defaultfilters import pluralize
 from django.views.decorators.http import require_http_methods, require_POST
 
+from tracking.connector import DjangoConnector
 from tracking.models import (
     ACTIVE_EXPERIMENT_STATUSES,
     Experiment,
@@ -26,14 +28,6 @@ from tracking.models import (
 )
 
 
-def _connector():
-    # Imported here: tracking.connector sets Django up when imported before the app
-    # registry is ready, and the admin imports this module while it is being filled.
-    from tracking.connector import DjangoConnector
-
-    return DjangoConnector()
-
-
 def _changeable(request, eid, lock=False):
     experiments = Experiment.objects.changeable_by(request.user)
     if lock:
@@ -41,11 +35,11 @@ def _changeable(request, eid, lock=False):
     return get_object_or_404(experiments, pk=eid)
 
 
-def _confirm(request, template, experiment, refusal, **context):
+def _confirm(request, experiment, refusal, page):
     # A refused POST answers 409 Conflict: the request was valid, the state is not.
     status = 409 if request.method == "POST" and refusal else 200
-    context.update(experiment=experiment, refusal=refusal, experiment_url=experiment.get_absolute_url())
-    return render(request, template, context, status=status)
+    context = {**page, "experiment": experiment, "refusal": refusal, "experiment_url": experiment.get_absolute_url()}
+    return render(request, "tracking/confirm.html", context, status=status)
 
 
 def _stop_refusal(experiment):
@@ -59,10 +53,14 @@ def _stop_refusal(experiment):
     )
 
 
-def _control(request, eid, template, refusal_of, act, done, context_of=lambda experiment: {}):
+def _control(request, eid, page_of, refusal_of, act, done):
     """The shape of every control: GET shows the confirmation page; POST, under a lock on
     the experiment row, checks `refusal_of` (a message, or None) and then `act`s, and
-    answers with `done` (a redirect); a refused POST shows the page again with 409."""
+    answers with `done` (a redirect); a refused POST shows the page again with 409.
+
+    What the page says is `page_of(experiment)`: its `title`, `heading`, `consequence`
+    (what the change does), the label of its `button`, and `destroys` when the change
+    deletes recorded results (a red button; tracking/confirm.html)."""
     if request.method == "GET":
         experiment = _changeable(request, eid)
     else:
@@ -73,7 +71,7 @@ def _control(request, eid, template, refusal_of, act, done, context_of=lambda ex
                 act(experiment)
         if refusal is None:
             return done(experiment)
-    return _confirm(request, template, experiment, refusal_of(experiment), **context_of(experiment))
+    return _confirm(request, experiment, refusal_of(experiment), page_of(experiment))
 
 
 @require_http_methods(["GET", "POST"])
@@ -85,9 +83,20 @@ def stop(request, eid):
         messages.success(request, f"Stop requested for {experiment}; its executor stops after its running jobs.")
         return redirect(experiment)
 
+    def page_of(experiment):
+        return {
+            "title": f"Stop {experiment}",
+            "heading": f"Request a stop of {experiment}",
+            "consequence": (
+                "Its executor is asked to stop (status REQUEST_STOP): it stops starting new jobs and ends the "
+                "experiment as STOPPED once its running jobs are over. Results recorded so far are kept."
+            ),
+            "button": "Request the stop",
+        }
+
     return _control(
-        request, eid, "tracking/confirm_stop.html", _stop_refusal,
-        lambda experiment: _connector().change_experiment_status(experiment.pk, ExperimentStatus.REQUEST_STOP),
+        request, eid, page_of, _stop_refusal,
+        lambda experiment: DjangoConnector().change_experiment_status(experiment.pk, ExperimentStatus.REQUEST_STOP),
         done,
     )
 
@@ -115,11 +124,24 @@ def restart(request, eid):
         messages.success(request, f"{experiment} restarted: start its executor with eid={experiment.pk} to run jobs.")
         return redirect(experiment)
 
+    def page_of(experiment):
+        jobs = Job.objects.filter(experiment=experiment).count()
+        return {
+            "title": f"Restart {experiment}",
+            "heading": f"Restart {experiment}",
+            "consequence": (
+                f"Restarting deletes its {jobs} job{pluralize(jobs)} with their attempts and results, and marks the "
+                "experiment RUNNING again with a new start time, as Auptimizer does when an executor resumes it. "
+                f"Start its executor again with experiment id {experiment.pk} to run new jobs."
+            ),
+            "button": "Delete its jobs and restart",
+            "destroys": True,
+        }
+
     return _control(
-        request, eid, "tracking/confirm_restart.html", _busy_refusal("restarted"),
-        lambda experiment: _connector().start_experiment_by_eid(experiment.pk),
+        request, eid, page_of, _busy_refusal("restarted"),
+        lambda experiment: DjangoConnector().start_experiment_by_eid(experiment.pk),
         done,
-        lambda experiment: {"job_count": Job.objects.filter(experiment=experiment).count()},
     )
 
 
@@ -130,17 +152,28 @@ def delete(request, eid):
 
     def done(experiment):
         messages.success(request, f"{experiment} deleted.")
-        return redirect("experiments")
+        return redirect("tracking:experiment-list")
+
+    def page_of(experiment):
+        # Two counts, each answered by an index (jobs by experiment; steps by job).
+        jobs = Job.objects.filter(experiment=experiment).count()
+        steps = IntermediateResult.objects.filter(job__experiment=experiment).count()
+        return {
+            "title": f"Delete {experiment}",
+            "heading": f"Delete {experiment}",
+            "consequence": (
+                f"This deletes the experiment for good, with its {jobs} job{pluralize(jobs)}, their attempts, "
+                f"{steps} intermediate result{pluralize(steps)}, the labeled results and its shares. "
+                "It cannot be undone."
+            ),
+            "button": "Delete the experiment",
+            "destroys": True,
+        }
 
     return _control(
-        request, eid, "tracking/confirm_delete.html", _busy_refusal("deleted"),
-        lambda experiment: _connector().delete_experiment(experiment.pk),
+        request, eid, page_of, _busy_refusal("deleted"),
+        lambda experiment: DjangoConnector().delete_experiment(experiment.pk),
         done,
-        lambda experiment: {
-            # Two counts, each answered by an index (jobs by experiment; steps by job).
-            "job_count": Job.objects.filter(experiment=experiment).count(),
-            "step_count": IntermediateResult.objects.filter(job__experiment=experiment).count(),
-        },
     )
 
 
@@ -193,7 +226,7 @@ def share(request, eid):
             form.add_error(None, "The experiment is already shared with them.")
         else:
             messages.success(request, f"{experiment} is now shared read-only with {new_share.user or new_share.group}.")
-            return redirect("controls:share", eid=experiment.pk)
+            return redirect("tracking:experiment-share", eid=experiment.pk)
     shares = ExperimentShare.objects.filter(experiment=experiment).select_related("user", "group")
     status = 400 if request.method == "POST" else 200
     return render(
@@ -210,5 +243,5 @@ def unshare(request, eid, share_id):
     removed = get_object_or_404(ExperimentShare.objects.select_related("user", "group"), pk=share_id, experiment=experiment)
     removed.delete()
     messages.success(request, f"{experiment} is no longer shared with {removed.user or removed.group}.")
-    return redirect("controls:share", eid=experiment.pk)
+    return redirect("tracking:experiment-share", eid=experiment.pk)
 

@@ -229,7 +229,7 @@ class Experiment(models.Model):
         return self.name or f"Experiment {self.pk}"
 
     def get_absolute_url(self):
-        return reverse("experiment", args=[self.pk])
+        return reverse("tracking:experiment", kwargs={"eid": self.pk})
 
     def is_changeable_by(self, user):
         """Whether `user` may stop, restart, delete and share this experiment: the
@@ -487,7 +487,7 @@ class Job(models.Model):
         return f"Job {self.pk}"
 
     def get_absolute_url(self):
-        return reverse("job", args=[self.pk])
+        return reverse("tracking:job", kwargs={"jid": self.pk})
 
     @property
     def score_value(self):

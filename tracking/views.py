@@ -65,9 +65,9 @@ class BadRequest(Exception):
     pass
 
 
-def _visible_experiment(request, experiment_id):
+def _visible_experiment(request, eid):
     experiment = (
-        Experiment.objects.visible_to(request.user).select_related("owner").filter(pk=experiment_id).first()
+        Experiment.objects.visible_to(request.user).select_related("owner").filter(pk=eid).first()
     )
     if experiment is None:
         raise Http404("No such experiment")
@@ -245,8 +245,8 @@ def _config_context(experiment):
 
 
 @require_GET
-def experiment_detail(request, experiment_id):
-    experiment = _visible_experiment(request, experiment_id)
+def experiment_detail(request, eid):
+    experiment = _visible_experiment(request, eid)
     target = _hx_target(request)
     if target == "summary":
         response = render(request, "tracking/_experiment_summary.html", _summary_context(experiment))
@@ -392,9 +392,9 @@ def history(jobs, budget, buckets, unless_version=None):
 
 
 @require_GET
-def experiment_charts(request, experiment_id):
+def experiment_charts(request, eid):
     """JSON for charts.js: the first draw, and the live updates after ``since``."""
-    experiment = _visible_experiment(request, experiment_id)
+    experiment = _visible_experiment(request, eid)
     try:
         since_raw = request.GET.get("since")
         if since_raw in (None, ""):
@@ -424,9 +424,9 @@ def experiment_charts(request, experiment_id):
 # -- job page --------------------------------------------------------------------------
 
 
-def _visible_job(request, job_id):
+def _visible_job(request, jid):
     job = (
-        Job.objects.filter(experiment__in=Experiment.objects.visible_to(request.user), pk=job_id)
+        Job.objects.filter(experiment__in=Experiment.objects.visible_to(request.user), pk=jid)
         .select_related("experiment__owner")
         .first()
     )
@@ -489,8 +489,8 @@ def _job_context(job, labels):
 
 
 @require_GET
-def job_detail(request, job_id):
-    job = _visible_job(request, job_id)
+def job_detail(request, jid):
+    job = _visible_job(request, jid)
     labels = list(job.experiment.result_labels.all())
     context = _job_context(job, labels)
     if _hx_target(request) == "job-summary":
@@ -506,10 +506,10 @@ def job_detail(request, job_id):
 
 
 @require_GET
-def job_chart(request, job_id):
+def job_chart(request, jid):
     """JSON for charts.js on a job page: the curves again, only when the job has new
     points after ``since`` (else ``unchanged``), and ``ended`` to stop polling."""
-    job = _visible_job(request, job_id)
+    job = _visible_job(request, jid)
     since = request.GET.get("since", "")
     if since and not since.isdigit():
         return JsonResponse({"error": "since must be a cursor from a previous response (a whole number)"}, status=400)

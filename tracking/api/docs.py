@@ -12,7 +12,7 @@ from drf_spectacular.views import SpectacularSwaggerSplitView
 
 class SwaggerUIView(SpectacularSwaggerSplitView):
     template_name = "api/docs.html"
-    url_name = "api-schema"
+    url_name = "tracking:api-schema"
     title = "aupsite API"
 
 
