@@ -190,12 +190,12 @@ def _multiple_results_insert(vendor, count):
 class DjangoConnector(AbstractConnector):
     """The connector interface over the ORM; see tracking.interface for each method's contract."""
 
-    def __init__(self, using="default"):
+    def __init__(self, using="default", holder=None):
         if using not in connections:
             raise InvalidInputError(f"no database {using!r} in settings.DATABASES")
         self.using = using
         # Marks the resources this instance takes, so free_all_resources frees only those.
-        self.holder_id = f"connector-{uuid.uuid4().hex}"
+        self.holder_id = holder or f"connector-{uuid.uuid4().hex}"
         self._closed = False
         # eid -> the label names this instance last wrote for it (see save_multiple_results).
         self._labels_written = {}

@@ -72,9 +72,7 @@ def connector_for(request):
     if connector_id is None:
         token = request.auth if isinstance(request.auth, ApiToken) else None
         connector_id = f"t{token.pk}" if token else "session"
-    connector = DjangoConnector()
-    connector.holder_id = holder_prefix(request) + connector_id
-    return connector
+    return DjangoConnector(holder=holder_prefix(request) + connector_id)
 
 
 # -- who may touch what -----------------------------------------------------------------------
