@@ -111,6 +111,12 @@ def _unix_seconds(moment):
     return None if moment is None else int(moment.timestamp())
 
 
+def unknown_user(username):
+    """The error for a username no user has. The API answers a researcher who names another
+    user with this same error, so that an answer never tells who has an account."""
+    return NotFoundError(f"user {username!r} does not exist; an admin creates it (or run manage.py aup_setup)")
+
+
 # -- the executor's two hot paths ---------------------------------------------------
 # save_intermediate_result and save_multiple_results run once per step of every job, so
 # each is one statement, sent straight to the database driver (see _execute_on_driver).
@@ -244,7 +250,7 @@ class DjangoConnector(AbstractConnector):
             .first()
         )
         if user_id is None:
-            raise NotFoundError(f"user {username!r} does not exist; an admin creates it (or run manage.py aup_setup)")
+            raise unknown_user(username)
         return user_id
 
     def _require(self, model, pk, what):

@@ -26,9 +26,9 @@ from tracking.api import serializers as s
 from tracking.api.idempotency import idempotent
 from tracking.api.permissions import SignedInWithPassword
 from tracking.api.schema import CONNECTOR_ID, documented
-from tracking.connector import DjangoConnector
-from tracking.interface import NotFoundError
-from tracking.models import ApiToken, Experiment, Job, JobAttempt, Resource, ResourceStatus, config_label_names
+from tracking.connector import DjangoConnector, unknown_user
+from tracking.interface import InvalidInputError, NotFoundError
+from tracking.models import ApiToken, Experiment, Job, JobAttempt, Resource, ResourceStatus
 
 CONNECTOR_HEADER = "Aup-Connector-Id"
 CONNECTOR_ID_PATTERN = re.compile(r"^[0-9a-f]{32}$")
@@ -151,21 +151,16 @@ def staff_only(request):
 
 
 def owner_username(request, username):
-    """The user an experiment is recorded for: the caller, or anyone for staff."""
+    """The user an experiment is recorded for: the caller, or anyone for staff.
+
+    A researcher who names another user gets the connector's error for a user that does
+    not exist (NotFoundError, 404): nothing tells the two apart.
+    """
     if username is None:
         return request.user.get_username()
     if request.user.is_staff or username == request.user.get_username():
         return username
-    # The connector's own words for a user that does not exist: nothing tells them apart.
-    raise NotFoundError(f"user {username!r} does not exist; an admin creates it (or run manage.py aup_setup)")
-
-
-def check_label_names(config, field):
-    # ResultLabel.name holds 255 characters; the connector would fail in the database.
-    if any(len(name) > s.LABEL_MAX_LENGTH for name in config_label_names(config)):
-        raise ValidationError(
-            {field: [f"resource_args.multi_res_labels: a label is longer than {s.LABEL_MAX_LENGTH} characters."]}
-        )
+    raise unknown_user(username)
 
 
 def curves_out(curves):
@@ -216,14 +211,18 @@ def experiments(request):
     if "exp_config" in data:
         if "name" in data or "config" in data:
             raise ValidationError({"exp_config": ["Give either exp_config, or name and config, not both."]})
-        config = data["exp_config"]
-        check_label_names(config, "exp_config")
-        eid = start(username, config)
-        name = config["name"]  # the connector writes the unique name back, as Auptimizer
+        field, args = "exp_config", (data["exp_config"],)
     else:
-        config = data.get("config", {})
-        check_label_names(config, "config")
-        eid = start(username, data.get("name"), json.dumps(config))
+        field, args = "config", (data.get("name"), json.dumps(data.get("config", {})))
+    try:
+        eid = start(username, *args)
+    except InvalidInputError as exc:
+        # The serializer has checked every other field: what the connector still refuses is
+        # in the config (a label name too long, exp_config's name), so the answer names it.
+        raise ValidationError({field: [str(exc)]}) from None
+    if field == "exp_config":
+        name = data["exp_config"]["name"]  # the connector writes the unique name back, as Auptimizer
+    else:
         name = Experiment.objects.filter(pk=eid).values_list("name", flat=True).first()
     return Response(s.ExperimentStartedOut({"eid": eid, "name": name}).data, status=status.HTTP_201_CREATED)
 
