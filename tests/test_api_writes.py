@@ -9,7 +9,7 @@ from django.db import OperationalError
 
 from tests.factories import make_resource, make_share
 from tracking.connector import DjangoConnector
-from tracking.interface import BackendError
+from tracking.interface import BackendError, InvalidInputError, NotFoundError
 from tracking.models import Experiment, IntermediateResult, Job, JobAttempt, MultipleResult, Resource, ResultLabel
 
 pytestmark = pytest.mark.django_db
@@ -110,6 +110,29 @@ def test_it_does_not_let_a_researcher_record_for_another_user(api, other_user):
 
     assert theirs.status_code == nobody.status_code == 404
     assert theirs.json()["detail"] == nobody.json()["detail"].replace("nobody", "bob")
+    assert not Experiment.objects.exists()
+
+
+def test_it_tells_a_researcher_naming_another_user_what_the_connector_tells_of_an_unknown_user(api, other_user):
+    from_api = api.post("/api/experiments/", {"username": "bob", "name": "x"}, format="json").json()["detail"]
+
+    with pytest.raises(NotFoundError) as from_connector:
+        DjangoConnector().start_experiment("nobody", "x", "{}")
+
+    assert from_api == str(from_connector.value).replace("nobody", "bob")
+
+
+@pytest.mark.parametrize("form", ["exp_config", "config"])
+def test_it_answers_a_label_name_too_long_for_the_database_with_the_connectors_words(api, user, form):
+    config = {"name": "x", "resource_args": {"multi_res_labels": ["y" * 256]}}
+    body = {"exp_config": config} if form == "exp_config" else {"name": "x", "config": config}
+
+    response = api.post("/api/experiments/", body, format="json")
+
+    assert response.status_code == 400
+    with pytest.raises(InvalidInputError) as from_connector:
+        DjangoConnector().start_experiment("alice", config)
+    assert response.json()["errors"] == {form: [str(from_connector.value)]}
     assert not Experiment.objects.exists()
 
 

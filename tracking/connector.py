@@ -111,6 +111,12 @@ def _unix_seconds(moment):
     return None if moment is None else int(moment.timestamp())
 
 
+def unknown_user(username):
+    """The error for a username no user has. The API answers a researcher who names another
+    user with this same error, so that an answer never tells who has an account."""
+    return NotFoundError(f"user {username!r} does not exist; an admin creates it (or run manage.py aup_setup)")
+
+
 # -- the executor's two hot paths ---------------------------------------------------
 # save_intermediate_result and save_multiple_results run once per step of every job, so
 # each is one statement, sent straight to the database driver (see _execute_on_driver).
@@ -190,12 +196,12 @@ def _multiple_results_insert(vendor, count):
 class DjangoConnector(AbstractConnector):
     """The connector interface over the ORM; see tracking.interface for each method's contract."""
 
-    def __init__(self, using="default"):
+    def __init__(self, using="default", holder=None):
         if using not in connections:
             raise InvalidInputError(f"no database {using!r} in settings.DATABASES")
         self.using = using
         # Marks the resources this instance takes, so free_all_resources frees only those.
-        self.holder_id = f"connector-{uuid.uuid4().hex}"
+        self.holder_id = holder or f"connector-{uuid.uuid4().hex}"
         self._closed = False
         # eid -> the label names this instance last wrote for it (see save_multiple_results).
         self._labels_written = {}
@@ -244,7 +250,7 @@ class DjangoConnector(AbstractConnector):
             .first()
         )
         if user_id is None:
-            raise NotFoundError(f"user {username!r} does not exist; an admin creates it (or run manage.py aup_setup)")
+            raise unknown_user(username)
         return user_id
 
     def _require(self, model, pk, what):

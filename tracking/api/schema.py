@@ -4,6 +4,9 @@ Every response an endpoint can give is documented, errors included, so that the 
 is a contract a client (and the schemathesis fuzz run) can hold the API to.
 """
 
+import functools
+import inspect
+
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 
@@ -46,20 +49,24 @@ ERRORS = {
 
 
 def documented(
-    summary,
     *,
+    tags,
     ok=None,
     status=200,
     request=None,
     errors=(),
     params=(),
     write=False,
-    methods=None,
-    tags=None,
-    description=None,
     operation_id=None,
+    description=None,
 ):
-    """extend_schema for one operation: its success response and every error it can give."""
+    """Document an operation function: its request, its success response and every error it can give.
+
+    The summary is the first line of the function's docstring and the description the rest
+    of it (or `description`, for a text computed at import); the tags are its section's (see
+    `section`). The URL's view (tracking.api.views.route) puts it in the schema, for the
+    method it hands to the operation, with ``operation.extend_schema(methods=[method])``.
+    """
     codes = {401, 403, 503, *errors}
     parameters = list(params)
     if write:
@@ -70,13 +77,27 @@ def documented(
     responses = {status: ok if ok is not None else OpenApiResponse(description="Done; no content.")}
     for code in sorted(codes):
         responses[code] = OpenApiResponse(ErrorOut, description=ERRORS[code])
-    return extend_schema(
-        summary=summary,
-        description=description,
-        request=request,
-        responses=responses,
-        parameters=parameters,
-        methods=methods,
-        tags=tags,
-        operation_id=operation_id,
-    )
+
+    def decorate(operation):
+        if not operation.__doc__:
+            raise TypeError(f"{operation.__name__}: an operation's docstring is its summary in the schema")
+        summary, _, rest = inspect.cleandoc(operation.__doc__).partition("\n")
+        operation.extend_schema = functools.partial(
+            extend_schema,
+            summary=summary,
+            # The docstring's lines wrap at the code's width; the schema's text is one paragraph.
+            description=description or " ".join(rest.split()) or None,
+            request=request,
+            responses=responses,
+            parameters=parameters,
+            tags=tags,
+            operation_id=operation_id,
+        )
+        return operation
+
+    return decorate
+
+
+def section(tag):
+    """`documented` for the operations of one section of the API, each tagged `tag`."""
+    return functools.partial(documented, tags=[tag])

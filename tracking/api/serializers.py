@@ -4,10 +4,11 @@ no logic (what a value means is the connector's, or the view's, to decide).
 Input serializers end in ``In``, output serializers in ``Out``.
 """
 
+from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
 from tracking.interface import EXPERIMENT_STATUSES, JOB_STATUSES
-from tracking.models import ExperimentQuerySet, JobQuerySet
+from tracking.models import ApiToken, Experiment, ExperimentQuerySet, JobQuerySet, Resource, ResultLabel
 
 from tracking.api.fields import (
     ExperimentStatusField,
@@ -23,7 +24,16 @@ from tracking.api.fields import (
     TextField,
 )
 
-LABEL_MAX_LENGTH = 255  # tracking.models.ResultLabel.name
+
+
+def column_length(model, field):
+    """The most characters `model`'s `field` holds: a longer input is refused here, not by the database."""
+    return model._meta.get_field(field).max_length
+
+
+USERNAME_MAX_LENGTH = column_length(get_user_model(), "username")
+EXPERIMENT_NAME_MAX_LENGTH = column_length(Experiment, "name")
+LABEL_MAX_LENGTH = column_length(ResultLabel, "name")
 MAX_BATCH = 1000
 
 
@@ -43,7 +53,7 @@ class ErrorOut(serializers.Serializer):
 
 class ExperimentStartIn(serializers.Serializer):
     username = StrictCharField(
-        max_length=150,
+        max_length=USERNAME_MAX_LENGTH,
         required=False,
         help_text="The owner; by default the caller. Only staff may name another user.",
     )
@@ -60,7 +70,7 @@ class ExperimentStartIn(serializers.Serializer):
         ),
     )
     name = StrictCharField(
-        max_length=255,
+        max_length=EXPERIMENT_NAME_MAX_LENGTH,
         allow_null=True,
         allow_blank=True,
         required=False,
@@ -100,7 +110,7 @@ class JidsOut(serializers.Serializer):
 
 
 class UsernameQueryIn(serializers.Serializer):
-    username = serializers.CharField(max_length=150, required=False, allow_blank=True)
+    username = serializers.CharField(max_length=USERNAME_MAX_LENGTH, required=False, allow_blank=True)
 
 
 # -- jobs: writes -----------------------------------------------------------------------------
@@ -246,9 +256,13 @@ class PageQueryIn(serializers.Serializer):
 
 
 class ExperimentListQueryIn(PageQueryIn):
-    search = serializers.CharField(max_length=255, required=False, allow_blank=True, help_text="Part of the name.")
+    search = serializers.CharField(
+        max_length=EXPERIMENT_NAME_MAX_LENGTH, required=False, allow_blank=True, help_text="Part of the name."
+    )
     status = serializers.ChoiceField(choices=list(EXPERIMENT_STATUSES), required=False, allow_blank=True)
-    owner = serializers.CharField(max_length=150, required=False, allow_blank=True, help_text="The owner's user name.")
+    owner = serializers.CharField(
+        max_length=USERNAME_MAX_LENGTH, required=False, allow_blank=True, help_text="The owner's user name."
+    )
     sort = serializers.ChoiceField(choices=list(ExperimentQuerySet.LIST_SORTS), default="-start")
 
 
@@ -399,7 +413,7 @@ class CurvesOut(serializers.Serializer):
 
 class MultipleResultsQueryIn(serializers.Serializer):
     label = serializers.CharField(
-        max_length=255, required=False, help_text="A label name (see the experiment's labels)."
+        max_length=LABEL_MAX_LENGTH, required=False, help_text="A label name (see the experiment's labels)."
     )
     order = serializers.IntegerField(
         min_value=1, max_value=2**31, required=False, help_text="Or the label's order (1, 2, ...)."
@@ -483,14 +497,16 @@ class ResourceListItemOut(ResourceOut):
 
 
 class ResourceIn(serializers.Serializer):
-    type = StrictCharField(max_length=64, help_text="Free text: cpu, gpu, node, aws, passive, ...")
-    name = StrictCharField(max_length=255)
+    type = StrictCharField(
+        max_length=column_length(Resource, "type"), help_text="Free text: cpu, gpu, node, aws, passive, ..."
+    )
+    name = StrictCharField(max_length=column_length(Resource, "name"))
     in_service = StrictBooleanField(default=True)
 
 
 class ResourceChangeIn(serializers.Serializer):
-    type = StrictCharField(max_length=64, required=False)
-    name = StrictCharField(max_length=255, required=False)
+    type = StrictCharField(max_length=column_length(Resource, "type"), required=False)
+    name = StrictCharField(max_length=column_length(Resource, "name"), required=False)
     in_service = StrictBooleanField(required=False, help_text="false: executors are never given it.")
 
 
@@ -498,7 +514,9 @@ class ResourceChangeIn(serializers.Serializer):
 
 
 class TokenIn(serializers.Serializer):
-    name = StrictCharField(max_length=100, help_text="What the token is for, e.g. the machine it lives on.")
+    name = StrictCharField(
+        max_length=column_length(ApiToken, "name"), help_text="What the token is for, e.g. the machine it lives on."
+    )
 
 
 class TokenOut(serializers.Serializer):

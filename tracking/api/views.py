@@ -1,4 +1,7 @@
-"""The API's views: function views, one per URL, each documented for the schema.
+"""The API's views: a function per operation, and per URL a view that hands each request
+to the operation for its method (route). Each operation's docstring is its summary (first
+line) and description (the rest) in the schema; its decorator says the rest (serializers,
+parameters, the errors it can give) for its section's tag.
 
 Writes call tracking.connector.DjangoConnector, one instance per request (construction
 costs nothing), so every write means exactly what the connector's method means: same
@@ -25,10 +28,10 @@ from tracking.api import reads
 from tracking.api import serializers as s
 from tracking.api.idempotency import idempotent
 from tracking.api.permissions import SignedInWithPassword
-from tracking.api.schema import CONNECTOR_ID, documented
-from tracking.connector import DjangoConnector
-from tracking.interface import NotFoundError
-from tracking.models import ApiToken, Experiment, Job, JobAttempt, Resource, ResourceStatus, config_label_names
+from tracking.api.schema import CONNECTOR_ID, section
+from tracking.connector import DjangoConnector, unknown_user
+from tracking.interface import InvalidInputError, NotFoundError
+from tracking.models import ApiToken, Experiment, Job, JobAttempt, Resource, ResourceStatus
 
 CONNECTOR_HEADER = "Aup-Connector-Id"
 CONNECTOR_ID_PATTERN = re.compile(r"^[0-9a-f]{32}$")
@@ -47,6 +50,26 @@ def endpoint(methods, permissions=None):
         return login_not_required(api_view(methods)(function))
 
     return decorate
+
+
+def route(name, permissions=None, **operations):
+    """The view of one URL: it calls the operation given for the request's method (GET=...,
+    POST=...) with the request and the URL's arguments, and is documented as each operation is.
+
+    Another method gets DRF's 405, with the URL's methods in its Allow header. Authentication,
+    CSRF, `permissions` and the Idempotency-Key are the endpoint's (see endpoint), before any
+    operation runs. `name` is the view's name, which DRF gives in an OPTIONS answer.
+    """
+
+    def dispatch(request, *args, **kwargs):
+        # No docstring: DRF would give it in an OPTIONS answer.
+        return operations[request.method](request, *args, **kwargs)
+
+    dispatch.__name__ = dispatch.__qualname__ = name
+    view = endpoint(list(operations), permissions)(dispatch)
+    for method, operation in operations.items():
+        view = operation.extend_schema(methods=[method])(view)
+    return view
 
 
 def valid(serializer_class, data):
@@ -72,9 +95,7 @@ def connector_for(request):
     if connector_id is None:
         token = request.auth if isinstance(request.auth, ApiToken) else None
         connector_id = f"t{token.pk}" if token else "session"
-    connector = DjangoConnector()
-    connector.holder_id = holder_prefix(request) + connector_id
-    return connector
+    return DjangoConnector(holder=holder_prefix(request) + connector_id)
 
 
 # -- who may touch what -----------------------------------------------------------------------
@@ -153,21 +174,16 @@ def staff_only(request):
 
 
 def owner_username(request, username):
-    """The user an experiment is recorded for: the caller, or anyone for staff."""
+    """The user an experiment is recorded for: the caller, or anyone for staff.
+
+    A researcher who names another user gets the connector's error for a user that does
+    not exist (NotFoundError, 404): nothing tells the two apart.
+    """
     if username is None:
         return request.user.get_username()
     if request.user.is_staff or username == request.user.get_username():
         return username
-    # The connector's own words for a user that does not exist: nothing tells them apart.
-    raise NotFoundError(f"user {username!r} does not exist; an admin creates it (or run manage.py aup_setup)")
-
-
-def check_label_names(config, field):
-    # ResultLabel.name holds 255 characters; the connector would fail in the database.
-    if any(len(name) > s.LABEL_MAX_LENGTH for name in config_label_names(config)):
-        raise ValidationError(
-            {field: [f"resource_args.multi_res_labels: a label is longer than {s.LABEL_MAX_LENGTH} characters."]}
-        )
+    raise unknown_user(username)
 
 
 def curves_out(curves):
@@ -176,41 +192,29 @@ def curves_out(curves):
 
 # -- experiments ---------------------------------------------------------------------------------
 
+experiment_docs = section("experiments")
 
-@documented(
-    "Start or create an experiment",
-    description=(
-        "start_experiment (status RUNNING) or create_experiment (status CREATED), in either of the "
-        "connector's forms: exp_config (the name inside), or name and config. Names are unique: a "
-        'second "toy" becomes "toy (1)".'
-    ),
-    request=s.ExperimentStartIn,
-    ok=s.ExperimentStartedOut,
-    status=201,
-    write=True,
-    errors=(404,),
-    methods=["POST"],
-    tags=["experiments"],
+
+@experiment_docs(
+    params=[s.ExperimentListQueryIn], ok=s.ExperimentPageOut, errors=(400,), operation_id="experiments_list"
 )
-@documented(
-    "Experiments",
-    description=(
-        "Those you may see (yours, those shared with you; staff: all), filtered, sorted and paged as the "
-        "dashboard's list."
-    ),
-    params=[s.ExperimentListQueryIn],
-    ok=s.ExperimentPageOut,
-    errors=(400,),
-    methods=["GET"],
-    tags=["experiments"],
-    operation_id="experiments_list",
-)
-@endpoint(["GET", "POST"])
-def experiments(request):
-    if request.method == "GET":
-        return Response(
-            reads.experiment_list(visible_experiments(request), valid(s.ExperimentListQueryIn, request.query_params))
-        )
+def list_experiments(request):
+    """Experiments
+
+    Those you may see (yours, those shared with you; staff: all), filtered, sorted and paged as the dashboard's list.
+    """
+    return Response(
+        reads.experiment_list(visible_experiments(request), valid(s.ExperimentListQueryIn, request.query_params))
+    )
+
+
+@experiment_docs(request=s.ExperimentStartIn, ok=s.ExperimentStartedOut, status=201, write=True, errors=(404,))
+def start_experiment(request):
+    """Start or create an experiment
+
+    start_experiment (status RUNNING) or create_experiment (status CREATED), in either of the connector's forms:
+    exp_config (the name inside), or name and config. Names are unique: a second "toy" becomes "toy (1)".
+    """
     data = valid(s.ExperimentStartIn, request.data)
     username = owner_username(request, data.get("username"))
     connector = connector_for(request)
@@ -218,31 +222,120 @@ def experiments(request):
     if "exp_config" in data:
         if "name" in data or "config" in data:
             raise ValidationError({"exp_config": ["Give either exp_config, or name and config, not both."]})
-        config = data["exp_config"]
-        check_label_names(config, "exp_config")
-        eid = start(username, config)
-        name = config["name"]  # the connector writes the unique name back, as Auptimizer
+        field, args = "exp_config", (data["exp_config"],)
     else:
-        config = data.get("config", {})
-        check_label_names(config, "config")
-        eid = start(username, data.get("name"), json.dumps(config))
+        field, args = "config", (data.get("name"), json.dumps(data.get("config", {})))
+    try:
+        eid = start(username, *args)
+    except InvalidInputError as exc:
+        # The serializer has checked every other field: what the connector still refuses is
+        # in the config (a label name too long, exp_config's name), so the answer names it.
+        raise ValidationError({field: [str(exc)]}) from None
+    if field == "exp_config":
+        name = data["exp_config"]["name"]  # the connector writes the unique name back, as Auptimizer
+    else:
         name = Experiment.objects.filter(pk=eid).values_list("name", flat=True).first()
     return Response(s.ExperimentStartedOut({"eid": eid, "name": name}).data, status=status.HTTP_201_CREATED)
 
 
-@documented(
-    "Experiment ids (get_all_experiment)",
-    description=(
-        "Ids of your experiments (staff: everyone's), oldest first; with username, only that user's "
-        "(another user's: staff only)."
-    ),
-    params=[OpenApiParameter("username", OpenApiTypes.STR, required=False)],
-    ok=s.EidsOut,
-    errors=(400, 404),
-    tags=["connector reads"],
+experiments = route("experiments", GET=list_experiments, POST=start_experiment)
+
+
+@experiment_docs(ok=s.ExperimentDetailOut, errors=(404,))
+def get_experiment(request, eid):
+    """An experiment
+
+    With its job counts by status, its best job and the names of its labeled results.
+    """
+    return Response(reads.experiment_detail(visible_experiments(request), eid))
+
+
+@experiment_docs(status=204, write=True, errors=(404,))
+def delete_experiment(request, eid):
+    """Delete an experiment and everything under it"""
+    require_experiment(request, eid, change=True)
+    if not connector_for(request).delete_experiment(eid):
+        raise NotFoundError(f"experiment {eid} does not exist")
+    return no_content()
+
+
+experiment = route("experiment", GET=get_experiment, DELETE=delete_experiment)
+
+
+@experiment_docs(status=204, write=True, errors=(404,))
+def restart_experiment(request, eid):
+    """Restart an experiment (start_experiment_by_eid)
+
+    Deletes its jobs, attempts and results; RUNNING from now.
+    """
+    require_experiment(request, eid, change=True)
+    connector_for(request).start_experiment_by_eid(eid)
+    return no_content()
+
+
+experiment_restart = route("experiment_restart", POST=restart_experiment)
+
+
+@experiment_docs(request=s.ExperimentEndIn, status=204, write=True, errors=(404,))
+def end_experiment(request, eid):
+    """End an experiment (end_experiment)"""
+    require_experiment(request, eid, change=True)
+    data = valid(s.ExperimentEndIn, request.data)
+    connector_for(request).end_experiment(eid, data["status"])
+    return no_content()
+
+
+experiment_end = route("experiment_end", POST=end_experiment)
+
+
+@experiment_docs(ok=s.ExperimentStatusOut, errors=(404,))
+def get_experiment_status(request, eid):
+    """An experiment's status (get_experiment_status)"""
+    require_experiment(request, eid)
+    return Response(s.ExperimentStatusOut({"status": connector_for(request).get_experiment_status(eid)}).data)
+
+
+@experiment_docs(request=s.ExperimentStatusIn, status=204, write=True, errors=(404,))
+def change_experiment_status(request, eid):
+    """Change an experiment's status (change_experiment_status)"""
+    require_experiment(request, eid, change=True)
+    data = valid(s.ExperimentStatusIn, request.data)
+    connector_for(request).change_experiment_status(eid, data["status"])
+    return no_content()
+
+
+experiment_status = route("experiment_status", GET=get_experiment_status, POST=change_experiment_status)
+
+
+@experiment_docs(request=s.ErrorMessageIn, status=204, write=True, errors=(404,))
+def log_experiment_error(request, eid):
+    """Record an experiment's error (log_error_message)
+
+    The first message wins; later ones are ignored.
+    """
+    require_experiment(request, eid, change=True)
+    data = valid(s.ErrorMessageIn, request.data)
+    connector_for(request).log_error_message(eid, data["msg"])
+    return no_content()
+
+
+experiment_error = route("experiment_error", POST=log_experiment_error)
+
+
+# -- the connector's reads ------------------------------------------------------------------------
+
+connector_read_docs = section("connector reads")
+
+
+@connector_read_docs(
+    params=[OpenApiParameter("username", OpenApiTypes.STR, required=False)], ok=s.EidsOut, errors=(400, 404)
 )
-@endpoint(["GET"])
-def experiment_ids(request):
+def list_experiment_ids(request):
+    """Experiment ids (get_all_experiment)
+
+    Ids of your experiments (staff: everyone's), oldest first; with username, only that user's (another user's: staff
+    only).
+    """
     username = valid(s.UsernameQueryIn, request.query_params).get("username") or None
     connector = connector_for(request)
     if username is not None:
@@ -252,172 +345,41 @@ def experiment_ids(request):
     return Response(s.EidsOut({"eids": connector.get_all_experiment(username)}).data)
 
 
-@documented(
-    "An experiment",
-    description="With its job counts by status, its best job and the names of its labeled results.",
-    ok=s.ExperimentDetailOut,
-    errors=(404,),
-    methods=["GET"],
-    tags=["experiments"],
-)
-@documented(
-    "Delete an experiment and everything under it",
-    status=204,
-    write=True,
-    errors=(404,),
-    methods=["DELETE"],
-    tags=["experiments"],
-)
-@endpoint(["GET", "DELETE"])
-def experiment(request, eid):
-    if request.method == "GET":
-        return Response(reads.experiment_detail(visible_experiments(request), eid))
-    require_experiment(request, eid, change=True)
-    if not connector_for(request).delete_experiment(eid):
-        raise NotFoundError(f"experiment {eid} does not exist")
-    return no_content()
+experiment_ids = route("experiment_ids", GET=list_experiment_ids)
 
 
-@documented(
-    "Restart an experiment (start_experiment_by_eid)",
-    description="Deletes its jobs, attempts and results; RUNNING from now.",
-    status=204,
-    write=True,
-    errors=(404,),
-    tags=["experiments"],
-)
-@endpoint(["POST"])
-def experiment_restart(request, eid):
-    require_experiment(request, eid, change=True)
-    connector_for(request).start_experiment_by_eid(eid)
-    return no_content()
-
-
-@documented(
-    "End an experiment (end_experiment)",
-    request=s.ExperimentEndIn,
-    status=204,
-    write=True,
-    errors=(404,),
-    tags=["experiments"],
-)
-@endpoint(["POST"])
-def experiment_end(request, eid):
-    require_experiment(request, eid, change=True)
-    data = valid(s.ExperimentEndIn, request.data)
-    connector_for(request).end_experiment(eid, data["status"])
-    return no_content()
-
-
-@documented(
-    "An experiment's status (get_experiment_status)",
-    ok=s.ExperimentStatusOut,
-    errors=(404,),
-    methods=["GET"],
-    tags=["experiments"],
-)
-@documented(
-    "Change an experiment's status (change_experiment_status)",
-    request=s.ExperimentStatusIn,
-    status=204,
-    write=True,
-    errors=(404,),
-    methods=["POST"],
-    tags=["experiments"],
-)
-@endpoint(["GET", "POST"])
-def experiment_status(request, eid):
-    if request.method == "GET":
-        require_experiment(request, eid)
-        return Response(s.ExperimentStatusOut({"status": connector_for(request).get_experiment_status(eid)}).data)
-    require_experiment(request, eid, change=True)
-    data = valid(s.ExperimentStatusIn, request.data)
-    connector_for(request).change_experiment_status(eid, data["status"])
-    return no_content()
-
-
-@documented(
-    "Record an experiment's error (log_error_message)",
-    description="The first message wins; later ones are ignored.",
-    request=s.ErrorMessageIn,
-    status=204,
-    write=True,
-    errors=(404,),
-    tags=["experiments"],
-)
-@endpoint(["POST"])
-def experiment_error(request, eid):
-    require_experiment(request, eid, change=True)
-    data = valid(s.ErrorMessageIn, request.data)
-    connector_for(request).log_error_message(eid, data["msg"])
-    return no_content()
-
-
-@documented(
-    "Start a job (start_job, or job_started with take_resource)",
-    description="A RUNNING job with its attempt 0 on resource rid.",
-    request=s.JobStartIn,
-    ok=s.JobStartedOut,
-    status=201,
-    write=True,
-    errors=(404,),
-    methods=["POST"],
-    tags=["jobs"],
-)
-@documented(
-    "Jobs of an experiment",
-    description="Paged, sorted, filtered by status; each with its attempt and step counts.",
-    params=[s.JobListQueryIn],
-    ok=s.JobPageOut,
-    errors=(400, 404),
-    methods=["GET"],
-    tags=["jobs"],
-    operation_id="experiments_jobs_list",
-)
-@endpoint(["GET", "POST"])
-def experiment_jobs(request, eid):
-    if request.method == "GET":
-        require_experiment(request, eid)
-        return Response(reads.job_list(eid, valid(s.JobListQueryIn, request.query_params)))
-    require_experiment(request, eid, change=True)
-    data = valid(s.JobStartIn, request.data)
-    connector = connector_for(request)
-    start = connector.job_started if data["take_resource"] else connector.start_job
-    jid = start(eid, data["rid"], data["config"])
-    return Response(s.JobStartedOut({"jid": jid}).data, status=status.HTTP_201_CREATED)
-
-
-@documented("Job ids of an experiment (get_running_job)", ok=s.JidsOut, errors=(404,), tags=["connector reads"])
-@endpoint(["GET"])
-def experiment_job_ids(request, eid):
+@connector_read_docs(ok=s.JidsOut, errors=(404,))
+def list_job_ids(request, eid):
+    """Job ids of an experiment (get_running_job)"""
     require_experiment(request, eid)
     return Response(s.JidsOut({"jids": connector_for(request).get_running_job(eid)}).data)
 
 
-@documented(
-    "Jobs of an experiment as the connector gives them (get_all_history)",
-    ok=s.HistoryOut,
-    errors=(404,),
-    tags=["connector reads"],
-)
-@endpoint(["GET"])
-def experiment_history(request, eid):
+experiment_job_ids = route("experiment_job_ids", GET=list_job_ids)
+
+
+@connector_read_docs(ok=s.HistoryOut, errors=(404,))
+def get_history(request, eid):
+    """Jobs of an experiment as the connector gives them (get_all_history)"""
     require_experiment(request, eid)
     rows = connector_for(request).get_all_history(eid)
     fields = ("jid", "score", "eid", "start_time", "end_time", "status", "config_json")
     return Response(s.HistoryOut({"jobs": [dict(zip(fields, row)) for row in rows]}).data)
 
 
-@documented(
-    "The best job (get_best_result, get_best_result_config)",
-    description="The job with the best finite score (ties: the lowest jid), or nulls if none has one.",
+experiment_history = route("experiment_history", GET=get_history)
+
+
+@connector_read_docs(
     params=[OpenApiParameter("maximize", OpenApiTypes.BOOL, required=False, default=True)],
     ok=s.BestOut,
     errors=(400, 404),
-    tags=["connector reads"],
 )
-@endpoint(["GET"])
-def experiment_best(request, eid):
+def get_best_job(request, eid):
+    """The best job (get_best_result, get_best_result_config)
+
+    The job with the best finite score (ties: the lowest jid), or nulls if none has one.
+    """
     maximize = valid(s.BestQueryIn, request.query_params)["maximize"]
     require_experiment(request, eid)
     connector = connector_for(request)
@@ -427,34 +389,86 @@ def experiment_best(request, eid):
     return Response(s.BestOut({"jid": jid, "score": score, "config_json": config[0] if config else None}).data)
 
 
-@documented(
-    "Intermediate results of an experiment's jobs in a status (get_intermediate_results_experiment)",
+experiment_best = route("experiment_best", GET=get_best_job)
+
+
+@connector_read_docs(
     params=[OpenApiParameter("status", OpenApiTypes.STR, required=False, description="A job status; none: no job.")],
     ok=s.CurvesByJobOut,
     errors=(400, 404),
-    tags=["connector reads"],
 )
-@endpoint(["GET"])
-def experiment_intermediate_results(request, eid):
+def get_experiment_intermediate_results(request, eid):
+    """Intermediate results of an experiment's jobs in a status (get_intermediate_results_experiment)"""
     job_status = valid(s.StatusQueryIn, request.query_params).get("status")
     require_experiment(request, eid)
     return Response(curves_out(connector_for(request).get_intermediate_results_experiment(eid, job_status)))
 
 
+experiment_intermediate_results = route("experiment_intermediate_results", GET=get_experiment_intermediate_results)
+
+
+@connector_read_docs(
+    params=[OpenApiParameter("jid", OpenApiTypes.INT64, many=True, explode=True, required=False)],
+    ok=s.CurvesByJobOut,
+    errors=(400,),
+)
+def get_jobs_intermediate_results(request):
+    """Intermediate results of several jobs (get_intermediate_results_jobs)
+
+    Jobs without results, unknown jobs and jobs that are not yours are absent.
+    """
+    jids = valid(s.JobIdsQueryIn, request.query_params)["jid"]
+    visible = list(visible_jobs(request).filter(pk__in=jids).values_list("pk", flat=True)) if jids else []
+    return Response(curves_out(connector_for(request).get_intermediate_results_jobs(visible)))
+
+
+intermediate_results = route("intermediate_results", GET=get_jobs_intermediate_results)
+
+
 # -- jobs ------------------------------------------------------------------------------------------
 
+job_docs = section("jobs")
 
-@documented(
-    "Start the job's next attempt (start_job_attempt, or job_retry with take_resource)",
-    request=s.AttemptStartIn,
-    ok=s.AttemptStartedOut,
-    status=201,
-    write=True,
-    errors=(404,),
-    tags=["jobs"],
-)
-@endpoint(["POST"])
-def job_attempts(request, jid):
+
+@job_docs(params=[s.JobListQueryIn], ok=s.JobPageOut, errors=(400, 404), operation_id="experiments_jobs_list")
+def list_jobs(request, eid):
+    """Jobs of an experiment
+
+    Paged, sorted, filtered by status; each with its attempt and step counts.
+    """
+    require_experiment(request, eid)
+    return Response(reads.job_list(eid, valid(s.JobListQueryIn, request.query_params)))
+
+
+@job_docs(request=s.JobStartIn, ok=s.JobStartedOut, status=201, write=True, errors=(404,))
+def start_job(request, eid):
+    """Start a job (start_job, or job_started with take_resource)
+
+    A RUNNING job with its attempt 0 on resource rid.
+    """
+    require_experiment(request, eid, change=True)
+    data = valid(s.JobStartIn, request.data)
+    connector = connector_for(request)
+    start = connector.job_started if data["take_resource"] else connector.start_job
+    jid = start(eid, data["rid"], data["config"])
+    return Response(s.JobStartedOut({"jid": jid}).data, status=status.HTTP_201_CREATED)
+
+
+experiment_jobs = route("experiment_jobs", GET=list_jobs, POST=start_job)
+
+
+@job_docs(ok=s.JobDetailOut, errors=(404,))
+def get_job(request, jid):
+    """A job, with its attempts and final labeled values"""
+    return Response(reads.job_detail(visible_jobs(request), jid))
+
+
+job = route("job", GET=get_job)
+
+
+@job_docs(request=s.AttemptStartIn, ok=s.AttemptStartedOut, status=201, write=True, errors=(404,))
+def start_attempt(request, jid):
+    """Start the job's next attempt (start_job_attempt, or job_retry with take_resource)"""
     require_job(request, jid, change=True)
     data = valid(s.AttemptStartIn, request.data)
     connector = connector_for(request)
@@ -462,16 +476,12 @@ def job_attempts(request, jid):
     return Response(s.AttemptStartedOut({"jaid": start(data["rid"], jid)}).data, status=status.HTTP_201_CREATED)
 
 
-@documented(
-    "End the job's latest attempt (end_job_attempt, or job_failed with free_rid)",
-    request=s.AttemptEndIn,
-    status=204,
-    write=True,
-    errors=(404,),
-    tags=["jobs"],
-)
-@endpoint(["POST"])
-def job_end_attempt(request, jid):
+job_attempts = route("job_attempts", POST=start_attempt)
+
+
+@job_docs(request=s.AttemptEndIn, status=204, write=True, errors=(404,))
+def end_attempt(request, jid):
+    """End the job's latest attempt (end_job_attempt, or job_failed with free_rid)"""
     require_job(request, jid, change=True)
     data = valid(s.AttemptEndIn, request.data)
     connector = connector_for(request)
@@ -483,17 +493,15 @@ def job_end_attempt(request, jid):
     return no_content()
 
 
-@documented(
-    "End a job (end_job, or job_finished with free_rid)",
-    description="With free_rid, also ends the latest attempt and frees the resource, atomically.",
-    request=s.JobEndIn,
-    status=204,
-    write=True,
-    errors=(404,),
-    tags=["jobs"],
-)
-@endpoint(["POST"])
-def job_end(request, jid):
+job_end_attempt = route("job_end_attempt", POST=end_attempt)
+
+
+@job_docs(request=s.JobEndIn, status=204, write=True, errors=(404,))
+def end_job(request, jid):
+    """End a job (end_job, or job_finished with free_rid)
+
+    With free_rid, also ends the latest attempt and frees the resource, atomically.
+    """
     require_job(request, jid, change=True)
     data = valid(s.JobEndIn, request.data)
     connector = connector_for(request)
@@ -505,108 +513,83 @@ def job_end(request, jid):
     return no_content()
 
 
-@documented(
-    "Set a job's status (update_job_status)",
-    request=s.JobStatusIn,
-    status=204,
-    write=True,
-    errors=(404,),
-    tags=["jobs"],
-)
-@endpoint(["POST"])
-def job_status(request, jid):
+job_end = route("job_end", POST=end_job)
+
+
+@job_docs(request=s.JobStatusIn, status=204, write=True, errors=(404,))
+def update_job_status(request, jid):
+    """Set a job's status (update_job_status)"""
     require_job(request, jid, change=True)
     data = valid(s.JobStatusIn, request.data)
     connector_for(request).update_job_status(jid, data["status"])
     return no_content()
 
 
-@documented(
-    "A job's intermediate results (get_intermediate_results_job)",
-    description="In step order; with after, only the steps after that one.",
-    params=[s.IntermediateResultsQueryIn],
-    ok=s.IntermediateResultsOut,
-    errors=(400, 404),
-    methods=["GET"],
-    tags=["results"],
-)
-@documented(
-    "Record the job's next intermediate result (save_intermediate_result)",
-    request=s.IntermediateResultIn,
-    ok=s.IntermediateResultSavedOut,
-    status=201,
-    write=True,
-    errors=(404,),
-    methods=["POST"],
-    tags=["results"],
-)
-@endpoint(["GET", "POST"])
-def job_intermediate_results(request, jid):
-    if request.method == "GET":
-        after = valid(s.IntermediateResultsQueryIn, request.query_params)["after"]
-        require_job(request, jid)
-        return Response(reads.intermediate_results(jid, after))
+job_status = route("job_status", POST=update_job_status)
+
+
+# -- results ---------------------------------------------------------------------------------------
+
+result_docs = section("results")
+
+
+@result_docs(params=[s.IntermediateResultsQueryIn], ok=s.IntermediateResultsOut, errors=(400, 404))
+def get_job_intermediate_results(request, jid):
+    """A job's intermediate results (get_intermediate_results_job)
+
+    In step order; with after, only the steps after that one.
+    """
+    after = valid(s.IntermediateResultsQueryIn, request.query_params)["after"]
+    require_job(request, jid)
+    return Response(reads.intermediate_results(jid, after))
+
+
+@result_docs(request=s.IntermediateResultIn, ok=s.IntermediateResultSavedOut, status=201, write=True, errors=(404,))
+def save_intermediate_result(request, jid):
+    """Record the job's next intermediate result (save_intermediate_result)"""
     require_job(request, jid, change=True)
     data = valid(s.IntermediateResultIn, request.data)
     irid = connector_for(request).save_intermediate_result(jid, data["score"])
     return Response(s.IntermediateResultSavedOut({"irid": irid}).data, status=status.HTTP_201_CREATED)
 
 
-@documented(
-    "Record labeled results (save_multiple_results)",
-    description="One row per score, label order 1..n, linked to the intermediate result irid (or none).",
-    request=s.MultipleResultsIn,
-    status=204,
-    write=True,
-    errors=(404,),
-    methods=["POST"],
-    tags=["results"],
+job_intermediate_results = route(
+    "job_intermediate_results", GET=get_job_intermediate_results, POST=save_intermediate_result
 )
-@endpoint(["POST"])
-def job_multiple_results(request, jid):
+
+
+@result_docs(request=s.MultipleResultsIn, status=204, write=True, errors=(404,))
+def save_multiple_results(request, jid):
+    """Record labeled results (save_multiple_results)
+
+    One row per score, label order 1..n, linked to the intermediate result irid (or none).
+    """
     require_job(request, jid, change=True)
     data = valid(s.MultipleResultsIn, request.data)
     connector_for(request).save_multiple_results(jid, data["irid"], data["eid"], data["labels"], data["scores"])
     return no_content()
 
 
-@documented(
-    "Mark the job's final labeled results (set_last_multiple_results)",
-    description="Its last num_labels rows become its final values, and only those.",
-    request=s.LastMultipleResultsIn,
-    status=204,
-    write=True,
-    errors=(404,),
-    tags=["results"],
-)
-@endpoint(["POST"])
-def job_last_multiple_results(request, jid):
+job_multiple_results = route("job_multiple_results", POST=save_multiple_results)
+
+
+@result_docs(request=s.LastMultipleResultsIn, status=204, write=True, errors=(404,))
+def set_last_multiple_results(request, jid):
+    """Mark the job's final labeled results (set_last_multiple_results)
+
+    Its last num_labels rows become its final values, and only those.
+    """
     require_job(request, jid, change=True)
     data = valid(s.LastMultipleResultsIn, request.data)
     connector_for(request).set_last_multiple_results(data["eid"], jid, data["num_labels"])
     return no_content()
 
 
-# -- results of many jobs -----------------------------------------------------------------------------
+job_last_multiple_results = route("job_last_multiple_results", POST=set_last_multiple_results)
 
 
-@documented(
-    "Intermediate results of several jobs (get_intermediate_results_jobs)",
-    description="Jobs without results, unknown jobs and jobs that are not yours are absent.",
-    params=[OpenApiParameter("jid", OpenApiTypes.INT64, many=True, explode=True, required=False)],
-    ok=s.CurvesByJobOut,
-    errors=(400,),
-    tags=["connector reads"],
-)
-@endpoint(["GET"])
-def intermediate_results(request):
-    jids = valid(s.JobIdsQueryIn, request.query_params)["jid"]
-    visible = list(visible_jobs(request).filter(pk__in=jids).values_list("pk", flat=True)) if jids else []
-    return Response(curves_out(connector_for(request).get_intermediate_results_jobs(visible)))
-
-
-@documented(
-    "Record many intermediate results, with their labeled results, at once",
+@result_docs(
+    # Not in the docstring: the batch's limit comes from the serializer.
     description=(
         "For executors that report fast: each item is save_intermediate_result(jid, score), then, if "
         "it has scores, save_multiple_results(jid, irid, the job's experiment, labels, scores). All "
@@ -617,10 +600,9 @@ def intermediate_results(request):
     status=201,
     write=True,
     errors=(404,),
-    tags=["results"],
 )
-@endpoint(["POST"])
-def intermediate_results_batch(request):
+def save_intermediate_results_batch(request):
+    """Record many intermediate results, with their labeled results, at once"""
     items = valid(s.BatchIn, request.data)["results"]
     jids = {item["jid"] for item in items}
     changeable = Experiment.objects.changeable_by(request.user)
@@ -641,182 +623,78 @@ def intermediate_results_batch(request):
     return Response(s.BatchSavedOut({"irids": irids}).data, status=status.HTTP_201_CREATED)
 
 
-# -- reads: a job, curves, labeled results ------------------------------------------------------
+intermediate_results_batch = route("intermediate_results_batch", POST=save_intermediate_results_batch)
 
 
-@documented("A job, with its attempts and final labeled values", ok=s.JobDetailOut, errors=(404,), tags=["jobs"])
-@endpoint(["GET"])
-def job(request, jid):
-    return Response(reads.job_detail(visible_jobs(request), jid))
+@result_docs(params=[s.CurvesQueryIn], ok=s.CurvesOut, errors=(400, 404))
+def get_curves(request, eid):
+    """Learning curves of an experiment's jobs, downsampled
 
-
-@documented(
-    "Learning curves of an experiment's jobs, downsampled",
-    description=(
-        "Each curve at most `points` points, downsampled as the dashboard's charts are (each stretch's "
-        "extremes kept in the database, then LTTB, keeping gaps and both ends); a NaN, infinite or text "
-        "score is a gap (null). Give back the answer's cursor as `since` to get only the curves that "
-        "changed after it (each whole again, downsampled)."
-    ),
-    params=[s.CurvesQueryIn],
-    ok=s.CurvesOut,
-    errors=(400, 404),
-    tags=["results"],
-)
-@endpoint(["GET"])
-def experiment_curves(request, eid):
+    Each curve at most `points` points, downsampled as the dashboard's charts are (each stretch's extremes kept in the
+    database, then LTTB, keeping gaps and both ends); a NaN, infinite or text score is a gap (null). Give back the
+    answer's cursor as `since` to get only the curves that changed after it (each whole again, downsampled).
+    """
     query = valid(s.CurvesQueryIn, request.query_params)
     require_experiment(request, eid)
     return Response(reads.curves(eid, query))
 
 
-@documented(
-    "Labeled results of an experiment, one label at a time",
-    description="By label name (or order), optionally of some jobs, in id order, a page of `limit` rows after `after`.",
-    params=[s.MultipleResultsQueryIn],
-    ok=s.MultipleResultsOut,
-    errors=(400, 404),
-    tags=["results"],
-)
-@endpoint(["GET"])
-def experiment_multiple_results(request, eid):
+experiment_curves = route("experiment_curves", GET=get_curves)
+
+
+@result_docs(params=[s.MultipleResultsQueryIn], ok=s.MultipleResultsOut, errors=(400, 404))
+def get_multiple_results(request, eid):
+    """Labeled results of an experiment, one label at a time
+
+    By label name (or order), optionally of some jobs, in id order, a page of `limit` rows after `after`.
+    """
     query = valid(s.MultipleResultsQueryIn, request.query_params)
     require_experiment(request, eid)
     return Response(reads.multiple_results(eid, query))
 
 
+experiment_multiple_results = route("experiment_multiple_results", GET=get_multiple_results)
+
+
 # -- resources ------------------------------------------------------------------------------------
 
-
-@documented("Resource types, in first-seen order (get_resource_type)", ok=s.ResourceTypesOut, tags=["resources"])
-@endpoint(["GET"])
-def resource_types(request):
-    return Response(s.ResourceTypesOut({"types": connector_for(request).get_resource_type()}).data)
+resource_docs = section("resources")
 
 
-@documented(
-    "Free resources for a type (get_available_resource)",
-    description=(
-        "Free, in-service rids in rid order. With a non-empty blacklist: first the free rids whose "
-        "type equals rtype and that are not blacklisted; if none, the free rids whose type is "
-        "contained in rtype ('gpu,cpu' matches both), blacklist ignored. Without rtype: none."
-    ),
-    params=[
-        OpenApiParameter("rtype", OpenApiTypes.STR, required=False),
-        OpenApiParameter("blacklist", OpenApiTypes.INT64, many=True, explode=True, required=False),
-    ],
-    ok=s.RidsOut,
-    errors=(400,),
-    tags=["resources"],
-)
-@endpoint(["GET"])
-def resources_available(request):
-    query = valid(s.AvailableQueryIn, request.query_params)
-    rids = connector_for(request).get_available_resource(None, query.get("rtype"), query["blacklist"] or None)
-    return Response(s.RidsOut({"rids": rids}).data)
+@resource_docs(ok=s.ResourceListItemOut(many=True), operation_id="resources_list")
+def list_resources(request):
+    """Resources, with the job each runs
+
+    A job is shown only if you may see its experiment: a resource someone else's job holds is just busy.
+    """
+    return Response(reads.resource_list(visible_experiments(request)))
 
 
-@documented(
-    "Take a resource (take_available_resource)",
-    description="Compare-and-set: true only for the caller that moved it from free to busy.",
-    ok=s.TakenOut,
-    write=True,
-    errors=(404,),
-    params=[CONNECTOR_ID],
-    tags=["resources"],
-)
-@endpoint(["POST"])
-def resource_take(request, rid):
-    return Response(s.TakenOut({"taken": connector_for(request).take_available_resource(rid)}).data)
-
-
-@documented(
-    "Free a resource (free_used_resource)",
-    description="A free one, one your connectors took, or any for staff: not another executor's hold.",
-    ok=s.FreedOut,
-    write=True,
-    errors=(404,),
-    tags=["resources"],
-)
-@endpoint(["POST"])
-def resource_free(request, rid):
-    require_freeable(request, rid)
-    return Response(s.FreedOut({"freed": connector_for(request).free_used_resource(rid)}).data)
-
-
-@documented(
-    "Free the resources this connector took (free_all_resources)",
-    description="Frees what was taken with the same Aup-Connector-Id (or token), never other holds.",
-    status=204,
-    write=True,
-    params=[CONNECTOR_ID],
-    tags=["resources"],
-)
-@endpoint(["POST"])
-def resources_free_all(request):
-    connector_for(request).free_all_resources()
-    return no_content()
-
-
-@documented(
-    "Add a resource (staff)",
-    request=s.ResourceIn,
-    ok=s.ResourceOut,
-    status=201,
-    write=True,
-    methods=["POST"],
-    tags=["resources"],
-)
-@documented(
-    "Resources, with the job each runs",
-    description="A job is shown only if you may see its experiment: a resource someone else's job holds is just busy.",
-    ok=s.ResourceListItemOut(many=True),
-    methods=["GET"],
-    tags=["resources"],
-    operation_id="resources_list",
-)
-@endpoint(["GET", "POST"])
-def resources(request):
-    if request.method == "GET":
-        return Response(reads.resource_list(visible_experiments(request)))
+@resource_docs(request=s.ResourceIn, ok=s.ResourceOut, status=201, write=True)
+def add_resource(request):
+    """Add a resource (staff)"""
     staff_only(request)
     data = valid(s.ResourceIn, request.data)
     resource = Resource.objects.create(**data)
     return Response(s.ResourceOut(resource).data, status=status.HTTP_201_CREATED)
 
 
-@documented(
-    "A resource, with the job it runs", ok=s.ResourceListItemOut, errors=(404,), methods=["GET"], tags=["resources"]
-)
-@documented(
-    "Change a resource (staff)",
-    description="in_service false takes it out of service: executors are never given it.",
-    request=s.ResourceChangeIn,
-    ok=s.ResourceOut,
-    write=True,
-    errors=(404,),
-    methods=["PATCH"],
-    tags=["resources"],
-)
-@documented(
-    "Remove a resource (staff)",
-    description="The attempts that ran on it keep their history, without the resource.",
-    status=204,
-    write=True,
-    errors=(404,),
-    methods=["DELETE"],
-    tags=["resources"],
-)
-@endpoint(["GET", "PATCH", "DELETE"])
-def resource(request, rid):
-    if request.method == "GET":
-        return Response(reads.resource_detail(rid, visible_experiments(request)))
+resources = route("resources", GET=list_resources, POST=add_resource)
+
+
+@resource_docs(ok=s.ResourceListItemOut, errors=(404,))
+def get_resource(request, rid):
+    """A resource, with the job it runs"""
+    return Response(reads.resource_detail(rid, visible_experiments(request)))
+
+
+@resource_docs(request=s.ResourceChangeIn, ok=s.ResourceOut, write=True, errors=(404,))
+def change_resource(request, rid):
+    """Change a resource (staff)
+
+    in_service false takes it out of service: executors are never given it.
+    """
     staff_only(request)
-    if request.method == "DELETE":
-        deleted, _ = Resource.objects.filter(pk=rid).delete()
-        if not deleted:
-            raise NotFoundError(f"resource {rid} does not exist")
-        return no_content()
     data = valid(s.ResourceChangeIn, request.data)
     matching = Resource.objects.filter(pk=rid)
     if not (matching.update(**data) if data else matching.exists()):
@@ -824,37 +702,128 @@ def resource(request, rid):
     return Response(s.ResourceOut(Resource.objects.get(pk=rid)).data)
 
 
+@resource_docs(status=204, write=True, errors=(404,))
+def remove_resource(request, rid):
+    """Remove a resource (staff)
+
+    The attempts that ran on it keep their history, without the resource.
+    """
+    staff_only(request)
+    deleted, _ = Resource.objects.filter(pk=rid).delete()
+    if not deleted:
+        raise NotFoundError(f"resource {rid} does not exist")
+    return no_content()
+
+
+resource = route("resource", GET=get_resource, PATCH=change_resource, DELETE=remove_resource)
+
+
+@resource_docs(ok=s.ResourceTypesOut)
+def list_resource_types(request):
+    """Resource types, in first-seen order (get_resource_type)"""
+    return Response(s.ResourceTypesOut({"types": connector_for(request).get_resource_type()}).data)
+
+
+resource_types = route("resource_types", GET=list_resource_types)
+
+
+@resource_docs(
+    params=[
+        OpenApiParameter("rtype", OpenApiTypes.STR, required=False),
+        OpenApiParameter("blacklist", OpenApiTypes.INT64, many=True, explode=True, required=False),
+    ],
+    ok=s.RidsOut,
+    errors=(400,),
+)
+def list_available_resources(request):
+    """Free resources for a type (get_available_resource)
+
+    Free, in-service rids in rid order. With a non-empty blacklist: first the free rids whose type equals rtype and
+    that are not blacklisted; if none, the free rids whose type is contained in rtype ('gpu,cpu' matches both),
+    blacklist ignored. Without rtype: none.
+    """
+    query = valid(s.AvailableQueryIn, request.query_params)
+    rids = connector_for(request).get_available_resource(None, query.get("rtype"), query["blacklist"] or None)
+    return Response(s.RidsOut({"rids": rids}).data)
+
+
+resources_available = route("resources_available", GET=list_available_resources)
+
+
+@resource_docs(ok=s.TakenOut, write=True, errors=(404,), params=[CONNECTOR_ID])
+def take_resource(request, rid):
+    """Take a resource (take_available_resource)
+
+    Compare-and-set: true only for the caller that moved it from free to busy.
+    """
+    return Response(s.TakenOut({"taken": connector_for(request).take_available_resource(rid)}).data)
+
+
+resource_take = route("resource_take", POST=take_resource)
+
+
+@resource_docs(ok=s.FreedOut, write=True, errors=(404,))
+def free_resource(request, rid):
+    """Free a resource (free_used_resource)
+
+    A free one, one your connectors took, or any for staff: not another executor's hold.
+    """
+    require_freeable(request, rid)
+    return Response(s.FreedOut({"freed": connector_for(request).free_used_resource(rid)}).data)
+
+
+resource_free = route("resource_free", POST=free_resource)
+
+
+@resource_docs(status=204, write=True, params=[CONNECTOR_ID])
+def free_all_resources(request):
+    """Free the resources this connector took (free_all_resources)
+
+    Frees what was taken with the same Aup-Connector-Id (or token), never other holds.
+    """
+    connector_for(request).free_all_resources()
+    return no_content()
+
+
+resources_free_all = route("resources_free_all", POST=free_all_resources)
+
+
 # -- tokens ------------------------------------------------------------------------------------------
 
+token_docs = section("tokens")
 
-@documented("Your API tokens", ok=s.TokenOut(many=True), methods=["GET"], tags=["tokens"])
-@documented(
-    "Issue an API token",
-    description="The secret is in this response only; store it now. From a signed-in session only.",
-    request=s.TokenIn,
-    ok=s.TokenIssuedOut,
-    status=201,
-    write=True,
-    methods=["POST"],
-    tags=["tokens"],
-)
-@endpoint(["GET", "POST"], permissions=[SignedInWithPassword])
-def tokens(request):
-    if request.method == "GET":
-        return Response(s.TokenOut(ApiToken.objects.filter(user=request.user), many=True).data)
+
+@token_docs(ok=s.TokenOut(many=True))
+def list_tokens(request):
+    """Your API tokens"""
+    return Response(s.TokenOut(ApiToken.objects.filter(user=request.user), many=True).data)
+
+
+@token_docs(request=s.TokenIn, ok=s.TokenIssuedOut, status=201, write=True)
+def issue_token(request):
+    """Issue an API token
+
+    The secret is in this response only; store it now. From a signed-in session only.
+    """
     data = valid(s.TokenIn, request.data)
     token, secret = ApiToken.issue(request.user, data["name"])
     return Response(s.TokenIssuedOut({**s.TokenOut(token).data, "secret": secret}).data, status=status.HTTP_201_CREATED)
 
 
-@documented("Revoke one of your API tokens", ok=s.TokenOut, write=True, errors=(404,), tags=["tokens"])
-@endpoint(["POST"], permissions=[SignedInWithPassword])
-def token_revoke(request, token_id):
+tokens = route("tokens", GET=list_tokens, POST=issue_token, permissions=[SignedInWithPassword])
+
+
+@token_docs(ok=s.TokenOut, write=True, errors=(404,))
+def revoke_token(request, token_id):
+    """Revoke one of your API tokens"""
     token = ApiToken.objects.filter(user=request.user, pk=token_id).first()
     if token is None:
         raise NotFoundError(f"token {token_id} does not exist")
     token.revoke()
     return Response(s.TokenOut(token).data)
+
+
+token_revoke = route("token_revoke", POST=revoke_token, permissions=[SignedInWithPassword])
 
 
 # -- anything else under /api/ ------------------------------------------------------------------------
