@@ -5,6 +5,7 @@ import os
 from contextlib import contextmanager
 
 from django.conf import settings
+from django.db import connections
 from django.test import Client
 
 CHROMIUM = os.environ.get("AUPSITE_CHROMIUM", "/usr/bin/chromium")
@@ -45,6 +46,12 @@ def chromium():
                 yield browser
             finally:
                 browser.close()
+                # While the loop runs, this thread counts as async to Django, whose
+                # connections then live in a context variable rather than the thread:
+                # the ORM calls made meanwhile (logging a user in, the tests' own)
+                # opened connections of their own, which nothing else closes and which
+                # would keep the test database from being dropped at the end.
+                connections.close_all()
     finally:
         if previous is None:
             os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
