@@ -7,8 +7,8 @@ into the dashboard's database::
     from tracking.connector import DjangoConnector
     connector = DjangoConnector()
 
-Importing this module sets Django up when the process has not, so a plain Python
-process needs nothing else. It never imports Auptimizer.
+Importing this module sets Django up when the process has not (tracking.standalone), so
+a plain Python process needs nothing else. It never imports Auptimizer.
 
 Concurrency: one instance is shared by many threads, many processes write at once.
 There is no lock in this process: each thread uses its own database connection
@@ -20,29 +20,25 @@ while the job's writers are serialised (SQLite's database lock; on PostgreSQL th
 row's lock, see _lock_job) and guarded by unique constraints.
 """
 
+# First, for its side effect: an executor imports this module in a plain Python process,
+# where Django is not set up yet, and the imports below need the app registry.
+import tracking.standalone  # noqa: F401
+
 import functools
 import json
 import numbers
-import os
 import re
 import uuid
 
-import django
-from django.apps import apps
+from django.contrib.auth import get_user_model
+from django.db import Error as DjangoDatabaseError
+from django.db import IntegrityError, connections, transaction
+from django.db.models import F, Max, Min, Value
+from django.db.models.functions import StrIndex
+from django.utils import timezone
 
-if not apps.ready:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "aupsite.settings")
-    django.setup()
-
-from django.contrib.auth import get_user_model  # noqa: E402
-from django.db import Error as DjangoDatabaseError  # noqa: E402
-from django.db import IntegrityError, connections, transaction  # noqa: E402
-from django.db.models import F, Max, Min, Value  # noqa: E402
-from django.db.models.functions import StrIndex  # noqa: E402
-from django.utils import timezone  # noqa: E402
-
-from tracking.scores import ScoreTypeError, decode_score, encode_score  # noqa: E402
-from tracking.interface import (  # noqa: E402
+from tracking.scores import ScoreTypeError, decode_score, encode_score
+from tracking.interface import (
     AbstractConnector,
     BackendError,
     ConnectorClosedError,
@@ -51,12 +47,12 @@ from tracking.interface import (  # noqa: E402
     NotFoundError,
     parse_experiment_call,
 )
-from tracking.interface import check_id as _id  # noqa: E402
-from tracking.interface import check_resource_query  # noqa: E402
-from tracking.interface import check_job_config as _job_config  # noqa: E402
-from tracking.interface import check_status as _status  # noqa: E402
-from tracking.interface import lookup_id as _lookup_id  # noqa: E402
-from tracking.models import (  # noqa: E402
+from tracking.interface import check_id as _id
+from tracking.interface import check_resource_query
+from tracking.interface import check_job_config as _job_config
+from tracking.interface import check_status as _status
+from tracking.interface import lookup_id as _lookup_id
+from tracking.models import (
     Experiment,
     ExperimentStatus,
     IntermediateResult,
@@ -190,12 +186,12 @@ def _multiple_results_insert(vendor, count):
 class DjangoConnector(AbstractConnector):
     """The connector interface over the ORM; see tracking.interface for each method's contract."""
 
-    def __init__(self, using="default"):
+    def __init__(self, using="default", holder=None):
         if using not in connections:
             raise InvalidInputError(f"no database {using!r} in settings.DATABASES")
         self.using = using
         # Marks the resources this instance takes, so free_all_resources frees only those.
-        self.holder_id = f"connector-{uuid.uuid4().hex}"
+        self.holder_id = holder or f"connector-{uuid.uuid4().hex}"
         self._closed = False
         # eid -> the label names this instance last wrote for it (see save_multiple_results).
         self._labels_written = {}
