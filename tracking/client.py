@@ -16,13 +16,13 @@ naming the URL and the cause. Retrying a write never writes twice: each write ca
 already carried out with the response it gave the first time.
 
 Values on the wire: ids and counts are JSON integers; a score is a JSON number, a text, or
-null, with NaN and the infinities as the texts 'nan', 'inf' and '-inf'. A text that Python
-reads as a number is stored as that number by both connectors, so this loses nothing.
+null, with NaN and the infinities as the texts 'nan', 'inf' and '-inf' (tracking.scores'
+to_wire and from_wire, which the API uses too). A text that Python reads as a number is
+stored as that number by both connectors, so this loses nothing.
 """
 
 import functools
 import json
-import math
 import numbers
 import os
 import random
@@ -52,6 +52,7 @@ from tracking.interface import check_resource_query
 from tracking.interface import check_job_config as _job_config
 from tracking.interface import check_status as _status
 from tracking.interface import lookup_id as _lookup_id
+from tracking.scores import ScoreTypeError, from_wire, to_wire
 
 TOKEN_VARIABLE = "AUPSITE_TOKEN"
 # Answers of a proxy or a server that is restarting or overloaded: worth another try.
@@ -59,7 +60,6 @@ RETRY_STATUSES = (502, 503, 504)
 # The server takes at most this many job ids per request (GET /api/intermediate-results/).
 JIDS_PER_REQUEST = 500
 BATCH_SIZE = 1000
-NON_FINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
 
 
 class AccessDeniedError(ConnectorError, PermissionError):
@@ -97,27 +97,11 @@ def _lookup_ids(values, what, item):
 
 
 def _wire_score(value, method):
-    """A score as JSON carries it (see the module's docstring)."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (numbers.Real, str)):
-        raise InvalidInputError(f"{method}: a score must be a number, a string or None, not {type(value).__name__}")
-    if isinstance(value, str):
-        return value
+    """A score as JSON carries it (tracking.scores.to_wire), checked as DjangoConnector checks it."""
     try:
-        number = float(value)
-    except OverflowError:
-        raise InvalidInputError(f"{method}: {value!r} is too large for a score: no float holds it") from None
-    if math.isfinite(number):
-        return number
-    return "nan" if math.isnan(number) else ("inf" if number > 0 else "-inf")
-
-
-def _score(value):
-    """A score as the server sent it, back to what the executor reported."""
-    if isinstance(value, str) and value in NON_FINITE:
-        return NON_FINITE[value]
-    return value
+        return to_wire(value)
+    except ScoreTypeError as exc:
+        raise InvalidInputError(f"{method}: {exc}") from None
 
 
 class RestConnector(AbstractConnector):
@@ -367,7 +351,7 @@ class RestConnector(AbstractConnector):
         return [
             (
                 row["jid"],
-                _score(row["score"]),
+                from_wire(row["score"]),
                 row["eid"],
                 row["start_time"],
                 row["end_time"],
@@ -474,7 +458,7 @@ class RestConnector(AbstractConnector):
             results = self._get(f"jobs/{jid}/intermediate-results/")["results"]
         except NotFoundError:
             return []
-        return [_score(result["score"]) for result in results]
+        return [from_wire(result["score"]) for result in results]
 
     @_method()
     def get_intermediate_results_jobs(self, jids):
@@ -522,7 +506,7 @@ class RestConnector(AbstractConnector):
 
 
 def _curves(answer):
-    return {int(jid): [_score(value) for value in scores] for jid, scores in answer["curves"].items()}
+    return {int(jid): [from_wire(value) for value in scores] for jid, scores in answer["curves"].items()}
 
 
 def _decode(raw):
