@@ -44,6 +44,10 @@ class BackendError(ConnectorError):
     """The database (or the server) failed to carry out a valid request."""
 
 
+# The one list of each: the models' choices (and so the database's CHECK constraints), the
+# API's fields and the Auptimizer schema of tracking.interop are made from these
+# (tests/test_statuses.py). A job may also have no status: Auptimizer ends a cancelled job
+# with none.
 EXPERIMENT_STATUSES = ("CREATED", "RUNNING", "STOPPED", "FINISHED", "FAILED", "STOPPING", "REQUEST_STOP")
 JOB_STATUSES = ("RUNNING", "EARLY_STOPPED", "FINISHED", "FAILED")
 

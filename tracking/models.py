@@ -36,6 +36,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from tracking import charts
+from tracking.interface import EXPERIMENT_STATUSES, JOB_STATUSES
 from tracking.scores import decode_score
 
 
@@ -48,22 +49,15 @@ def config_label_names(config):
     return [str(name) for name in names]
 
 
-class ExperimentStatus(models.TextChoices):
-    CREATED = "CREATED"
-    RUNNING = "RUNNING"
-    STOPPED = "STOPPED"
-    FINISHED = "FINISHED"
-    FAILED = "FAILED"
-    STOPPING = "STOPPING"
-    REQUEST_STOP = "REQUEST_STOP"
+# The statuses are the interface's (tracking.interface, which RestConnector and the API
+# read without Django): the choices are made from its tuples, so the two cannot drift.
+# Members as a class would have them: ExperimentStatus.RUNNING == "RUNNING", label "Running".
+ExperimentStatus = models.TextChoices(
+    "ExperimentStatus", [(status, status) for status in EXPERIMENT_STATUSES], module=__name__
+)
 
-
-class JobStatus(models.TextChoices):
-    # A job may also have no status at all: Auptimizer ends cancelled jobs with NULL.
-    RUNNING = "RUNNING"
-    EARLY_STOPPED = "EARLY_STOPPED"
-    FINISHED = "FINISHED"
-    FAILED = "FAILED"
+# A job may also have no status at all: Auptimizer ends cancelled jobs with NULL.
+JobStatus = models.TextChoices("JobStatus", [(status, status) for status in JOB_STATUSES], module=__name__)
 
 
 class ResourceStatus(models.TextChoices):
