@@ -26,7 +26,6 @@ import tracking.standalone  # noqa: F401
 
 import functools
 import json
-import numbers
 import re
 import uuid
 
@@ -45,12 +44,19 @@ from tracking.interface import (
     ConnectorError,
     InvalidInputError,
     NotFoundError,
+    check_experiment_status,
+    check_job_status,
+    check_labels,
+    check_num_labels,
+    check_resource_query,
+    check_results_query,
+    check_scores,
+    check_text,
+    lookup_ids,
     parse_experiment_call,
 )
 from tracking.interface import check_id as _id
-from tracking.interface import check_resource_query
 from tracking.interface import check_job_config as _job_config
-from tracking.interface import check_status as _status
 from tracking.interface import lookup_id as _lookup_id
 from tracking.models import (
     Experiment,
@@ -231,8 +237,7 @@ class DjangoConnector(AbstractConnector):
         raise AssertionError("unreachable")
 
     def _user_id(self, username):
-        if not isinstance(username, str):
-            raise InvalidInputError(f"username must be a string, not {type(username).__name__}")
+        check_text(username, "username")
         user_id = (
             get_user_model()._default_manager.db_manager(self.using)
             .filter(username=username)
@@ -347,7 +352,7 @@ class DjangoConnector(AbstractConnector):
     @connector_method()
     def end_experiment(self, eid, status="FINISHED"):
         eid = _id(eid, "eid")
-        status = _status(status, ExperimentStatus.values, "experiment")
+        status = check_experiment_status(status)
         with self._atomic():
             if not self._objects(Experiment).filter(pk=eid).update(status=status, end_time=timezone.now()):
                 raise NotFoundError(f"experiment {eid} does not exist")
@@ -355,7 +360,7 @@ class DjangoConnector(AbstractConnector):
     @connector_method()
     def change_experiment_status(self, eid, status="FINISHED"):
         eid = _id(eid, "eid")
-        status = _status(status, ExperimentStatus.values, "experiment")
+        status = check_experiment_status(status)
         with self._atomic():
             if not self._objects(Experiment).filter(pk=eid).update(status=status):
                 raise NotFoundError(f"experiment {eid} does not exist")
@@ -392,8 +397,7 @@ class DjangoConnector(AbstractConnector):
     @connector_method()
     def log_error_message(self, eid, msg):
         eid = _id(eid, "eid")
-        if not isinstance(msg, str):
-            raise InvalidInputError(f"msg must be a string, not {type(msg).__name__}")
+        check_text(msg, "msg")
         with self._atomic():
             self._require(Experiment, eid, "experiment")
             # First error wins: a later message never overwrites the cause.
@@ -452,7 +456,7 @@ class DjangoConnector(AbstractConnector):
     @connector_method()
     def end_job(self, jid, score=None, status=None):
         jid = _id(jid, "jid")
-        status = _status(status, JobStatus.values, "job", allow_none=True)
+        status = check_job_status(status)
         number, text = encode_score(score)
         with self._atomic():
             self._end_job(jid, number, text, status)
@@ -467,7 +471,7 @@ class DjangoConnector(AbstractConnector):
     @connector_method()
     def update_job_status(self, jid, status):
         jid = _id(jid, "jid")
-        status = _status(status, JobStatus.values, "job", allow_none=True)
+        status = check_job_status(status)
         with self._atomic():
             if not self._objects(Job).filter(pk=jid).update(status=status):
                 raise NotFoundError(f"job {jid} does not exist")
@@ -484,7 +488,7 @@ class DjangoConnector(AbstractConnector):
     @connector_method()
     def job_finished(self, rid, jid, score=None, status=None):
         rid, jid = _id(rid, "rid"), _id(jid, "jid")
-        status = _status(status, JobStatus.values, "job", allow_none=True)
+        status = check_job_status(status)
         number, text = encode_score(score)
         with self._atomic():
             self._end_latest_attempt(jid)
@@ -578,7 +582,7 @@ class DjangoConnector(AbstractConnector):
         free = self._objects(Resource).filter(status=ResourceStatus.FREE, in_service=True).order_by("pk")
         rids = []
         if rid_blacklist:
-            blacklist = [_lookup_id(rid, "a blacklisted rid") for rid in rid_blacklist]
+            blacklist = lookup_ids(rid_blacklist, "rid_blacklist", "a blacklisted rid")
             rids = list(free.filter(type=rtype).exclude(pk__in=blacklist).values_list("pk", flat=True))
         if not rids:
             rids = list(
@@ -658,21 +662,17 @@ class DjangoConnector(AbstractConnector):
 
     @connector_method()
     def get_intermediate_results_jobs(self, jids):
-        if not isinstance(jids, (list, tuple, set, frozenset)):
-            raise InvalidInputError(f"jids must be a list of ids, not {type(jids).__name__}")
-        jids = [jid for jid in (_lookup_id(jid, "jid") for jid in jids) if jid is not None]
+        jids = lookup_ids(jids, "jids", "jid")
         if not jids:
             return {}
         return self._curves(self._objects(IntermediateResult).filter(job_id__in=jids))
 
     @connector_method()
     def get_intermediate_results_experiment(self, eid, status):
-        eid = _lookup_id(eid, "eid")
-        if status is None:  # as Auptimizer: "status = NULL" matches no job
+        query = check_results_query(eid, status)
+        if query is None:
             return {}
-        status = _status(status, JobStatus.values, "job")
-        if eid is None:
-            return {}
+        eid, status = query
         return self._curves(
             self._objects(IntermediateResult).filter(job__experiment_id=eid, job__status=status)
         )
@@ -686,14 +686,9 @@ class DjangoConnector(AbstractConnector):
     @connector_method()
     def save_multiple_results(self, jid, irid, eid, labels, scores):
         jid, irid, eid = _id(jid, "jid"), _id(irid, "irid", allow_none=True), _id(eid, "eid")
-        if not isinstance(scores, (list, tuple)):
-            raise InvalidInputError(f"scores must be a list, not {type(scores).__name__}")
-        encoded = [encode_score(value) for value in scores]
+        encoded = [encode_score(value) for value in check_scores(scores)]
+        labels = check_labels(labels, len(scores))
         if labels is not None:
-            if not isinstance(labels, (list, tuple)) or not all(isinstance(label, str) for label in labels):
-                raise InvalidInputError("labels must be a list of strings or None")
-            if labels and len(labels) != len(scores):
-                raise InvalidInputError(f"{len(labels)} labels for {len(scores)} scores")
             _check_label_names(labels, "labels")
         if not encoded:  # nothing to record, but the ids are checked all the same
             self._check_result_links(jid, irid, eid)
@@ -735,13 +730,12 @@ class DjangoConnector(AbstractConnector):
     @connector_method()
     def set_last_multiple_results(self, eid, jid, num_labels):
         eid, jid = _id(eid, "eid"), _id(jid, "jid")
-        if isinstance(num_labels, bool) or not isinstance(num_labels, numbers.Integral) or num_labels < 0:
-            raise InvalidInputError(f"num_labels must be a non-negative integer, not {num_labels!r}")
+        num_labels = check_num_labels(num_labels)
         with self._atomic():
             if self._experiment_id_of_job(jid) != eid:
                 raise InvalidInputError(f"job {jid} is not part of experiment {eid}")
             rows = self._objects(MultipleResult).filter(job_id=jid)
             # One final set per job: a retried job's earlier marks are cleared.
             rows.filter(is_last=True).update(is_last=False)
-            newest = list(rows.order_by("-pk").values_list("pk", flat=True)[: int(num_labels)])
+            newest = list(rows.order_by("-pk").values_list("pk", flat=True)[:num_labels])
             rows.filter(pk__in=newest).update(is_last=True)
