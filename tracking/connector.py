@@ -26,7 +26,6 @@ import tracking.standalone  # noqa: F401
 
 import functools
 import json
-import re
 import uuid
 
 from django.contrib.auth import get_user_model
@@ -75,7 +74,6 @@ from tracking.models import (
 # How often a write that lost a race on a unique constraint is tried again (experiment
 # names; numbering is serialised by _lock_job, so there this is only a safety net).
 CONFLICT_RETRIES = 20
-NAME_SUFFIX = re.compile(r"\((\d+)\)$")
 
 
 def connector_method(allowed_when_closed=False):
@@ -303,7 +301,7 @@ class DjangoConnector(AbstractConnector):
         owner_id = self._user_id(username)
 
         def insert():
-            name = self._unique_name(call.name)
+            name = self._objects(Experiment).name_for(call.name)
             config = call.config
             if call.caller_config is not None:
                 # As Auptimizer 2.0, the stored config carries the unique name.
@@ -326,17 +324,6 @@ class DjangoConnector(AbstractConnector):
         if call.caller_config is not None:
             call.caller_config["name"] = experiment.name
         return experiment.pk
-
-    def _unique_name(self, name):
-        """The name itself if free, else "name (n)" with n one past the highest in use."""
-        if name is None:
-            return None
-        experiments = self._objects(Experiment)
-        if not experiments.filter(name=name).exists():
-            return name
-        taken = experiments.filter(name__startswith=f"{name} (").values_list("name", flat=True)
-        numbers_in_use = [int(match.group(1)) for taken_name in taken if (match := NAME_SUFFIX.search(taken_name))]
-        return f"{name} ({max(numbers_in_use, default=0) + 1})"
 
     @connector_method()
     def start_experiment_by_eid(self, eid):
@@ -537,15 +524,7 @@ class DjangoConnector(AbstractConnector):
         ]
 
     def _best_job(self, eid, maximize, *fields):
-        # Only finite scores live in `score` (see tracking.scores), so NaN, inf and
-        # text never win. Ties go to the lowest jid, as Auptimizer's first row.
-        return (
-            self._objects(Job)
-            .filter(experiment_id=eid, score__isnull=False)
-            .order_by("-score" if maximize else "score", "pk")
-            .values_list(*fields)
-            .first()
-        )
+        return self._objects(Job).filter(experiment_id=eid).best_first(maximize).values_list(*fields).first()
 
     @connector_method()
     def get_best_result(self, eid, maximize=True):
@@ -618,15 +597,13 @@ class DjangoConnector(AbstractConnector):
         return True
 
     def _free(self, rid):
-        if not self._objects(Resource).filter(pk=rid).update(status=ResourceStatus.FREE, holder=None, taken_at=None):
+        if not self._objects(Resource).filter(pk=rid).mark_free():
             raise NotFoundError(f"resource {rid} does not exist")
 
     @connector_method()
     def free_all_resources(self):
         with self._atomic():
-            self._objects(Resource).filter(holder=self.holder_id).update(
-                status=ResourceStatus.FREE, holder=None, taken_at=None
-            )
+            self._objects(Resource).filter(holder=self.holder_id).mark_free()
 
     # -- results ----------------------------------------------------------------------
 
