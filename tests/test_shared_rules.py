@@ -1,6 +1,6 @@
-"""Rules that the connector, the importer, the dashboard and the admin share, each written
-once in tracking.models: the unique experiment name, the best job, freeing a resource and
-the correlated count."""
+"""Rules that the connector, the importer, recovery, the dashboard and the admin share,
+each written once in tracking.models: the unique experiment name, the first error, the
+best job, freeing a resource and the correlated count."""
 
 import pytest
 
@@ -67,3 +67,12 @@ def test_count_of_counts_per_outer_row_with_zero_for_none(user, django_assert_nu
     with django_assert_num_queries(1):
         counts = {name: (total, done) for name, total, done in experiments.values_list("name", "total", "done")}
     assert counts == {"busy": (2, 1), "empty": (0, 0)}
+
+
+@pytest.mark.django_db
+def test_log_error_keeps_the_first_error(user):
+    experiment = make_experiment(user)
+    assert Experiment.objects.filter(pk=experiment.pk).log_error("out of memory") == 1
+    assert Experiment.objects.filter(pk=experiment.pk).log_error("reset by aup_reset") == 0
+    experiment.refresh_from_db()
+    assert experiment.error_msg == "out of memory"

@@ -387,8 +387,7 @@ class DjangoConnector(AbstractConnector):
         check_text(msg, "msg")
         with self._atomic():
             self._require(Experiment, eid, "experiment")
-            # First error wins: a later message never overwrites the cause.
-            self._objects(Experiment).filter(pk=eid, error_msg__isnull=True).update(error_msg=msg)
+            self._objects(Experiment).filter(pk=eid).log_error(msg)
 
     @connector_method()
     def get_all_experiment(self, username=None):

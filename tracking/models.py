@@ -171,6 +171,11 @@ class ExperimentQuerySet(models.QuerySet):
             return self
         return self.filter(owner=user)
 
+    def log_error(self, message):
+        """Record `message` as the error of those of these experiments that have none: the
+        first error wins, so a later message never overwrites the cause. One UPDATE."""
+        return self.filter(error_msg__isnull=True).update(error_msg=message)
+
     def name_for(self, name):
         """The name a new experiment called `name` gets among these (unique_name's rule).
         One query when the name is free, two when it is not."""
