@@ -43,17 +43,11 @@ from tracking.interface import (
     ConnectorError,
     InvalidInputError,
     NotFoundError,
-    check_experiment_status,
-    check_job_status,
-    check_labels,
-    check_num_labels,
-    check_resource_query,
-    check_results_query,
-    check_scores,
-    check_text,
-    lookup_ids,
     parse_experiment_call,
 )
+from tracking.interface import check_experiment_status, check_job_status, check_text
+from tracking.interface import check_labels, check_num_labels, check_scores
+from tracking.interface import check_resource_query, check_results_query, lookup_ids
 from tracking.interface import check_id as _id
 from tracking.interface import check_job_config as _job_config
 from tracking.interface import lookup_id as _lookup_id
