@@ -84,7 +84,7 @@ def _method(allowed_when_closed=False):
     return decorate
 
 
-# -- argument checks: DjangoConnector's (tracking.interface), made before anything is sent -------
+# -- argument checks: DjangoConnector's (tracking.interface, tracking.scores), made before anything is sent
 
 
 def _wire_score(value, method):

@@ -213,8 +213,8 @@ class ExperimentQuerySet(models.QuerySet):
             jobs_total=count_of(Job, "experiment"),
             jobs_done=count_of(Job.objects.exclude(status=JobStatus.RUNNING), "experiment"),
             best_score=Case(
-                When(config__target__iexact="min", then=Subquery(jobs.best_first(False).values("score")[:1])),
-                default=Subquery(jobs.best_first(True).values("score")[:1]),
+                When(config__target__iexact="min", then=Subquery(jobs.best_first(maximize=False).values("score")[:1])),
+                default=Subquery(jobs.best_first(maximize=True).values("score")[:1]),
             ),
         )
         return rows.order_by(*self.LIST_SORTS.get(sort, self.LIST_SORTS["-start"]))
