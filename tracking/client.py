@@ -34,16 +34,8 @@ from urllib.error import HTTPError, URLError
 from urllib.parse import urlencode, urlsplit
 from urllib.request import HTTPRedirectHandler, Request, build_opener
 
-from tracking.interface import (
-    ID_RANGE,
-    AbstractConnector,
-    BackendError,
-    ConnectorClosedError,
-    ConnectorError,
-    InvalidInputError,
-    NotFoundError,
-    parse_experiment_call,
-)
+from tracking.interface import BackendError, ConnectorClosedError, ConnectorError, InvalidInputError, NotFoundError
+from tracking.interface import ID_RANGE, AbstractConnector, parse_experiment_call
 from tracking.interface import check_experiment_status, check_job_status, check_text
 from tracking.interface import check_labels, check_num_labels, check_scores
 from tracking.interface import check_resource_query, check_results_query, lookup_ids

@@ -36,15 +36,8 @@ from django.db.models.functions import StrIndex
 from django.utils import timezone
 
 from tracking.scores import ScoreTypeError, decode_score, encode_score
-from tracking.interface import (
-    AbstractConnector,
-    BackendError,
-    ConnectorClosedError,
-    ConnectorError,
-    InvalidInputError,
-    NotFoundError,
-    parse_experiment_call,
-)
+from tracking.interface import BackendError, ConnectorClosedError, ConnectorError, InvalidInputError, NotFoundError
+from tracking.interface import AbstractConnector, parse_experiment_call
 from tracking.interface import check_experiment_status, check_job_status, check_text
 from tracking.interface import check_labels, check_num_labels, check_scores
 from tracking.interface import check_resource_query, check_results_query, lookup_ids
