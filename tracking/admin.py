@@ -11,8 +11,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import Count, OuterRef, Q, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import Count, Q
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -32,6 +31,7 @@ from tracking.models import (
     Resource,
     ResourceStatus,
     ResultLabel,
+    count_of,
 )
 from tracking.resources import add_resources, comma_list
 from tracking.scores import decode_score
@@ -47,13 +47,6 @@ def admin_link(model, pk, text):
         return "-"
     url = reverse(f"admin:tracking_{model._meta.model_name}_change", args=[pk])
     return format_html('<a href="{}">{}</a>', url, text)
-
-
-def count_of(model, field):
-    """A correlated COUNT(*) of `model` rows whose `field` is the outer row (one
-    subquery per changelist query, answered by the index on `field`)."""
-    rows = model.objects.filter(**{field: OuterRef("pk")}).order_by().values(field).annotate(n=Count("pk")).values("n")
-    return Coalesce(Subquery(rows[:1]), 0)
 
 
 # -- resources ----------------------------------------------------------------------

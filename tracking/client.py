@@ -16,14 +16,13 @@ naming the URL and the cause. Retrying a write never writes twice: each write ca
 already carried out with the response it gave the first time.
 
 Values on the wire: ids and counts are JSON integers; a score is a JSON number, a text, or
-null, with NaN and the infinities as the texts 'nan', 'inf' and '-inf'. A text that Python
-reads as a number is stored as that number by both connectors, so this loses nothing.
+null, with NaN and the infinities as the texts 'nan', 'inf' and '-inf' (tracking.scores'
+to_wire and from_wire, which the API uses too). A text that Python reads as a number is
+stored as that number by both connectors, so this loses nothing.
 """
 
 import functools
 import json
-import math
-import numbers
 import os
 import random
 import socket
@@ -35,23 +34,15 @@ from urllib.error import HTTPError, URLError
 from urllib.parse import urlencode, urlsplit
 from urllib.request import HTTPRedirectHandler, Request, build_opener
 
-from tracking.interface import (
-    EXPERIMENT_STATUSES,
-    ID_RANGE,
-    JOB_STATUSES,
-    AbstractConnector,
-    BackendError,
-    ConnectorClosedError,
-    ConnectorError,
-    InvalidInputError,
-    NotFoundError,
-    parse_experiment_call,
-)
+from tracking.interface import BackendError, ConnectorClosedError, ConnectorError, InvalidInputError, NotFoundError
+from tracking.interface import ID_RANGE, AbstractConnector, parse_experiment_call
+from tracking.interface import check_experiment_status, check_job_status, check_text
+from tracking.interface import check_labels, check_num_labels, check_scores
+from tracking.interface import check_resource_query, check_results_query, lookup_ids
 from tracking.interface import check_id as _id
-from tracking.interface import check_resource_query
 from tracking.interface import check_job_config as _job_config
-from tracking.interface import check_status as _status
 from tracking.interface import lookup_id as _lookup_id
+from tracking.scores import ScoreTypeError, from_wire, to_wire
 
 TOKEN_VARIABLE = "AUPSITE_TOKEN"
 # Answers of a proxy or a server that is restarting or overloaded: worth another try.
@@ -59,7 +50,6 @@ RETRY_STATUSES = (502, 503, 504)
 # The server takes at most this many job ids per request (GET /api/intermediate-results/).
 JIDS_PER_REQUEST = 500
 BATCH_SIZE = 1000
-NON_FINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
 
 
 class AccessDeniedError(ConnectorError, PermissionError):
@@ -86,38 +76,15 @@ def _method(allowed_when_closed=False):
     return decorate
 
 
-# -- argument checks: the same as DjangoConnector's, made before anything is sent -----------------
-
-
-def _lookup_ids(values, what, item):
-    """Ids of a read that can match something (see _lookup_id)."""
-    if not isinstance(values, (list, tuple, set, frozenset)):
-        raise InvalidInputError(f"{what} must be a list of ids, not {type(values).__name__}")
-    return [number for number in (_lookup_id(value, item) for value in values) if number is not None]
+# -- argument checks: DjangoConnector's (tracking.interface, tracking.scores), made before anything is sent
 
 
 def _wire_score(value, method):
-    """A score as JSON carries it (see the module's docstring)."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (numbers.Real, str)):
-        raise InvalidInputError(f"{method}: a score must be a number, a string or None, not {type(value).__name__}")
-    if isinstance(value, str):
-        return value
+    """A score as JSON carries it (tracking.scores.to_wire), checked as DjangoConnector checks it."""
     try:
-        number = float(value)
-    except OverflowError:
-        raise InvalidInputError(f"{method}: {value!r} is too large for a score: no float holds it") from None
-    if math.isfinite(number):
-        return number
-    return "nan" if math.isnan(number) else ("inf" if number > 0 else "-inf")
-
-
-def _score(value):
-    """A score as the server sent it, back to what the executor reported."""
-    if isinstance(value, str) and value in NON_FINITE:
-        return NON_FINITE[value]
-    return value
+        return to_wire(value)
+    except ScoreTypeError as exc:
+        raise InvalidInputError(f"{method}: {exc}") from None
 
 
 class RestConnector(AbstractConnector):
@@ -232,9 +199,7 @@ class RestConnector(AbstractConnector):
 
     def _new_experiment(self, username, args, kwargs, status):
         call = parse_experiment_call(args, kwargs)
-        if not isinstance(username, str):
-            raise InvalidInputError(f"username must be a string, not {type(username).__name__}")
-        body = {"username": username, "status": status}
+        body = {"username": check_text(username, "username"), "status": status}
         if call.caller_config is not None:
             body["exp_config"] = call.config
         else:
@@ -252,12 +217,12 @@ class RestConnector(AbstractConnector):
     @_method()
     def end_experiment(self, eid, status="FINISHED"):
         eid = _id(eid, "eid")
-        self._post(f"experiments/{eid}/end/", {"status": _status(status, EXPERIMENT_STATUSES, "experiment")})
+        self._post(f"experiments/{eid}/end/", {"status": check_experiment_status(status)})
 
     @_method()
     def change_experiment_status(self, eid, status="FINISHED"):
         eid = _id(eid, "eid")
-        self._post(f"experiments/{eid}/status/", {"status": _status(status, EXPERIMENT_STATUSES, "experiment")})
+        self._post(f"experiments/{eid}/status/", {"status": check_experiment_status(status)})
 
     @_method()
     def get_experiment_status(self, eid):
@@ -280,16 +245,12 @@ class RestConnector(AbstractConnector):
     @_method()
     def log_error_message(self, eid, msg):
         eid = _id(eid, "eid")
-        if not isinstance(msg, str):
-            raise InvalidInputError(f"msg must be a string, not {type(msg).__name__}")
-        self._post(f"experiments/{eid}/error/", {"msg": msg})
+        self._post(f"experiments/{eid}/error/", {"msg": check_text(msg, "msg")})
 
     @_method()
     def get_all_experiment(self, username=None):
         if username:  # as Auptimizer: None or "" means everyone's
-            if not isinstance(username, str):
-                raise InvalidInputError(f"username must be a string, not {type(username).__name__}")
-            return self._get("experiments/ids/", {"username": username})["eids"]
+            return self._get("experiments/ids/", {"username": check_text(username, "username")})["eids"]
         return self._get("experiments/ids/")["eids"]
 
     # -- jobs and attempts ------------------------------------------------------------------------
@@ -336,14 +297,14 @@ class RestConnector(AbstractConnector):
 
     def _end_job(self, rid, jid, score, status, method):
         jid = _id(jid, "jid")
-        status = _status(status, JOB_STATUSES, "job", allow_none=True)
+        status = check_job_status(status)
         body = {"score": _wire_score(score, method), "status": status, "free_rid": rid}
         self._post(f"jobs/{jid}/end/", body)
 
     @_method()
     def update_job_status(self, jid, status):
         jid = _id(jid, "jid")
-        self._post(f"jobs/{jid}/status/", {"status": _status(status, JOB_STATUSES, "job", allow_none=True)})
+        self._post(f"jobs/{jid}/status/", {"status": check_job_status(status)})
 
     @_method()
     def get_running_job(self, eid):
@@ -367,7 +328,7 @@ class RestConnector(AbstractConnector):
         return [
             (
                 row["jid"],
-                _score(row["score"]),
+                from_wire(row["score"]),
                 row["eid"],
                 row["start_time"],
                 row["end_time"],
@@ -408,10 +369,9 @@ class RestConnector(AbstractConnector):
             return []
         query = {"rtype": rtype}
         if rid_blacklist:
-            blacklist = [_lookup_id(rid, "a blacklisted rid") for rid in rid_blacklist]
             # Ids that match nothing are left out; a blacklist of only those is still one
             # (it makes the type match exactly), so it is sent as an id no row has.
-            query["blacklist"] = [rid for rid in blacklist if rid is not None] or [ID_RANGE[-1]]
+            query["blacklist"] = lookup_ids(rid_blacklist, "rid_blacklist", "a blacklisted rid") or [ID_RANGE[-1]]
         return self._get("resources/available/", query)["rids"]
 
     @_method()
@@ -451,14 +411,11 @@ class RestConnector(AbstractConnector):
                 "jid": _id(result["jid"], "jid"),
                 "score": _wire_score(result["score"], "save_intermediate_results"),
             }
-            scores, labels = result.get("scores") or [], result.get("labels")
-            if not isinstance(scores, (list, tuple)):
-                raise InvalidInputError(f"scores must be a list, not {type(scores).__name__}")
+            scores = check_scores(result.get("scores") or [])
             item["scores"] = [_wire_score(value, "save_intermediate_results") for value in scores]
+            labels = check_labels(result.get("labels"))
             if labels is not None:
-                if not isinstance(labels, (list, tuple)) or not all(isinstance(label, str) for label in labels):
-                    raise InvalidInputError("labels must be a list of strings or None")
-                item["labels"] = list(labels)
+                item["labels"] = labels
             items.append(item)
         irids = []
         for start in range(0, len(items), BATCH_SIZE):
@@ -474,11 +431,11 @@ class RestConnector(AbstractConnector):
             results = self._get(f"jobs/{jid}/intermediate-results/")["results"]
         except NotFoundError:
             return []
-        return [_score(result["score"]) for result in results]
+        return [from_wire(result["score"]) for result in results]
 
     @_method()
     def get_intermediate_results_jobs(self, jids):
-        jids = sorted(set(_lookup_ids(jids, "jids", "jid")))
+        jids = sorted(set(lookup_ids(jids, "jids", "jid")))
         curves = {}
         for start in range(0, len(jids), JIDS_PER_REQUEST):
             answer = self._get("intermediate-results/", {"jid": jids[start : start + JIDS_PER_REQUEST]})
@@ -487,12 +444,10 @@ class RestConnector(AbstractConnector):
 
     @_method()
     def get_intermediate_results_experiment(self, eid, status):
-        eid = _lookup_id(eid, "eid")
-        if status is None:  # as Auptimizer: "status = NULL" matches no job
+        query = check_results_query(eid, status)
+        if query is None:
             return {}
-        status = _status(status, JOB_STATUSES, "job")
-        if eid is None:
-            return {}
+        eid, status = query
         try:
             return _curves(self._get(f"experiments/{eid}/intermediate-results/", {"status": status}))
         except NotFoundError:
@@ -501,28 +456,20 @@ class RestConnector(AbstractConnector):
     @_method()
     def save_multiple_results(self, jid, irid, eid, labels, scores):
         jid, irid, eid = _id(jid, "jid"), _id(irid, "irid", allow_none=True), _id(eid, "eid")
-        if not isinstance(scores, (list, tuple)):
-            raise InvalidInputError(f"scores must be a list, not {type(scores).__name__}")
-        values = [_wire_score(value, "save_multiple_results") for value in scores]
-        if labels is not None:
-            if not isinstance(labels, (list, tuple)) or not all(isinstance(label, str) for label in labels):
-                raise InvalidInputError("labels must be a list of strings or None")
-            if labels and len(labels) != len(scores):
-                raise InvalidInputError(f"{len(labels)} labels for {len(scores)} scores")
-            labels = list(labels)
+        values = [_wire_score(value, "save_multiple_results") for value in check_scores(scores)]
+        labels = check_labels(labels, len(scores))
         body = {"eid": eid, "irid": irid, "labels": labels, "scores": values}
         self._post(f"jobs/{jid}/multiple-results/", body)
 
     @_method()
     def set_last_multiple_results(self, eid, jid, num_labels):
         eid, jid = _id(eid, "eid"), _id(jid, "jid")
-        if isinstance(num_labels, bool) or not isinstance(num_labels, numbers.Integral) or num_labels < 0:
-            raise InvalidInputError(f"num_labels must be a non-negative integer, not {num_labels!r}")
-        self._post(f"jobs/{jid}/multiple-results/last/", {"eid": eid, "num_labels": int(num_labels)})
+        num_labels = check_num_labels(num_labels)
+        self._post(f"jobs/{jid}/multiple-results/last/", {"eid": eid, "num_labels": num_labels})
 
 
 def _curves(answer):
-    return {int(jid): [_score(value) for value in scores] for jid, scores in answer["curves"].items()}
+    return {int(jid): [from_wire(value) for value in scores] for jid, scores in answer["curves"].items()}
 
 
 def _decode(raw):

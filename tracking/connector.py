@@ -7,8 +7,8 @@ into the dashboard's database::
     from tracking.connector import DjangoConnector
     connector = DjangoConnector()
 
-Importing this module sets Django up when the process has not, so a plain Python
-process needs nothing else. It never imports Auptimizer.
+Importing this module sets Django up when the process has not (tracking.standalone), so
+a plain Python process needs nothing else. It never imports Auptimizer.
 
 Concurrency: one instance is shared by many threads, many processes write at once.
 There is no lock in this process: each thread uses its own database connection
@@ -20,43 +20,31 @@ while the job's writers are serialised (SQLite's database lock; on PostgreSQL th
 row's lock, see _lock_job) and guarded by unique constraints.
 """
 
+# First, for its side effect: an executor imports this module in a plain Python process,
+# where Django is not set up yet, and the imports below need the app registry.
+import tracking.standalone  # noqa: F401
+
 import functools
 import json
-import numbers
-import os
-import re
 import uuid
 
-import django
-from django.apps import apps
+from django.contrib.auth import get_user_model
+from django.db import Error as DjangoDatabaseError
+from django.db import IntegrityError, connections, transaction
+from django.db.models import F, Max, Min, Value
+from django.db.models.functions import StrIndex
+from django.utils import timezone
 
-if not apps.ready:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "aupsite.settings")
-    django.setup()
-
-from django.contrib.auth import get_user_model  # noqa: E402
-from django.db import Error as DjangoDatabaseError  # noqa: E402
-from django.db import IntegrityError, connections, transaction  # noqa: E402
-from django.db.models import F, Max, Min, Value  # noqa: E402
-from django.db.models.functions import StrIndex  # noqa: E402
-from django.utils import timezone  # noqa: E402
-
-from tracking.scores import ScoreTypeError, decode_score, encode_score  # noqa: E402
-from tracking.interface import (  # noqa: E402
-    AbstractConnector,
-    BackendError,
-    ConnectorClosedError,
-    ConnectorError,
-    InvalidInputError,
-    NotFoundError,
-    parse_experiment_call,
-)
-from tracking.interface import check_id as _id  # noqa: E402
-from tracking.interface import check_resource_query  # noqa: E402
-from tracking.interface import check_job_config as _job_config  # noqa: E402
-from tracking.interface import check_status as _status  # noqa: E402
-from tracking.interface import lookup_id as _lookup_id  # noqa: E402
-from tracking.models import (  # noqa: E402
+from tracking.scores import ScoreTypeError, decode_score, encode_score
+from tracking.interface import BackendError, ConnectorClosedError, ConnectorError, InvalidInputError, NotFoundError
+from tracking.interface import AbstractConnector, parse_experiment_call
+from tracking.interface import check_experiment_status, check_job_status, check_text
+from tracking.interface import check_labels, check_num_labels, check_scores
+from tracking.interface import check_resource_query, check_results_query, lookup_ids
+from tracking.interface import check_id as _id
+from tracking.interface import check_job_config as _job_config
+from tracking.interface import lookup_id as _lookup_id
+from tracking.models import (
     Experiment,
     ExperimentStatus,
     IntermediateResult,
@@ -73,7 +61,6 @@ from tracking.models import (  # noqa: E402
 # How often a write that lost a race on a unique constraint is tried again (experiment
 # names; numbering is serialised by _lock_job, so there this is only a safety net).
 CONFLICT_RETRIES = 20
-NAME_SUFFIX = re.compile(r"\((\d+)\)$")
 
 
 def connector_method(allowed_when_closed=False):
@@ -241,8 +228,7 @@ class DjangoConnector(AbstractConnector):
         raise AssertionError("unreachable")
 
     def _user_id(self, username):
-        if not isinstance(username, str):
-            raise InvalidInputError(f"username must be a string, not {type(username).__name__}")
+        check_text(username, "username")
         user_id = (
             get_user_model()._default_manager.db_manager(self.using)
             .filter(username=username)
@@ -308,7 +294,7 @@ class DjangoConnector(AbstractConnector):
         owner_id = self._user_id(username)
 
         def insert():
-            name = self._unique_name(call.name)
+            name = self._objects(Experiment).name_for(call.name)
             config = call.config
             if call.caller_config is not None:
                 # As Auptimizer 2.0, the stored config carries the unique name.
@@ -332,17 +318,6 @@ class DjangoConnector(AbstractConnector):
             call.caller_config["name"] = experiment.name
         return experiment.pk
 
-    def _unique_name(self, name):
-        """The name itself if free, else "name (n)" with n one past the highest in use."""
-        if name is None:
-            return None
-        experiments = self._objects(Experiment)
-        if not experiments.filter(name=name).exists():
-            return name
-        taken = experiments.filter(name__startswith=f"{name} (").values_list("name", flat=True)
-        numbers_in_use = [int(match.group(1)) for taken_name in taken if (match := NAME_SUFFIX.search(taken_name))]
-        return f"{name} ({max(numbers_in_use, default=0) + 1})"
-
     @connector_method()
     def start_experiment_by_eid(self, eid):
         eid = _id(eid, "eid")
@@ -357,7 +332,7 @@ class DjangoConnector(AbstractConnector):
     @connector_method()
     def end_experiment(self, eid, status="FINISHED"):
         eid = _id(eid, "eid")
-        status = _status(status, ExperimentStatus.values, "experiment")
+        status = check_experiment_status(status)
         with self._atomic():
             if not self._objects(Experiment).filter(pk=eid).update(status=status, end_time=timezone.now()):
                 raise NotFoundError(f"experiment {eid} does not exist")
@@ -365,7 +340,7 @@ class DjangoConnector(AbstractConnector):
     @connector_method()
     def change_experiment_status(self, eid, status="FINISHED"):
         eid = _id(eid, "eid")
-        status = _status(status, ExperimentStatus.values, "experiment")
+        status = check_experiment_status(status)
         with self._atomic():
             if not self._objects(Experiment).filter(pk=eid).update(status=status):
                 raise NotFoundError(f"experiment {eid} does not exist")
@@ -402,12 +377,10 @@ class DjangoConnector(AbstractConnector):
     @connector_method()
     def log_error_message(self, eid, msg):
         eid = _id(eid, "eid")
-        if not isinstance(msg, str):
-            raise InvalidInputError(f"msg must be a string, not {type(msg).__name__}")
+        check_text(msg, "msg")
         with self._atomic():
             self._require(Experiment, eid, "experiment")
-            # First error wins: a later message never overwrites the cause.
-            self._objects(Experiment).filter(pk=eid, error_msg__isnull=True).update(error_msg=msg)
+            self._objects(Experiment).filter(pk=eid).log_error(msg)
 
     @connector_method()
     def get_all_experiment(self, username=None):
@@ -462,7 +435,7 @@ class DjangoConnector(AbstractConnector):
     @connector_method()
     def end_job(self, jid, score=None, status=None):
         jid = _id(jid, "jid")
-        status = _status(status, JobStatus.values, "job", allow_none=True)
+        status = check_job_status(status)
         number, text = encode_score(score)
         with self._atomic():
             self._end_job(jid, number, text, status)
@@ -477,7 +450,7 @@ class DjangoConnector(AbstractConnector):
     @connector_method()
     def update_job_status(self, jid, status):
         jid = _id(jid, "jid")
-        status = _status(status, JobStatus.values, "job", allow_none=True)
+        status = check_job_status(status)
         with self._atomic():
             if not self._objects(Job).filter(pk=jid).update(status=status):
                 raise NotFoundError(f"job {jid} does not exist")
@@ -494,7 +467,7 @@ class DjangoConnector(AbstractConnector):
     @connector_method()
     def job_finished(self, rid, jid, score=None, status=None):
         rid, jid = _id(rid, "rid"), _id(jid, "jid")
-        status = _status(status, JobStatus.values, "job", allow_none=True)
+        status = check_job_status(status)
         number, text = encode_score(score)
         with self._atomic():
             self._end_latest_attempt(jid)
@@ -543,15 +516,7 @@ class DjangoConnector(AbstractConnector):
         ]
 
     def _best_job(self, eid, maximize, *fields):
-        # Only finite scores live in `score` (see tracking.scores), so NaN, inf and
-        # text never win. Ties go to the lowest jid, as Auptimizer's first row.
-        return (
-            self._objects(Job)
-            .filter(experiment_id=eid, score__isnull=False)
-            .order_by("-score" if maximize else "score", "pk")
-            .values_list(*fields)
-            .first()
-        )
+        return self._objects(Job).filter(experiment_id=eid).best_first(maximize).values_list(*fields).first()
 
     @connector_method()
     def get_best_result(self, eid, maximize=True):
@@ -588,7 +553,7 @@ class DjangoConnector(AbstractConnector):
         free = self._objects(Resource).filter(status=ResourceStatus.FREE, in_service=True).order_by("pk")
         rids = []
         if rid_blacklist:
-            blacklist = [_lookup_id(rid, "a blacklisted rid") for rid in rid_blacklist]
+            blacklist = lookup_ids(rid_blacklist, "rid_blacklist", "a blacklisted rid")
             rids = list(free.filter(type=rtype).exclude(pk__in=blacklist).values_list("pk", flat=True))
         if not rids:
             rids = list(
@@ -624,15 +589,13 @@ class DjangoConnector(AbstractConnector):
         return True
 
     def _free(self, rid):
-        if not self._objects(Resource).filter(pk=rid).update(status=ResourceStatus.FREE, holder=None, taken_at=None):
+        if not self._objects(Resource).filter(pk=rid).mark_free():
             raise NotFoundError(f"resource {rid} does not exist")
 
     @connector_method()
     def free_all_resources(self):
         with self._atomic():
-            self._objects(Resource).filter(holder=self.holder_id).update(
-                status=ResourceStatus.FREE, holder=None, taken_at=None
-            )
+            self._objects(Resource).filter(holder=self.holder_id).mark_free()
 
     # -- results ----------------------------------------------------------------------
 
@@ -668,21 +631,17 @@ class DjangoConnector(AbstractConnector):
 
     @connector_method()
     def get_intermediate_results_jobs(self, jids):
-        if not isinstance(jids, (list, tuple, set, frozenset)):
-            raise InvalidInputError(f"jids must be a list of ids, not {type(jids).__name__}")
-        jids = [jid for jid in (_lookup_id(jid, "jid") for jid in jids) if jid is not None]
+        jids = lookup_ids(jids, "jids", "jid")
         if not jids:
             return {}
         return self._curves(self._objects(IntermediateResult).filter(job_id__in=jids))
 
     @connector_method()
     def get_intermediate_results_experiment(self, eid, status):
-        eid = _lookup_id(eid, "eid")
-        if status is None:  # as Auptimizer: "status = NULL" matches no job
+        query = check_results_query(eid, status)
+        if query is None:
             return {}
-        status = _status(status, JobStatus.values, "job")
-        if eid is None:
-            return {}
+        eid, status = query
         return self._curves(
             self._objects(IntermediateResult).filter(job__experiment_id=eid, job__status=status)
         )
@@ -696,14 +655,9 @@ class DjangoConnector(AbstractConnector):
     @connector_method()
     def save_multiple_results(self, jid, irid, eid, labels, scores):
         jid, irid, eid = _id(jid, "jid"), _id(irid, "irid", allow_none=True), _id(eid, "eid")
-        if not isinstance(scores, (list, tuple)):
-            raise InvalidInputError(f"scores must be a list, not {type(scores).__name__}")
-        encoded = [encode_score(value) for value in scores]
+        encoded = [encode_score(value) for value in check_scores(scores)]
+        labels = check_labels(labels, len(scores))
         if labels is not None:
-            if not isinstance(labels, (list, tuple)) or not all(isinstance(label, str) for label in labels):
-                raise InvalidInputError("labels must be a list of strings or None")
-            if labels and len(labels) != len(scores):
-                raise InvalidInputError(f"{len(labels)} labels for {len(scores)} scores")
             _check_label_names(labels, "labels")
         if not encoded:  # nothing to record, but the ids are checked all the same
             self._check_result_links(jid, irid, eid)
@@ -745,13 +699,12 @@ class DjangoConnector(AbstractConnector):
     @connector_method()
     def set_last_multiple_results(self, eid, jid, num_labels):
         eid, jid = _id(eid, "eid"), _id(jid, "jid")
-        if isinstance(num_labels, bool) or not isinstance(num_labels, numbers.Integral) or num_labels < 0:
-            raise InvalidInputError(f"num_labels must be a non-negative integer, not {num_labels!r}")
+        num_labels = check_num_labels(num_labels)
         with self._atomic():
             if self._experiment_id_of_job(jid) != eid:
                 raise InvalidInputError(f"job {jid} is not part of experiment {eid}")
             rows = self._objects(MultipleResult).filter(job_id=jid)
             # One final set per job: a retried job's earlier marks are cleared.
             rows.filter(is_last=True).update(is_last=False)
-            newest = list(rows.order_by("-pk").values_list("pk", flat=True)[: int(num_labels)])
+            newest = list(rows.order_by("-pk").values_list("pk", flat=True)[:num_labels])
             rows.filter(pk__in=newest).update(is_last=True)

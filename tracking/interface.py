@@ -44,6 +44,10 @@ class BackendError(ConnectorError):
     """The database (or the server) failed to carry out a valid request."""
 
 
+# The one list of each: the models' choices (and so the database's CHECK constraints), the
+# API's fields and the Auptimizer schema of tracking.interop are made from these
+# (tests/test_statuses.py). A job may also have no status: Auptimizer ends a cancelled job
+# with none.
 EXPERIMENT_STATUSES = ("CREATED", "RUNNING", "STOPPED", "FINISHED", "FAILED", "STOPPING", "REQUEST_STOP")
 JOB_STATUSES = ("RUNNING", "EARLY_STOPPED", "FINISHED", "FAILED")
 
@@ -152,12 +156,41 @@ def lookup_id(value, what):
     return number if number in ID_RANGE else None
 
 
+def lookup_ids(values, what, item):
+    """An id-list argument of a read (`what`, each an `item`): the ids in it that can match
+    something (see lookup_id); InvalidInputError if it is not a list, tuple or set of ints."""
+    _check_id_list(values, what)
+    return [number for number in (lookup_id(value, item) for value in values) if number is not None]
+
+
+def _check_id_list(values, what):
+    if not isinstance(values, (list, tuple, set, frozenset)):
+        raise InvalidInputError(f"{what} must be a list of ids, not {type(values).__name__}")
+
+
+def check_text(value, what):
+    """A text argument (a user name, an error message): a str, else InvalidInputError."""
+    if not isinstance(value, str):
+        raise InvalidInputError(f"{what} must be a string, not {type(value).__name__}")
+    return value
+
+
 def check_status(value, allowed, what, allow_none=False):
     if value is None and allow_none:
         return None
     if value not in allowed:
         raise InvalidInputError(f"{value!r} is not a valid {what} status; use one of {', '.join(allowed)}")
     return value
+
+
+def check_experiment_status(value):
+    """One of EXPERIMENT_STATUSES, else InvalidInputError."""
+    return check_status(value, EXPERIMENT_STATUSES, "experiment")
+
+
+def check_job_status(value, allow_none=True):
+    """One of JOB_STATUSES, or None (a cancelled job) when `allow_none`; else InvalidInputError."""
+    return check_status(value, JOB_STATUSES, "job", allow_none=allow_none)
 
 
 def check_job_config(value):
@@ -179,9 +212,48 @@ def check_resource_query(rtype, rid_blacklist):
         return False
     if not isinstance(rtype, str):
         raise InvalidInputError(f"rtype must be a string, not {type(rtype).__name__}")
-    if rid_blacklist is not None and not isinstance(rid_blacklist, (list, tuple, set, frozenset)):
-        raise InvalidInputError(f"rid_blacklist must be a list of ids, not {type(rid_blacklist).__name__}")
+    if rid_blacklist is not None:
+        _check_id_list(rid_blacklist, "rid_blacklist")
     return True
+
+
+def check_results_query(eid, status):
+    """get_intermediate_results_experiment's arguments: ``(eid, status)`` when they can
+    match something, else None (an eid that names nothing; a None status, which matches no
+    job, as Auptimizer's "status = NULL"); InvalidInputError for a status not in
+    JOB_STATUSES or an eid that is not an int."""
+    eid = lookup_id(eid, "eid")
+    if status is None:
+        return None
+    status = check_job_status(status, allow_none=False)
+    return None if eid is None else (eid, status)
+
+
+def check_scores(scores):
+    """The values of labeled results: a list (or tuple), else InvalidInputError. Each value
+    is a score (tracking.scores checks those)."""
+    if not isinstance(scores, (list, tuple)):
+        raise InvalidInputError(f"scores must be a list, not {type(scores).__name__}")
+    return scores
+
+
+def check_labels(labels, count=None):
+    """The names of labeled results: None, or a list (or tuple) of strings, returned as a
+    list; with `count` (the number of values), a non-empty list must have that many."""
+    if labels is None:
+        return None
+    if not isinstance(labels, (list, tuple)) or not all(isinstance(label, str) for label in labels):
+        raise InvalidInputError("labels must be a list of strings or None")
+    if count is not None and labels and len(labels) != count:
+        raise InvalidInputError(f"{len(labels)} labels for {count} scores")
+    return list(labels)
+
+
+def check_num_labels(value):
+    """set_last_multiple_results' count: a non-negative int (returned as an int), else InvalidInputError."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+        raise InvalidInputError(f"num_labels must be a non-negative integer, not {value!r}")
+    return int(value)
 
 
 class AbstractConnector(abc.ABC):

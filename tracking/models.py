@@ -10,6 +10,7 @@ Writes come from tracking.connector.DjangoConnector; the dashboard and the API r
 
 import hashlib
 import math
+import re
 import secrets
 from datetime import timedelta
 
@@ -23,7 +24,6 @@ from django.db.models import (
     F,
     IntegerField,
     Max,
-    Min,
     OuterRef,
     Q,
     Subquery,
@@ -35,6 +35,7 @@ from django.db.models.functions import Coalesce, Least, RowNumber
 from django.urls import reverse
 from django.utils import timezone
 
+from tracking.interface import EXPERIMENT_STATUSES, JOB_STATUSES
 from tracking.scores import decode_score
 
 
@@ -47,22 +48,15 @@ def config_label_names(config):
     return [str(name) for name in names]
 
 
-class ExperimentStatus(models.TextChoices):
-    CREATED = "CREATED"
-    RUNNING = "RUNNING"
-    STOPPED = "STOPPED"
-    FINISHED = "FINISHED"
-    FAILED = "FAILED"
-    STOPPING = "STOPPING"
-    REQUEST_STOP = "REQUEST_STOP"
+# The statuses are the interface's (tracking.interface, which RestConnector and the API
+# read without Django): the choices are made from its tuples, so the two cannot drift.
+# Members as a class would have them: ExperimentStatus.RUNNING == "RUNNING", label "Running".
+ExperimentStatus = models.TextChoices(
+    "ExperimentStatus", [(status, status) for status in EXPERIMENT_STATUSES], module=__name__
+)
 
-
-class JobStatus(models.TextChoices):
-    # A job may also have no status at all: Auptimizer ends cancelled jobs with NULL.
-    RUNNING = "RUNNING"
-    EARLY_STOPPED = "EARLY_STOPPED"
-    FINISHED = "FINISHED"
-    FAILED = "FAILED"
+# A job may also have no status at all: Auptimizer ends cancelled jobs with NULL.
+JobStatus = models.TextChoices("JobStatus", [(status, status) for status in JOB_STATUSES], module=__name__)
 
 
 class ResourceStatus(models.TextChoices):
@@ -78,10 +72,35 @@ ACTIVE_EXPERIMENT_STATUSES = (ExperimentStatus.RUNNING, ExperimentStatus.REQUEST
 ENDED_EXPERIMENT_STATUSES = (ExperimentStatus.STOPPED, ExperimentStatus.FINISHED, ExperimentStatus.FAILED)
 
 
+def unique_name(name, taken):
+    """The experiment-name rule, as Auptimizer's: `name` itself if `taken` (the names in use)
+    does not hold it, else "name (n)", n one past the highest n of a "name (n)" in `taken`
+    ("toy", "toy (1)", "toy (2)"). None stays None: an experiment may have no name.
+
+    `taken` may be any collection that holds `name` and the names that start "name (".
+    """
+    if name is None or name not in taken:
+        return name
+    numbered = re.compile(rf"{re.escape(name)} \((\d+)\)")
+    numbers_in_use = [int(match.group(1)) for other in taken if (match := numbered.fullmatch(other))]
+    return f"{name} ({max(numbers_in_use, default=0) + 1})"
+
+
 def target_maximizes(config):
     """Whether an experiment config's ``target`` asks for the highest score ('max', the default)."""
     target = config.get("target") if isinstance(config, dict) else None
     return not (isinstance(target, str) and target.strip().lower() == "min")
+
+
+def count_of(rows, field):
+    """A correlated COUNT(*) of `rows` (a model, or a queryset of one) whose `field` is the
+    outer query's row, 0 when there are none: an expression to annotate with. One subquery
+    in the outer query's statement, answered by an index that leads with `field`, so the
+    cost is per outer row, never per counted row."""
+    if isinstance(rows, type):
+        rows = rows._default_manager.all()
+    counted = rows.filter(**{field: OuterRef("pk")}).order_by().values(field).annotate(n=Count("pk")).values("n")
+    return Coalesce(Subquery(counted[:1]), Value(0))
 
 
 def extremes_per_bucket(rows, partition, width):
@@ -150,6 +169,18 @@ class ExperimentQuerySet(models.QuerySet):
             return self
         return self.filter(owner=user)
 
+    def log_error(self, message):
+        """Record `message` as the error of those of these experiments that have none: the
+        first error wins, so a later message never overwrites the cause. One UPDATE."""
+        return self.filter(error_msg__isnull=True).update(error_msg=message)
+
+    def name_for(self, name):
+        """The name a new experiment called `name` gets among these (unique_name's rule).
+        One query when the name is free, two when it is not."""
+        if name is None or not self.filter(name=name).exists():
+            return name
+        return unique_name(name, {name, *self.filter(name__startswith=f"{name} (").values_list("name", flat=True)})
+
     # Experiments list sort keys: URL value -> ORDER BY. Best score sorts missing last.
     LIST_SORTS = {
         "-start": (F("start_time").desc(nulls_last=True), "-pk"),
@@ -176,20 +207,12 @@ class ExperimentQuerySet(models.QuerySet):
         if owner_id:
             rows = rows.filter(owner_id=owner_id)
         jobs = Job.objects.filter(experiment=OuterRef("pk"))
-        finite = jobs.filter(score__isnull=False)
-
-        def count(queryset):
-            return Coalesce(
-                Subquery(queryset.order_by().values("experiment").annotate(n=Count("pk")).values("n")[:1]),
-                Value(0),
-            )
-
         rows = rows.annotate(
-            jobs_total=count(jobs),
-            jobs_done=count(jobs.exclude(status=JobStatus.RUNNING)),
+            jobs_total=count_of(Job, "experiment"),
+            jobs_done=count_of(Job.objects.exclude(status=JobStatus.RUNNING), "experiment"),
             best_score=Case(
-                When(config__target__iexact="min", then=Subquery(finite.order_by("score").values("score")[:1])),
-                default=Subquery(finite.order_by("-score").values("score")[:1]),
+                When(config__target__iexact="min", then=Subquery(jobs.best_first(maximize=False).values("score")[:1])),
+                default=Subquery(jobs.best_first(maximize=True).values("score")[:1]),
             ),
         )
         return rows.order_by(*self.LIST_SORTS.get(sort, self.LIST_SORTS["-start"]))
@@ -309,9 +332,14 @@ class ResourceQuerySet(models.QuerySet):
             .exclude(taken_at__gte=now - TAKE_GRACE)
         )
 
+    def mark_free(self):
+        """Set these resources free, whatever their status: no holder, no time taken. One
+        UPDATE; returns how many resources it matched."""
+        return self.update(status=ResourceStatus.FREE, holder=None, taken_at=None)
+
     def free(self):
-        """Mark these resources free (one UPDATE); returns how many were busy."""
-        return self.filter(status=ResourceStatus.BUSY).update(status=ResourceStatus.FREE, holder=None, taken_at=None)
+        """Mark the busy ones of these resources free (one UPDATE); returns how many were busy."""
+        return self.filter(status=ResourceStatus.BUSY).mark_free()
 
 
 class Resource(models.Model):
@@ -351,11 +379,15 @@ class JobQuerySet(models.QuerySet):
         rows = self.order_by().values_list("status").annotate(n=Count("pk"))
         return {status: n for status, n in rows}
 
+    def best_first(self, maximize=True):
+        """The jobs with a finite score, best first in the target direction (ties: lowest
+        id, as Auptimizer's first row). Only finite scores live in ``score`` (see
+        tracking.scores), so NaN, inf and text never win. On the (experiment, score) index."""
+        return self.filter(score__isnull=False).order_by("-score" if maximize else "score", "pk")
+
     def best(self, maximize=True):
-        """The job with the best finite score (ties: lowest id), or None. One query, on
-        the (experiment, score) index; NaN, inf and text scores never win."""
-        order = "-score" if maximize else "score"
-        return self.filter(score__isnull=False).order_by(order, "pk").first()
+        """The job with the best finite score (ties: lowest id), or None. One query (best_first)."""
+        return self.best_first(maximize).first()
 
     # Jobs table sort keys: URL value -> ORDER BY (ties broken by id).
     TABLE_SORTS = {
@@ -388,16 +420,7 @@ class JobQuerySet(models.QuerySet):
         latest = JobAttempt.objects.filter(job=OuterRef("pk")).order_by("-number")
         end = F("end_time") if now is None else Coalesce(F("end_time"), Value(now))
         rows = rows.annotate(
-            attempts_count=Coalesce(
-                Subquery(
-                    JobAttempt.objects.filter(job=OuterRef("pk"))
-                    .order_by()
-                    .values("job")
-                    .annotate(n=Count("pk"))
-                    .values("n")[:1]
-                ),
-                Value(0),
-            ),
+            attempts_count=count_of(JobAttempt, "job"),
             resource_type=Subquery(latest.values("resource__type")[:1]),
             resource_name=Subquery(latest.values("resource__name")[:1]),
             duration=ExpressionWrapper(end - F("start_time"), output_field=models.DurationField()),

@@ -183,8 +183,8 @@ def _reset_experiment(eid, now, stale_cutoff):
         stopping = experiment.status in (ExperimentStatus.REQUEST_STOP, ExperimentStatus.STOPPING)
         reset.new_status = ExperimentStatus.STOPPED if stopping else ExperimentStatus.FAILED
         Experiment.objects.filter(pk=eid).update(status=reset.new_status, end_time=now)
-        # First error wins, as with log_error_message: an executor's own message stays.
-        Experiment.objects.filter(pk=eid, error_msg__isnull=True).update(error_msg=RESET_MESSAGE)
+        # An executor's own message stays (the first error wins).
+        Experiment.objects.filter(pk=eid).log_error(RESET_MESSAGE)
 
     # Free what these attempts held, unless another running job holds it too.
     freeable = Resource.objects.filter(pk__in=held).without_running_job()

@@ -23,27 +23,37 @@ class ScoreTypeError(ValueError):
     pass
 
 
+def _checked(value):
+    """`value` itself if it is a string, else as a float; ScoreTypeError for any other type."""
+    if isinstance(value, bool) or not isinstance(value, (numbers.Real, str)):
+        raise ScoreTypeError(f"a score must be a number, a string or None, not {type(value).__name__}")
+    if isinstance(value, str):
+        return value
+    try:
+        return float(value)
+    except OverflowError:
+        raise ScoreTypeError(f"a score must fit in a 64-bit float; {value} does not") from None
+
+
+def _spelling(number):
+    return "nan" if math.isnan(number) else ("inf" if number > 0 else "-inf")
+
+
 def encode_score(value):
     """Split a reported value into its (number, text) columns; raise ScoreTypeError for other types."""
     if value is None:
         return None, None
-    if isinstance(value, bool) or not isinstance(value, (numbers.Real, str)):
-        raise ScoreTypeError(f"a score must be a number, a string or None, not {type(value).__name__}")
+    value = _checked(value)
     if isinstance(value, str):
         try:
             number = float(value)
         except ValueError:
             return None, value
     else:
-        try:
-            number = float(value)
-        except OverflowError:
-            raise ScoreTypeError(f"a score must fit in a 64-bit float; {value} does not") from None
+        number = value
     if math.isfinite(number):
         return number, None
-    if math.isnan(number):
-        return None, "nan"
-    return None, "inf" if number > 0 else "-inf"
+    return None, _spelling(number)
 
 
 def decode_score(number, text):
@@ -53,3 +63,27 @@ def decode_score(number, text):
     if text in NON_FINITE_SPELLINGS:
         return float(text)
     return text
+
+
+# -- on the wire (the REST API and RestConnector) ------------------------------------------
+# JSON has no NaN or infinity: they travel as their spellings, 'nan', 'inf' and '-inf'. A
+# text that Python reads as a number is stored as that number (see encode_score), so a
+# spelling sent as text loses nothing.
+
+
+def to_wire(value):
+    """A score as JSON carries it: None, a float (ints too), a text as it is, or the spelling
+    of a non-finite number; ScoreTypeError for other types, or an int no float holds."""
+    if value is None:
+        return None
+    value = _checked(value)
+    if isinstance(value, str) or math.isfinite(value):
+        return value
+    return _spelling(value)
+
+
+def from_wire(value):
+    """Inverse of to_wire: a spelling of a non-finite number back to the float; anything else as it came."""
+    if isinstance(value, str) and value in NON_FINITE_SPELLINGS:
+        return float(value)
+    return value

@@ -4,18 +4,17 @@ They check the JSON types and what no database can store (NUL characters, lone
 surrogates, integers beyond 64 bits); what a value *means* is the connector's to check.
 """
 
-import math
 import numbers
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from tracking.interface import EXPERIMENT_STATUSES, JOB_STATUSES
+from tracking.scores import to_wire
 
 # The range of the database's 64-bit id columns: beyond it SQLite's driver refuses to
 # bind the value and PostgreSQL refuses to compare it.
 ID_MIN, ID_MAX = -(2**63), 2**63 - 1
-NON_FINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
 MAX_JSON_DEPTH = 64
 
 
@@ -109,9 +108,7 @@ class ScoreField(serializers.Field):
         return data
 
     def to_representation(self, value):
-        if isinstance(value, float) and not math.isfinite(value):
-            return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
-        return value
+        return to_wire(value)
 
 
 def _check_json(value, depth=0):

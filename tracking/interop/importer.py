@@ -53,6 +53,7 @@ from tracking.models import (
     Resource,
     ResultLabel,
     config_label_names,
+    unique_name,
 )
 from tracking.scores import ScoreTypeError, encode_score
 
@@ -115,21 +116,6 @@ def _fingerprint(eid, owner, start_time, name_column, exp_config):
     elif isinstance(exp_config, bytes):
         digest.update(exp_config)
     return digest.hexdigest()
-
-
-def unique_name(name, taken):
-    """The connector's rule: the name itself if free, else "name (n)", n one past the highest in use."""
-    if name is None:
-        return None
-    if name not in taken:
-        return name
-    prefix = f"{name} ("
-    numbers = [
-        int(other[len(prefix) : -1])
-        for other in taken
-        if other.startswith(prefix) and other.endswith(")") and other[len(prefix) : -1].isdigit()
-    ]
-    return f"{name} ({max(numbers, default=0) + 1})"
 
 
 class _Import:

@@ -23,8 +23,8 @@ import datetime
 import sqlite3
 from dataclasses import dataclass
 
-EXPERIMENT_STATUSES = ("CREATED", "RUNNING", "STOPPED", "FINISHED", "FAILED", "STOPPING", "REQUEST_STOP")
-JOB_STATUSES = ("RUNNING", "EARLY_STOPPED", "FINISHED", "FAILED")
+# Auptimizer's own status lists (its CHECK constraints): the interface's.
+from tracking.interface import EXPERIMENT_STATUSES, JOB_STATUSES
 
 # Columns in table order, as Auptimizer 2.0 creates them (aup/setupdb/sqlite.py).
 COLUMNS = {
