@@ -21,7 +21,7 @@ from tests.auptimizer import support
 from tests.factories import make_resource, make_resources, make_user
 from tracking.connector import DjangoConnector
 from tracking.interop.loader import INSTALL_COMMAND, import_auptimizer
-from tracking.interop.runner import write_env
+from tracking.interop.runner import ExperimentRun, write_env
 from tracking.models import Experiment, IntermediateResult, Job, JobAttempt, Resource, ResultLabel
 
 transactional = pytest.mark.django_db(transaction=True)
@@ -197,6 +197,24 @@ def test_it_runs_passive_jobs_with_the_results_typed_in(tmp_path):
     assert experiment.status == "FINISHED"
     assert "best job" in result.stdout and "score 0.25" in result.stdout  # target min
     assert_nothing_left_running()
+
+
+@pytest.mark.django_db
+def test_it_makes_the_jobs_folder_before_any_job_starts(tmp_path, monkeypatch):
+    # Auptimizer makes it in each job when missing, and two jobs started at once raced
+    # on it: one failed with FileExistsError, and with it the experiment.
+    make_user("alice")
+    make_resources(2)
+    folder = support.project(tmp_path / "project", "stop.json")
+    monkeypatch.chdir(folder)
+    config = json.loads((folder / "stop.json").read_text())
+    connector = DjangoConnector()
+
+    ExperimentRun(import_auptimizer(), config, "alice", connector, write_env(tmp_path, []))
+
+    assert (folder / "jobs").is_dir()
+    assert not Job.objects.exists()
+    connector.close()
 
 
 def test_it_writes_the_resource_mappings_auptimizer_reads(tmp_path):

@@ -36,6 +36,10 @@ here, is applied at run time, and never touches Auptimizer's files:
 4. GPU, node and AWS resources. Auptimizer reads their mappings (resource id -> GPU id
    or user@host) from ``env.ini``; we write one in a temporary folder from aupsite's
    resources, so the ids it gets from the connector are aupsite's.
+5. The jobs folder. ``Job.verify_local`` creates the working folder's ``jobs/`` when it
+   is missing, and two jobs started at once can both find it missing: the second
+   ``makedirs`` raises FileExistsError, which fails that job (and, unless failures are
+   ignored, the experiment). We create it before the first job.
 
 The early-stopping daemon's call ``get_intermediate_results_experiment(None, ...)``,
 made before the experiment exists, is answered ``{}`` by DjangoConnector itself.
@@ -241,6 +245,9 @@ class ExperimentRun:
                 return get_available(username, rtype)
 
             manager.get_available = get_available_ignoring_blacklist
+        workingdir = Path(experiment.exp_config["workingdir"])
+        if workingdir.is_dir():  # else Auptimizer's own check reports the missing folder
+            (workingdir / "jobs").mkdir(exist_ok=True)  # workaround 5
         return experiment
 
     @property
