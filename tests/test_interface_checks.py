@@ -2,14 +2,18 @@
 
 The contract suite runs them through both connectors; these pin what each returns."""
 
+import re
+
 import pytest
 
 from tracking.interface import (
     ID_RANGE,
+    MAX_NESTING,
     InvalidInputError,
     check_labels,
     check_num_labels,
     check_results_query,
+    check_storable,
     check_text,
     lookup_ids,
 )
@@ -51,3 +55,33 @@ def test_check_text_refuses_what_is_not_a_string():
     assert check_text("", "msg") == ""
     with pytest.raises(InvalidInputError, match="username must be a string, not bytes"):
         check_text(b"alice", "username")
+
+
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        ("a\x00b", "name contains a NUL character"),
+        ("bad \udfff", "name contains a lone surrogate (U+DFFF)"),
+        ({"lr": ["ok", {"deep": "\ud800"}]}, "name contains a lone surrogate (U+D800)"),
+        ({"key\x00": 1}, "name contains a NUL character"),
+    ],
+)
+def test_it_refuses_text_that_cannot_be_stored_or_shown(value, message):
+    with pytest.raises(InvalidInputError, match=re.escape(message)):
+        check_storable(value, "name")
+
+
+def test_it_refuses_nesting_deeper_than_the_limit_without_recursing():
+    deep = "leaf"
+    for _ in range(MAX_NESTING):
+        deep = [deep]
+    assert check_storable(deep, "config") is deep  # exactly the limit: accepted
+    for _ in range(100_000):  # far past the interpreter's recursion limit
+        deep = {"x": deep}
+    with pytest.raises(InvalidInputError, match=f"config nests more than {MAX_NESTING} levels"):
+        check_storable(deep, "config")
+
+
+def test_it_lets_other_values_and_good_text_through():
+    config = {"lr": 0.1, "layers": [1, 2, None], "name": "ünïcode ✓ 😀", "flag": True}
+    assert check_storable(config, "config") is config

@@ -175,6 +175,40 @@ def check_text(value, what):
     return value
 
 
+# Text that a database or a page cannot carry: PostgreSQL refuses NUL characters, and a
+# lone surrogate (half of a UTF-16 pair, which a Python string can hold) has no UTF-8
+# form, so every page or API answer showing it would fail. Configs nest dicts and lists
+# at most this deep: deeper, JSON encoding and decoding recurse past Python's limit.
+MAX_NESTING = 100
+
+
+def check_storable(value, what):
+    """`value` (a string, or dicts and lists nesting strings) if every string in it, keys
+    included, can be stored and shown; InvalidInputError for a NUL character, a lone
+    surrogate or nesting deeper than MAX_NESTING. Values of other types pass unchecked."""
+    pending = [(value, 0)]
+    while pending:  # a loop, not recursion: the nesting is what is being checked
+        item, depth = pending.pop()
+        if isinstance(item, str):
+            _check_characters(item, what)
+        elif isinstance(item, (Mapping, list, tuple)):
+            if depth >= MAX_NESTING:
+                raise InvalidInputError(f"{what} nests more than {MAX_NESTING} levels of lists or dicts")
+            children = [part for pair in item.items() for part in pair] if isinstance(item, Mapping) else item
+            pending.extend((child, depth + 1) for child in children)
+    return value
+
+
+def _check_characters(text, what):
+    if "\x00" in text:
+        raise InvalidInputError(f"{what} contains a NUL character, which cannot be stored")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        code = ord(text[exc.start])
+        raise InvalidInputError(f"{what} contains a lone surrogate (U+{code:04X}), which is not valid Unicode") from None
+
+
 def check_status(value, allowed, what, allow_none=False):
     if value is None and allow_none:
         return None
