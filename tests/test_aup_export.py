@@ -220,6 +220,8 @@ def test_it_refuses_to_replace_a_file_unless_forced(tmp_path, connector, resourc
     "arguments, message",
     [
         (["--experiment", "999"], "no experiment 999 in aupsite"),
+        # Past 64 bits: no experiment, as any missing one (not the database's OverflowError).
+        (["--experiment", "99999999999999999999999"], "no experiment 99999999999999999999999 in aupsite"),
         (["--experiment", "0"], "invalid experiment id value"),
         (["--experiment", "one"], "invalid experiment id value"),
         (["--schema", "1.5"], "invalid choice"),

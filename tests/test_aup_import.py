@@ -3,6 +3,7 @@ from PyPI by the test requirements) or by hand for what it can write but rarely 
 
 import configparser
 import datetime
+import json
 import shutil
 import sqlite3
 from io import StringIO
@@ -14,6 +15,7 @@ from django.core.management import CommandError, call_command
 from tests.auptimizer import support
 from tests.factories import make_resource, make_resources, make_user
 from tracking.connector import DjangoConnector
+from tracking.interface import MAX_NESTING
 from tracking.interop import schema
 from tracking.interop.loader import import_auptimizer
 from tracking.models import (
@@ -338,6 +340,25 @@ def test_it_refuses_a_table_without_its_columns(database):
         ("UPDATE intermediate_result SET receive_time = NULL WHERE irid = 3", "it has no receive_time"),
         ("UPDATE multiple_result SET label_order = 0 WHERE mrid = 28", "multiple result 28: label_order must be"),
         ("UPDATE multiple_result SET jid = 99 WHERE mrid = 28", "multiple result 28: its job 99 is not in the job table"),
+        # What aupsite could store but never show, or not store at all (tracking.interface.check_storable).
+        ("UPDATE experiment SET start_time = x'0102'", "experiment 1: start_time: b'.x01.x02' is not a time in Unix seconds"),
+        ("UPDATE experiment SET exp_config = '{\"name\": \"a\\udfff\"}'", "experiment 1: exp_config contains a lone surrogate \\(U\\+DFFF\\)"),
+        (
+            "UPDATE experiment SET exp_config = '{\"resource_args\": {\"multi_res_labels\": [\"acc\", \"\\ud800\"]}}'",
+            "experiment 1: exp_config contains a lone surrogate \\(U\\+D800\\)",
+        ),
+        ("UPDATE experiment SET exp_config = '{\"name\": \"a\\u0000b\"}'", "experiment 1: exp_config contains a NUL character"),
+        ("UPDATE experiment SET error_msg = 'a' || char(0) || 'b'", "experiment 1: error_msg contains a NUL character"),
+        ("UPDATE job SET job_config = '{\"\\udfff\": 1}' WHERE jid = 2", "job 2: job_config contains a lone surrogate"),
+        ("UPDATE job SET score = 'early' || char(0) WHERE jid = 2", "job 2: score contains a NUL character"),
+        ("UPDATE user SET name = 'al' || char(0) || 'ice'", "experiment 1: the name of its user \\(uid 1\\) contains a NUL"),
+        ("UPDATE resource SET name = 'gpu' || char(0) WHERE rid = 1", "resource 1: name contains a NUL character"),
+        # A label longer than aupsite keeps is refused, not cut (the connector refuses it too).
+        (
+            "UPDATE experiment SET exp_config = "
+            "'{\"resource_args\": {\"multi_res_labels\": [\"acc\", \"' || replace(hex(zeroblob(128)), '0', 'x') || '\"]}}'",
+            "experiment 1: a label name of resource_args.multi_res_labels is 256 characters long; aupsite keeps at most 255",
+        ),
     ],
 )
 def test_it_writes_nothing_when_a_row_is_bad(database, change, message):
@@ -353,6 +374,47 @@ def test_it_writes_nothing_when_a_row_is_bad(database, change, message):
 
     assert "Nothing was imported." in str(error.value)
     assert row_counts() == counts
+
+
+@pytest.mark.parametrize("depth", [MAX_NESTING + 1, 100_000])
+def test_it_refuses_a_config_nested_too_deep_and_writes_nothing(database, depth):
+    with sqlite3.connect(database) as source:
+        source.execute("UPDATE job SET job_config = ? WHERE jid = 2", ('{"x": ' + "[" * depth + "]" * depth + "}",))
+    counts = row_counts()
+
+    with pytest.raises(CommandError, match=f"job 2: job_config nests more than {MAX_NESTING} levels") as error:
+        aup_import(database)
+
+    assert "Nothing was imported." in str(error.value)
+    assert row_counts() == counts
+
+
+def test_it_imports_a_label_of_the_longest_length_aupsite_keeps(database):
+    label = "x" * 255
+    with sqlite3.connect(database) as source:
+        source.execute("UPDATE experiment SET exp_config = ?", (json.dumps({"resource_args": {"multi_res_labels": [label]}}),))
+
+    aup_import(database)
+
+    assert list(ResultLabel.objects.values_list("name", flat=True)) == [label]
+
+
+def test_it_refuses_an_untyped_table_whose_eid_is_not_a_number(tmp_path):
+    # SQLite keeps any value in a column declared without a type: Auptimizer's schema
+    # types its columns, but a file made by hand need not.
+    path = tmp_path / "sqlite3.db"
+    with sqlite3.connect(path) as source:
+        for table, columns in schema.COLUMNS.items():
+            source.execute(f"CREATE TABLE {table} ({', '.join(columns)})")
+        source.execute("INSERT INTO user VALUES (1, 'alice', 'all')")
+        source.execute("INSERT INTO experiment (eid, uid, status, exp_config) VALUES ('abc', 1, 'FINISHED', '{}')")
+        source.execute("INSERT INTO job (jid, eid, status, job_config) VALUES (1, 'abc', 'FINISHED', '{}')")
+
+    with pytest.raises(CommandError, match="experiment 'abc': eid must be a whole number, not 'abc'") as error:
+        aup_import(path)
+
+    assert "Nothing was imported." in str(error.value)
+    assert row_counts() == {name: 0 for name in row_counts()}
 
 
 def big_database(path, jobs, steps):

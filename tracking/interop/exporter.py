@@ -30,6 +30,7 @@ from pathlib import Path
 
 from django.contrib.auth import get_user_model
 
+from tracking.interface import ID_RANGE
 from tracking.interop import schema
 from tracking.models import (
     Experiment,
@@ -82,7 +83,8 @@ def export_database(path, experiment_ids=None, with_name=False, force=False, pro
     experiments = Experiment.objects.using(using).order_by("pk")
     if experiment_ids:
         wanted = sorted(set(experiment_ids))
-        experiments = experiments.filter(pk__in=wanted)
+        # An id past 64 bits names no experiment (and no database could compare it).
+        experiments = experiments.filter(pk__in=[eid for eid in wanted if eid in ID_RANGE])
         missing = sorted(set(wanted) - set(experiments.values_list("pk", flat=True)))
         if missing:
             raise ExportFailed(f"no experiment {', '.join(map(str, missing))} in aupsite")

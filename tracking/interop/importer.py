@@ -26,6 +26,11 @@ Decisions where a file can say less than aupsite needs:
 - A link to a missing optional row (an attempt's resource, a labeled result's
   intermediate result) becomes empty; a missing required one (an experiment's user, a
   job's experiment, a result's job) makes the file invalid.
+- What aupsite cannot store or show is refused, naming the row and column: text with
+  a NUL character or a lone surrogate (a JSON escape such as ``"\\udfff"``), configs
+  nested deeper than ``tracking.interface.MAX_NESTING``, ids that are not whole numbers,
+  and label names longer than aupsite keeps (255 characters, as the connector refuses
+  them): never cut, never stored in a form a page could not render.
 - Provenance: each imported experiment gets an ImportedExperiment fingerprint, so
   importing the same file (or a copy, or a later version) again adds only the
   experiments not imported yet.
@@ -42,6 +47,7 @@ from django.core.exceptions import ValidationError
 from django.db import connections, transaction
 from django.utils import timezone
 
+from tracking.interface import MAX_NESTING, InvalidInputError, check_storable
 from tracking.interop import schema
 from tracking.models import (
     Experiment,
@@ -59,6 +65,7 @@ from tracking.scores import ScoreTypeError, encode_score
 
 BATCH_SIZE = 2000
 NAME_MAX_LENGTH = Experiment._meta.get_field("name").max_length
+LABEL_MAX_LENGTH = ResultLabel._meta.get_field("name").max_length
 
 
 class ImportFailed(Exception):
@@ -109,13 +116,23 @@ def import_database(path, user_map=None, progress=None, using="default"):
 
 
 def _fingerprint(eid, owner, start_time, name_column, exp_config):
-    digest = hashlib.sha256(json.dumps([eid, owner, start_time, name_column]).encode())
+    # A value JSON has no form for (a BLOB where a time belongs) is hashed as its bytes;
+    # the import then refuses it, with the row and column.
+    digest = hashlib.sha256(
+        json.dumps([eid, owner, start_time, name_column], default=_blob_as_hex).encode("utf-8", "surrogatepass")
+    )
     digest.update(b"\0")
     if isinstance(exp_config, str):
         digest.update(exp_config.encode("utf-8", "surrogatepass"))
     elif isinstance(exp_config, bytes):
         digest.update(exp_config)
     return digest.hexdigest()
+
+
+def _blob_as_hex(value):
+    if isinstance(value, bytes):
+        return {"blob": value.hex()}
+    raise TypeError(f"{type(value).__name__} is not JSON")
 
 
 class _Import:
@@ -153,9 +170,10 @@ class _Import:
 
     def score(self, value, where, column):
         try:
-            return encode_score(value)
+            number, text = encode_score(value)
         except ScoreTypeError:
             self.fail(where, f"{column} must be a number, text or NULL, not {type(value).__name__}")
+        return number, self.storable(text, where, column)
 
     def json_object(self, value, where, column):
         if value is None:
@@ -175,18 +193,27 @@ class _Import:
             parsed = json.loads(value, parse_constant=refuse_constant)
         except ValueError as exc:
             self.fail(where, f"{column} is not valid JSON ({exc})")
+        except RecursionError:
+            self.fail(where, f"{column} nests more than {MAX_NESTING} levels of lists or dicts")
         if not isinstance(parsed, dict):
             self.fail(where, f"{column} must be a JSON object")
-        return parsed
+        return self.storable(parsed, where, column)
+
+    def storable(self, value, where, column):
+        """`value` if aupsite can store and show it (tracking.interface.check_storable)."""
+        try:
+            return check_storable(value, column)
+        except InvalidInputError as exc:
+            self.fail(where, str(exc))
 
     def text(self, value, where, column):
-        if value is None or isinstance(value, str):
-            return value
         if isinstance(value, bytes):
-            return value.decode("utf-8", errors="replace")
-        if isinstance(value, (int, float)):
-            return str(value)
-        self.fail(where, f"{column} must be text")
+            value = value.decode("utf-8", errors="replace")
+        elif isinstance(value, (int, float)):
+            value = str(value)
+        elif value is not None and not isinstance(value, str):
+            self.fail(where, f"{column} must be text")
+        return self.storable(value, where, column)
 
     def bulk_insert(self, model, objects, table, done, total):
         self.objects(model).bulk_create(objects, batch_size=BATCH_SIZE)
@@ -215,12 +242,15 @@ class _Import:
             "SELECT eid, uid, start_time, end_time, status, exp_config, error_msg"
             f"{name_column} FROM experiment ORDER BY eid"
         ):
-            where = f"experiment {eid}"
+            where = f"experiment {eid!r}"
+            if isinstance(eid, bool) or not isinstance(eid, int):
+                self.fail(where, f"eid must be a whole number, not {eid!r}")
             if uid not in users:
                 self.fail(where, f"its user (uid {uid}) is not in the user table")
             owner = users[uid]
             if not isinstance(owner, str) or not owner:
                 self.fail(where, f"its user (uid {uid}) has no name")
+            self.storable(owner, where, f"the name of its user (uid {uid})")
             experiments.append(
                 {
                     "eid": eid,
@@ -321,6 +351,14 @@ class _Import:
                 name = config.get("name")
             if name is not None and not isinstance(name, str):
                 self.fail(where, f"its name must be text, not {name!r}")
+            self.storable(name, where, "its name")
+            for label in config_label_names(config):
+                if len(label) > LABEL_MAX_LENGTH:
+                    self.fail(
+                        where,
+                        f"a label name of resource_args.multi_res_labels is {len(label)} characters long; "
+                        f"aupsite keeps at most {LABEL_MAX_LENGTH}",
+                    )
             unique = unique_name(name, taken)
             if unique is not None:
                 if len(unique) > NAME_MAX_LENGTH:
@@ -360,7 +398,7 @@ class _Import:
         )
         self.objects(ResultLabel).bulk_create(
             [
-                ResultLabel(experiment_id=experiment.pk, label_order=order, name=label[:255])
+                ResultLabel(experiment_id=experiment.pk, label_order=order, name=label)
                 for _, experiment in created
                 for order, label in enumerate(config_label_names(experiment.config), start=1)
             ],
