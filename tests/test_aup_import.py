@@ -4,6 +4,7 @@ from PyPI by the test requirements) or by hand for what it can write but rarely 
 import configparser
 import datetime
 import json
+import os
 import shutil
 import sqlite3
 from io import StringIO
@@ -415,6 +416,19 @@ def test_it_refuses_an_untyped_table_whose_eid_is_not_a_number(tmp_path):
 
     assert "Nothing was imported." in str(error.value)
     assert row_counts() == {name: 0 for name in row_counts()}
+
+
+def test_it_imports_a_file_whose_name_is_not_utf8(tmp_path):
+    with sqlite3.connect(tmp_path / "sqlite3.db") as source:
+        schema.create_schema(source)
+        source.execute("INSERT INTO user VALUES (1, 'alice', 'all')")
+        source.execute("INSERT INTO experiment (eid, uid, status, exp_config) VALUES (1, 1, 'FINISHED', '{}')")
+    path = os.fsdecode(os.fsencode(tmp_path) + b"/\xff.db")  # Python holds the byte as "\udcff"
+    os.rename(tmp_path / "sqlite3.db", path)
+
+    aup_import(path)
+
+    assert ImportedExperiment.objects.get().source_file == f"{tmp_path.resolve()}/\ufffd.db"
 
 
 def big_database(path, jobs, steps):

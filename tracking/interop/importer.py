@@ -38,6 +38,7 @@ Decisions where a file can say less than aupsite needs:
 
 import hashlib
 import json
+import os
 import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -127,6 +128,12 @@ def _fingerprint(eid, owner, start_time, name_column, exp_config):
     elif isinstance(exp_config, bytes):
         digest.update(exp_config)
     return digest.hexdigest()
+
+
+def _shown_path(path):
+    """The file's path as text aupsite can store: a name that is not UTF-8 (which Python
+    holds as lone surrogates) has U+FFFD where its odd bytes were."""
+    return os.fsencode(path).decode("utf-8", errors="replace")
 
 
 def _blob_as_hex(value):
@@ -389,7 +396,7 @@ class _Import:
                     experiment_id=experiment.pk,
                     fingerprint=source["fingerprint"],
                     source_eid=source["eid"],
-                    source_file=str(self.path.resolve()),
+                    source_file=_shown_path(self.path.resolve()),
                     imported_at=self.now,
                 )
                 for source, experiment in created
