@@ -1,3 +1,4 @@
+import configparser
 from io import StringIO
 
 import pytest
@@ -5,6 +6,8 @@ from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 
 from tests.factories import make_user
+from tracking.connector import DjangoConnector
+from tracking.interop.loader import import_auptimizer
 from tracking.models import Resource
 
 pytestmark = pytest.mark.django_db
@@ -82,3 +85,34 @@ def test_it_refuses_bad_input_and_writes_nothing(arguments):
         setup(*arguments)
     assert resources() == []
     assert not get_user_model().objects.exists()
+
+
+def test_it_creates_resources_in_auptimizers_order(tmp_path):
+    # Auptimizer's own setup (aup.setupdb.sqlite.create_database) inserts GPUs, nodes,
+    # AWS instances, CPU slots, then the passive resource; its get_resource_type()
+    # lists the types in that order.
+    import_auptimizer()
+    from aup.ET.Connector.SQLiteConnector import SQLiteConnector
+    from aup.setupdb import sqlite as setupdb
+
+    config = configparser.ConfigParser()
+    config["Auptimizer"] = {
+        "SQLITE_FILE": str(tmp_path / "sqlite3.db"),
+        "gpu_mapping": "[10, 11]",
+        "node_mapping": "[20]",
+        "aws_mapping": "[30]",
+    }
+    setupdb.create_database(config, ["alice"], 2, "localhost")
+    auptimizer = SQLiteConnector(str(tmp_path / "sqlite3.db"))
+    try:
+        expected = auptimizer.get_resource_type()
+    finally:
+        auptimizer.close()
+
+    setup("--user", "alice", "--cpu", "2", "--gpu", "0,1", "--node", "me@host1", "--aws", "i-1", "--passive")
+
+    assert expected == ["gpu", "node", "aws", "cpu", "passive"]
+    assert DjangoConnector().get_resource_type() == expected
+    assert list(Resource.objects.order_by("pk").values_list("type", flat=True)) == [
+        "gpu", "gpu", "node", "aws", "cpu", "cpu", "passive",
+    ]

@@ -33,15 +33,21 @@ def add_resources(cpu=0, gpu=(), node=(), aws=(), passive=False):
     if cpu < 0:
         raise ValueError("the number of CPU slots must be 0 or more")
     report = []
+
+    def add_named(rtype, names):
+        for name in names:
+            _, created = Resource.objects.get_or_create(type=rtype, name=name)
+            if created:
+                report.append(f"added {rtype} {name}")
+
+    # In Auptimizer's order (aup.setupdb.sqlite.create_database): GPUs, nodes, AWS, CPU
+    # slots, passive, so that get_resource_type() lists the types as Auptimizer's does.
+    add_named("gpu", gpu)
+    add_named("node", node)
+    add_named("aws", aws)
     have_cpu = Resource.objects.filter(type="cpu").count()
     if cpu > have_cpu:
         Resource.objects.bulk_create(Resource(type="cpu", name=LOCAL_NAME) for _ in range(have_cpu, cpu))
         report.append(f"added {cpu - have_cpu} cpu slot(s), {cpu} in all")
-    wanted = [("gpu", name) for name in gpu] + [("node", name) for name in node] + [("aws", name) for name in aws]
-    if passive:
-        wanted.append(("passive", LOCAL_NAME))
-    for rtype, name in wanted:
-        _, created = Resource.objects.get_or_create(type=rtype, name=name)
-        if created:
-            report.append(f"added {rtype} {name}")
+    add_named("passive", [LOCAL_NAME] if passive else [])
     return report

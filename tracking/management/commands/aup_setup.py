@@ -3,7 +3,8 @@
     python manage.py aup_setup --user alice --cpu 4 --gpu 0,1 --node me@host1,me@host2 --passive
 
 Running it again creates only what is missing: resources are matched by type and name
-(CPU slots by count), so nothing is ever duplicated.
+(CPU slots by count), so nothing is ever duplicated. They are created in Auptimizer's
+order (GPUs, nodes, AWS, CPU slots, passive), so get_resource_type() answers as Auptimizer's.
 """
 
 from django.contrib.auth import get_user_model
