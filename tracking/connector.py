@@ -56,6 +56,7 @@ from tracking.models import (
     ResourceStatus,
     ResultLabel,
     config_label_names,
+    json_value,
 )
 
 # How often a write that lost a race on a unique constraint is tried again (experiment
@@ -402,7 +403,7 @@ class DjangoConnector(AbstractConnector):
         self._require(Resource, rid, "resource")
         now = timezone.now()
         job = self._objects(Job).create(
-            experiment_id=eid, config=config, status=JobStatus.RUNNING, start_time=now
+            experiment_id=eid, config=json_value(config), status=JobStatus.RUNNING, start_time=now
         )
         self._objects(JobAttempt).create(job=job, number=0, resource_id=rid, start_time=now)
         return job.pk

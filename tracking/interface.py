@@ -228,14 +228,13 @@ def check_job_status(value, allow_none=True):
 
 
 def check_job_config(value):
-    """A job's config: a dict that JSON can carry (no NaN: PostgreSQL's JSON refuses it)."""
-    if not isinstance(value, Mapping):
-        raise InvalidInputError(f"job_config must be a dict, not {type(value).__name__}")
-    config = dict(value)
-    try:
-        json.dumps(config, allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise InvalidInputError(f"job_config is not JSON-serialisable: {exc}") from None
+    """A job's config: any value JSON can carry, as Auptimizer stores any (its Experiment
+    passes a dict of hyperparameters, its own tests pass strings such as "job1"); a mapping
+    comes back as a dict. InvalidInputError for what JSON cannot encode (NaN and infinities
+    too: PostgreSQL's JSON refuses them) or aupsite cannot store (check_storable)."""
+    config = dict(value) if isinstance(value, Mapping) else value
+    check_storable(config, "job_config")  # first: json.dumps would recurse past deep nesting
+    _check_json(config, "job_config")
     return config
 
 
@@ -370,7 +369,8 @@ class AbstractConnector(abc.ABC):
 
     @abc.abstractmethod
     def start_job(self, eid, rid, job_config):
-        """Record a RUNNING job started now with attempt 0 on resource rid; return its jid."""
+        """Record a RUNNING job started now with attempt 0 on resource rid; return its jid.
+        `job_config` is any JSON value (check_job_config), a dict of hyperparameters usually."""
 
     @abc.abstractmethod
     def start_job_attempt(self, rid, jid):

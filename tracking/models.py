@@ -86,6 +86,12 @@ def unique_name(name, taken):
     return f"{name} ({max(numbers_in_use, default=0) + 1})"
 
 
+def json_value(value):
+    """`value` as a JSONField stores it: None is JSON null (Django would write SQL NULL,
+    which the NOT NULL column refuses), as Auptimizer stores json.dumps(None)."""
+    return models.Value(None, output_field=models.JSONField()) if value is None else value
+
+
 def target_maximizes(config):
     """Whether an experiment config's ``target`` asks for the highest score ('max', the default)."""
     target = config.get("target") if isinstance(config, dict) else None

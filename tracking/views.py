@@ -211,6 +211,8 @@ def _jobs_table_context(request, experiment, labels):
         "page": page,
         "jobs": jobs,
         "params": params[:MAX_PARAM_COLUMNS],
+        # Configs that are not dicts (Auptimizer stores any JSON value) get a column of their own.
+        "other_configs": any(not isinstance(job.config, dict) for job in jobs),
         "labels": labels,
         "table_status": status,
         "table_sort": sort,

@@ -339,3 +339,37 @@ def test_it_round_trips_the_job_config_through_history(connector, world):
 
     [row] = [row for row in connector.get_all_history(world.eid) if row[0] == jid]
     assert json.loads(row[6]) == config
+
+
+# Auptimizer stores any JSON value as a job config (json.dumps); its own connector tests
+# pass strings such as "job1".
+ANY_JSON = ["job1", "", 3, 2.5, True, None, [1, "a", None], {"lr": 0.1}, {}]
+
+
+@pytest.mark.parametrize("start", ["start_job", "job_started"])
+@pytest.mark.parametrize("config", ANY_JSON, ids=repr)
+def test_it_stores_any_json_value_as_a_job_config(connector, world, start, config):
+    jid = getattr(connector, start)(world.eid, world.rid, config)
+    connector.end_job(jid, 0.5, "FINISHED")
+
+    [row] = [row for row in connector.get_all_history(world.eid) if row[0] == jid]
+    assert row[6] == json.dumps(config)  # the text Auptimizer's own connector gives
+    assert Job.objects.get(pk=jid).config == config
+    assert connector.get_best_result_config(world.eid) == (json.dumps(config),)
+
+
+@pytest.mark.parametrize(
+    "config, mention",
+    [
+        ({1, 2}, "JSON"),
+        (b"job1", "JSON"),
+        (float("nan"), "JSON"),
+        (["inf", float("inf")], "JSON"),
+        ("a\x00b", "NUL"),
+        ("\udfff", "surrogate"),
+        (json.loads("[" * 101 + "]" * 101), "nests more than"),
+    ],
+    ids=["set", "bytes", "nan", "inf", "nul", "surrogate", "deep"],
+)
+def test_it_refuses_a_job_config_json_cannot_encode_or_a_database_store(connector, world, config, mention):
+    refused(InvalidInputError, lambda: connector.start_job(world.eid, world.rid, config), "job_config", mention)

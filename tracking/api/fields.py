@@ -127,6 +127,16 @@ def _check_json(value, depth=0):
             _check_json(item, depth + 1)
 
 
+@extend_schema_field({})  # any JSON value
+class JSONValueField(serializers.JSONField):
+    """Any JSON value (a job's config, as Auptimizer stores any): what a database can store."""
+
+    def to_internal_value(self, data):
+        data = super().to_internal_value(data)
+        _check_json(data)
+        return data
+
+
 @extend_schema_field({"type": "object", "additionalProperties": True})
 class JSONObjectField(serializers.JSONField):
     """A JSON object (a config): any keys and values a database can store."""

@@ -20,6 +20,7 @@ from tracking.api.fields import (
     StrictIntegerField,
     JobStatusField,
     JSONObjectField,
+    JSONValueField,
     ScoreField,
     TextField,
 )
@@ -118,7 +119,11 @@ class UsernameQueryIn(serializers.Serializer):
 
 class JobStartIn(serializers.Serializer):
     rid = IdField(help_text="The resource the job's first attempt runs on.")
-    config = JSONObjectField(default=dict, help_text="The job's hyperparameters.")
+    config = JSONValueField(
+        default=dict,
+        allow_null=True,
+        help_text="The job's config: any JSON value, as Auptimizer stores any; an object's keys are its hyperparameters.",
+    )
     take_resource = StrictBooleanField(
         default=False,
         help_text="Also take the resource, atomically (job_started). The job is recorded even if it is busy.",

@@ -60,6 +60,7 @@ from tracking.models import (
     Resource,
     ResultLabel,
     config_label_names,
+    json_value,
     unique_name,
 )
 from tracking.scores import ScoreTypeError, encode_score
@@ -182,7 +183,9 @@ class _Import:
             self.fail(where, f"{column} must be a number, text or NULL, not {type(value).__name__}")
         return number, self.storable(text, where, column)
 
-    def json_object(self, value, where, column):
+    def json_object(self, value, where, column, any_value=False):
+        """The JSON text `value` parsed: an object ({} for NULL), or with `any_value` any
+        JSON value (a job's config, which Auptimizer stores whatever it is)."""
         if value is None:
             return {}
         if isinstance(value, bytes):
@@ -202,7 +205,7 @@ class _Import:
             self.fail(where, f"{column} is not valid JSON ({exc})")
         except RecursionError:
             self.fail(where, f"{column} nests more than {MAX_NESTING} levels of lists or dicts")
-        if not isinstance(parsed, dict):
+        if not any_value and not isinstance(parsed, dict):
             self.fail(where, f"{column} must be a JSON object")
         return self.storable(parsed, where, column)
 
@@ -436,7 +439,7 @@ class _Import:
             number, text = self.score(score, where, "score")
             job = Job(
                 experiment_id=eids[eid],
-                config=self.json_object(config, where, "job_config"),
+                config=json_value(self.json_object(config, where, "job_config", any_value=True)),
                 score=number,
                 score_text=text,
                 status=status,

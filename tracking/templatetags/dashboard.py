@@ -66,6 +66,18 @@ def config_value(value):
 
 
 @register.filter
+def is_dict(value):
+    """Whether a job's config is a dict of hyperparameters (Auptimizer stores any JSON value)."""
+    return isinstance(value, dict)
+
+
+@register.filter
+def as_json(value):
+    """A config that is not a dict, shown as itself: its JSON text."""
+    return json.dumps(value, ensure_ascii=False)
+
+
+@register.filter
 def get_item(mapping, key):
     if isinstance(mapping, dict):
         return mapping.get(key)
