@@ -351,6 +351,7 @@ def test_it_refuses_a_table_without_its_columns(database):
         ("UPDATE experiment SET exp_config = '{\"name\": \"a\\u0000b\"}'", "experiment 1: exp_config contains a NUL character"),
         ("UPDATE experiment SET error_msg = 'a' || char(0) || 'b'", "experiment 1: error_msg contains a NUL character"),
         ("UPDATE job SET job_config = '{\"\\udfff\": 1}' WHERE jid = 2", "job 2: job_config contains a lone surrogate"),
+        ("UPDATE job SET job_config = '{\"x\": 1e999}' WHERE jid = 2", "job 2: job_config is not valid JSON \\(1e999 is not a finite"),
         ("UPDATE job SET score = 'early' || char(0) WHERE jid = 2", "job 2: score contains a NUL character"),
         ("UPDATE user SET name = 'al' || char(0) || 'ice'", "experiment 1: the name of its user \\(uid 1\\) contains a NUL"),
         ("UPDATE resource SET name = 'gpu' || char(0) WHERE rid = 1", "resource 1: name contains a NUL character"),

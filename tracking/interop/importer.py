@@ -38,6 +38,7 @@ Decisions where a file can say less than aupsite needs:
 
 import hashlib
 import json
+import math
 import os
 import sqlite3
 from dataclasses import dataclass, field
@@ -199,8 +200,14 @@ class _Import:
         def refuse_constant(constant):  # NaN and infinities: PostgreSQL's JSON has no such thing
             raise ValueError(f"{constant} is not JSON")
 
+        def finite(text):  # 1e999 would be read as an infinity
+            number = float(text)
+            if not math.isfinite(number):
+                raise ValueError(f"{text} is not a finite number")
+            return number
+
         try:
-            parsed = json.loads(value, parse_constant=refuse_constant)
+            parsed = json.loads(value, parse_constant=refuse_constant, parse_float=finite)
         except ValueError as exc:
             self.fail(where, f"{column} is not valid JSON ({exc})")
         except RecursionError:
