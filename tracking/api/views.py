@@ -139,6 +139,16 @@ def require_job(request, jid, change=False):
     raise NotFoundError(f"job {jid} does not exist")
 
 
+def require_linked_experiment(request, eid):
+    """Raise NotFoundError unless the caller may see experiment `eid`, named in a body
+    beside one of their jobs. The connector tells "job 5 is not part of experiment 9"
+    (400) from "experiment 9 does not exist" (404); for an experiment the caller may not
+    see, that told them it exists. One query.
+    """
+    if not visible_experiments(request).filter(pk=eid).exists():
+        raise NotFoundError(f"experiment {eid} does not exist")
+
+
 def holder_prefix(request):
     return f"api-{request.user.pk}-"
 
@@ -566,6 +576,7 @@ def save_multiple_results(request, jid):
     """
     require_job(request, jid, change=True)
     data = valid(s.MultipleResultsIn, request.data)
+    require_linked_experiment(request, data["eid"])
     connector_for(request).save_multiple_results(jid, data["irid"], data["eid"], data["labels"], data["scores"])
     return no_content()
 
@@ -581,6 +592,7 @@ def set_last_multiple_results(request, jid):
     """
     require_job(request, jid, change=True)
     data = valid(s.LastMultipleResultsIn, request.data)
+    require_linked_experiment(request, data["eid"])
     connector_for(request).set_last_multiple_results(data["eid"], jid, data["num_labels"])
     return no_content()
 
