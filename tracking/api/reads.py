@@ -10,15 +10,20 @@ the API show the same things, and every list costs a fixed number of queries how
 many rows it has (tests/test_api_reads.py).
 """
 
+import json
+
 from django.contrib.auth import get_user_model
-from django.db.models import Subquery
+from django.db.models import Q, Subquery
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
 from tracking import charts
 from tracking.api import serializers as s
+from tracking.scores import decode_score
+from tracking.connector import _unix_seconds
 from tracking.interface import NotFoundError
 from tracking.models import (
+    Experiment,
     IntermediateResult,
     Job,
     JobAttempt,
@@ -105,10 +110,88 @@ def job_detail(jobs, jid):
     return s.JobDetailOut(job).data
 
 
-def intermediate_results(jid, after):
-    """A job's intermediate results after step `after`, in step order. One query."""
-    rows = IntermediateResult.objects.filter(job_id=jid, number__gt=after).order_by("number")
-    return s.IntermediateResultsOut({"results": rows}).data
+def first(rows, limit):
+    """The first `limit` of `rows`, and whether more follow. One query (limit + 1 rows)."""
+    rows = list(rows[: limit + 1])
+    return rows[:limit], len(rows) > limit
+
+
+def intermediate_results(jid, query):
+    """A job's intermediate results after step `after`, in step order, at most `limit`. One query."""
+    rows, more = first(IntermediateResult.objects.filter(job_id=jid, number__gt=query["after"]).order_by("number"), query["limit"])
+    return s.IntermediateResultsOut({"results": rows, "next_after": rows[-1].number if more else None}).data
+
+
+# -- the connector's reads, a page at a time ---------------------------------------------------
+# As DjangoConnector's get_all_experiment, get_running_job, get_all_history and
+# get_intermediate_results_*, each answer at most its limit (serializers' *_LIMIT) and
+# where the next begins; RestConnector follows them, so an executor still gets everything.
+# One query each (two for a user name), whatever an experiment holds.
+
+
+def experiment_ids(owner_id, query):
+    """Ids of experiments (of owner_id's, unless None) after `after`, oldest first. One query."""
+    experiments = Experiment.objects.all() if owner_id is None else Experiment.objects.filter(owner_id=owner_id)
+    eids, more = first(experiments.filter(pk__gt=query["after"]).order_by("pk").values_list("pk", flat=True), query["limit"])
+    return s.EidsOut({"eids": eids, "next_after": eids[-1] if more else None}).data
+
+
+def job_ids(eid, query):
+    """Ids of an experiment's jobs after `after`, in id order. One query."""
+    jobs = Job.objects.filter(experiment_id=eid, pk__gt=query["after"]).order_by("pk")
+    jids, more = first(jobs.values_list("pk", flat=True), query["limit"])
+    return s.JidsOut({"jids": jids, "next_after": jids[-1] if more else None}).data
+
+
+def history(eid, query):
+    """get_all_history's rows of the jobs after `after`, in jid order. One query."""
+    jobs = Job.objects.filter(experiment_id=eid, pk__gt=query["after"]).order_by("pk")
+    rows, more = first(
+        jobs.values_list("pk", "score", "score_text", "start_time", "end_time", "status", "config"), query["limit"]
+    )
+    jobs = [
+        {
+            "jid": jid,
+            "score": decode_score(number, text),
+            "eid": eid,
+            "start_time": _unix_seconds(start),
+            "end_time": _unix_seconds(end),
+            "status": status,
+            "config_json": json.dumps(config),
+        }
+        for jid, number, text, start, end, status, config in rows
+    ]
+    return s.HistoryOut({"jobs": jobs, "next_after": rows[-1][0] if more else None}).data
+
+
+def results_by_job(results, query):
+    """Scores of `results` by job, in (jid, step) order, after (after_jid, after_step), at
+    most `limit` of them; `next` is where the rest begins. One query.
+
+    Pages are read one by one: a job that gains steps (or changes status) between two of
+    them is seen as each page found it.
+    """
+    after_jid, after_step = query["after_jid"], query["after_step"]
+    results = results.filter(Q(job_id__gt=after_jid) | Q(job_id=after_jid, number__gt=after_step))
+    rows, more = first(results.order_by("job_id", "number").values_list("job_id", "number", "score", "score_text"), query["limit"])
+    curves = {}
+    for jid, _, number, text in rows:
+        curves.setdefault(str(jid), []).append(decode_score(number, text))
+    next_page = {"after_jid": rows[-1][0], "after_step": rows[-1][1]} if more else None
+    return s.CurvesByJobOut({"curves": curves, "next": next_page}).data
+
+
+def experiment_results(eid, status, query):
+    """get_intermediate_results_experiment, a page at a time (status None: no job)."""
+    results = IntermediateResult.objects.filter(job__experiment_id=eid, job__status=status)
+    if status is None:
+        results = results.none()
+    return results_by_job(results, query)
+
+
+def jobs_results(jids, query):
+    """get_intermediate_results_jobs, a page at a time."""
+    return results_by_job(IntermediateResult.objects.filter(job_id__in=jids), query)
 
 
 def curves(eid, query):
