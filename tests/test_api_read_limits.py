@@ -8,6 +8,7 @@ from tests.factories import make_experiment, make_intermediate_results, make_job
 from tests.rest_support import rest_connector
 from tracking.api import serializers as s
 from tracking.connector import DjangoConnector
+from tracking.models import JobAttempt
 
 pytestmark = pytest.mark.django_db
 
@@ -80,6 +81,27 @@ def test_it_pages_intermediate_results_inside_a_job_too(api, user, cpu):
     assert ([row["step"] for row in steps], answers) == ([0, 1, 2, 3, 4], 3)
 
 
+def add_attempts(job, resource, count):
+    start = job.attempts.count()
+    JobAttempt.objects.bulk_create(
+        JobAttempt(job=job, number=number, resource=resource, start_time=job.start_time)
+        for number in range(start, start + count)
+    )
+
+
+def test_it_shows_a_jobs_latest_attempts_and_pages_them_all(api, user, cpu):
+    [job] = make_jobs(make_experiment(user, "retried"), 1, resource=cpu)
+    add_attempts(job, cpu, s.ATTEMPTS_SHOWN + 4)
+    total = s.ATTEMPTS_SHOWN + 5
+
+    detail = api.get(f"/api/jobs/{job.pk}/").json()
+    assert detail["attempts_total"] == total
+    assert [attempt["number"] for attempt in detail["attempts"]] == list(range(5, total))
+    rows, answers = pages(api, f"/api/jobs/{job.pk}/attempts/", {"limit": 50}, "attempts")
+    assert ([row["number"] for row in rows], answers) == (list(range(total)), 3)
+    assert rows[0]["rid"] == cpu.pk
+
+
 @pytest.mark.parametrize(
     "path, query",
     [
@@ -90,6 +112,7 @@ def test_it_pages_intermediate_results_inside_a_job_too(api, user, cpu):
         ("intermediate-results/", {"limit": s.RESULTS_LIMIT + 1}),
         ("jobs/{jid}/intermediate-results/", {"limit": s.JOB_RESULTS_LIMIT + 1}),
         ("experiments/{eid}/curves/", {"points": 5000, "page_size": 200}),
+        ("jobs/{jid}/attempts/", {"limit": s.ATTEMPTS_LIMIT + 1}),
         ("experiments/{eid}/multiple-results/", {"order": 1, "limit": 5001}),
         ("experiments/{eid}/jobs/", {"page_size": s.MAX_PAGE_SIZE + 1}),
         ("experiments/", {"page_size": s.MAX_PAGE_SIZE + 1}),
@@ -105,10 +128,11 @@ def test_it_refuses_a_page_larger_than_its_limit(api, user, path, query):
     assert set(response.json()["errors"]) & {"limit", "page_size"}
 
 
-def test_it_reads_every_page_in_a_fixed_number_of_queries(api, user, django_assert_num_queries):
+def test_it_reads_every_page_in_a_fixed_number_of_queries(api, user, cpu, django_assert_num_queries):
     warm_up(api)
     experiment = make_experiment(user, "grows")
     base = f"/api/experiments/{experiment.pk}"
+    [busy] = make_jobs(experiment, 1, resource=cpu)
     reads = [
         # 1. the token, 2. the page of ids.
         (2, "/api/experiments/ids/", {}),
@@ -120,6 +144,10 @@ def test_it_reads_every_page_in_a_fixed_number_of_queries(api, user, django_asse
         (3, f"{base}/intermediate-results/", {"status": "FINISHED"}),
         # 1. the token, 2. the scores of the jobs that are visible (one query).
         (2, "/api/intermediate-results/", {"jid": list(range(1, 40))}),
+        # 1. the token, 2. the job is visible, 3. the page of attempts with their resources.
+        (3, f"/api/jobs/{busy.pk}/attempts/", {}),
+        # 1. the token, 2. the job, 3. its latest attempts, 4. label names, 5. final values.
+        (5, f"/api/jobs/{busy.pk}/", {}),
     ]
 
     def read_all():
@@ -130,6 +158,7 @@ def test_it_reads_every_page_in_a_fixed_number_of_queries(api, user, django_asse
     make_jobs(experiment, 2, steps=3)
     read_all()
     make_jobs(experiment, 30, steps=40)
+    add_attempts(busy, cpu, 300)
     read_all()
 
 

@@ -84,14 +84,8 @@ def job_list(eid, query):
     return s.JobPageOut({"count": rows.count(), "page": page, "page_size": size, "results": results}).data
 
 
-def job_detail(jobs, jid):
-    """A job with its attempts and final labeled values. Four queries."""
-    job = jobs.filter(pk=jid).for_table(now=timezone.now()).first()
-    if job is None:
-        raise NotFoundError(f"job {jid} does not exist")
-    with_table_fields(job)
-    attempts = JobAttempt.objects.filter(job=job).select_related("resource").order_by("number")
-    job.attempts_out = [
+def attempt_rows(attempts):
+    return [
         {
             "pk": attempt.pk,
             "number": attempt.number,
@@ -102,6 +96,17 @@ def job_detail(jobs, jid):
         }
         for attempt in attempts
     ]
+
+
+def job_detail(jobs, jid):
+    """A job with its latest attempts (s.ATTEMPTS_SHOWN; attempts() has them all) and final
+    labeled values. Four queries."""
+    job = jobs.filter(pk=jid).for_table(now=timezone.now()).first()
+    if job is None:
+        raise NotFoundError(f"job {jid} does not exist")
+    with_table_fields(job)
+    latest = JobAttempt.objects.filter(job=job).select_related("resource").order_by("-number")[: s.ATTEMPTS_SHOWN]
+    job.attempts_out = attempt_rows(reversed(list(latest)))
     names = dict(ResultLabel.objects.filter(experiment_id=job.experiment_id).values_list("label_order", "name"))
     finals = MultipleResult.objects.final_values(job.experiment_id, [job.pk]).get(job.pk, {})
     job.final_values = [
@@ -114,6 +119,13 @@ def first(rows, limit):
     """The first `limit` of `rows`, and whether more follow. One query (limit + 1 rows)."""
     rows = list(rows[: limit + 1])
     return rows[:limit], len(rows) > limit
+
+
+def attempts(jid, query):
+    """A job's attempts after number `after`, in number order, at most `limit`. One query."""
+    rows = JobAttempt.objects.filter(job_id=jid, number__gt=query["after"]).select_related("resource").order_by("number")
+    rows, more = first(rows, query["limit"])
+    return s.AttemptsOut({"attempts": attempt_rows(rows), "next_after": rows[-1].number if more else None}).data
 
 
 def intermediate_results(jid, query):

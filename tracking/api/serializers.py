@@ -43,6 +43,8 @@ HISTORY_LIMIT = 1_000  # jobs of history/
 RESULTS_LIMIT = 100_000  # scores of intermediate-results/ (an experiment's, or some jobs')
 JOB_RESULTS_LIMIT = 10_000  # steps of jobs/<jid>/intermediate-results/
 CURVE_POINTS_LIMIT = 100_000  # page_size x points of curves/
+ATTEMPTS_LIMIT = 1_000  # attempts of jobs/<jid>/attempts/
+ATTEMPTS_SHOWN = 100  # a job's latest attempts, in jobs/<jid>/
 # (A limit's default is read when a request comes: a test makes it small to see the pages.)
 
 
@@ -409,8 +411,24 @@ class FinalValueOut(serializers.Serializer):
 
 
 class JobDetailOut(JobOut):
-    attempts = AttemptOut(source="attempts_out", many=True)
+    attempts = AttemptOut(
+        source="attempts_out",
+        many=True,
+        help_text=f"Its latest {ATTEMPTS_SHOWN} attempts, in number order (attempts_total counts all; jobs/<jid>/attempts/ lists all).",
+    )
     final_values = FinalValueOut(many=True, help_text="The labeled results marked final (set_last_multiple_results).")
+
+
+class AttemptsQueryIn(serializers.Serializer):
+    after = serializers.IntegerField(
+        min_value=-1, max_value=2**31, default=-1, help_text="Only attempts after this number (paging)."
+    )
+    limit = serializers.IntegerField(min_value=1, max_value=ATTEMPTS_LIMIT, default=lambda: ATTEMPTS_LIMIT)
+
+
+class AttemptsOut(serializers.Serializer):
+    attempts = AttemptOut(many=True, help_text="In number order.")
+    next_after = next_after_field("attempts")
 
 
 class IntermediateResultsQueryIn(serializers.Serializer):

@@ -488,7 +488,18 @@ def start_attempt(request, jid):
     return Response(s.AttemptStartedOut({"jaid": start(data["rid"], jid)}).data, status=status.HTTP_201_CREATED)
 
 
-job_attempts = route("job_attempts", POST=start_attempt)
+@job_docs(params=[s.AttemptsQueryIn], ok=s.AttemptsOut, errors=(400, 404))
+def list_attempts(request, jid):
+    """A job's attempts
+
+    In number order, at most `limit` an answer; `next_after` says where the rest begins.
+    """
+    query = valid(s.AttemptsQueryIn, request.query_params)
+    require_job(request, jid)
+    return Response(reads.attempts(jid, query))
+
+
+job_attempts = route("job_attempts", GET=list_attempts, POST=start_attempt)
 
 
 @job_docs(request=s.AttemptEndIn, status=204, write=True, errors=(404,))
