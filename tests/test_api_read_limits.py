@@ -4,7 +4,7 @@ follows the pages: an executor still gets everything."""
 
 import pytest
 
-from tests.factories import make_experiment, make_intermediate_results, make_jobs, make_user
+from tests.factories import make_experiment, make_intermediate_results, make_jobs, make_resource, make_user
 from tests.rest_support import rest_connector
 from tracking.api import serializers as s
 from tracking.connector import DjangoConnector
@@ -89,6 +89,12 @@ def add_attempts(job, resource, count):
     )
 
 
+def test_it_pages_the_resources(api, user):
+    rids = [make_resource("cpu", str(index)).pk for index in range(5)]
+    rows, answers = pages(api, "/api/resources/", {"limit": 2}, "resources")
+    assert ([row["rid"] for row in rows], answers) == (rids, 3)
+
+
 def test_it_shows_a_jobs_latest_attempts_and_pages_them_all(api, user, cpu):
     [job] = make_jobs(make_experiment(user, "retried"), 1, resource=cpu)
     add_attempts(job, cpu, s.ATTEMPTS_SHOWN + 4)
@@ -113,6 +119,7 @@ def test_it_shows_a_jobs_latest_attempts_and_pages_them_all(api, user, cpu):
         ("jobs/{jid}/intermediate-results/", {"limit": s.JOB_RESULTS_LIMIT + 1}),
         ("experiments/{eid}/curves/", {"points": 5000, "page_size": 200}),
         ("jobs/{jid}/attempts/", {"limit": s.ATTEMPTS_LIMIT + 1}),
+        ("resources/", {"limit": s.RESOURCES_LIMIT + 1}),
         ("experiments/{eid}/multiple-results/", {"order": 1, "limit": 5001}),
         ("experiments/{eid}/jobs/", {"page_size": s.MAX_PAGE_SIZE + 1}),
         ("experiments/", {"page_size": s.MAX_PAGE_SIZE + 1}),

@@ -269,11 +269,12 @@ def multiple_results(eid, query):
     return s.MultipleResultsOut({"label": label, "results": results, "next_after": next_after}).data
 
 
-def resource_items(resources, visible_experiments):
-    """Resources with the job each runs (ResourceQuerySet.with_holder), shown only where
-    the caller may see its experiment: someone else's is just busy. Two queries, three
-    when any runs."""
-    rows = list(resources.with_holder().order_by("pk"))
+def resource_items(resources, visible_experiments, limit=None):
+    """Resources (the first `limit`, in rid order) with the job each runs
+    (ResourceQuerySet.with_holder), shown only where the caller may see its experiment:
+    someone else's is just busy. Two queries, three when any runs."""
+    rows = resources.with_holder().order_by("pk")
+    rows = list(rows if limit is None else rows[:limit])
     holder_eids = {row.holder_experiment_id for row in rows if row.holder_experiment_id is not None}
     visible = set(visible_experiments.filter(pk__in=holder_eids).values_list("pk", flat=True)) if holder_eids else set()
     for row in rows:
@@ -285,8 +286,11 @@ def resource_items(resources, visible_experiments):
     return rows
 
 
-def resource_list(visible_experiments):
-    return s.ResourceListItemOut(resource_items(Resource.objects.all(), visible_experiments), many=True).data
+def resource_list(visible_experiments, query):
+    """A page of resources, in rid order (two queries, three when any runs)."""
+    rows = resource_items(Resource.objects.filter(pk__gt=query["after"]), visible_experiments, query["limit"] + 1)
+    rows, more = rows[: query["limit"]], len(rows) > query["limit"]
+    return s.ResourcePageOut({"resources": rows, "next_after": rows[-1].pk if more else None}).data
 
 
 def resource_detail(rid, visible_experiments):

@@ -45,6 +45,7 @@ JOB_RESULTS_LIMIT = 10_000  # steps of jobs/<jid>/intermediate-results/
 CURVE_POINTS_LIMIT = 100_000  # page_size x points of curves/
 ATTEMPTS_LIMIT = 1_000  # attempts of jobs/<jid>/attempts/
 ATTEMPTS_SHOWN = 100  # a job's latest attempts, in jobs/<jid>/
+RESOURCES_LIMIT = 1_000  # resources of resources/
 # (A limit's default is read when a request comes: a test makes it small to see the pages.)
 
 
@@ -575,6 +576,18 @@ class ResourceListItemOut(ResourceOut):
             "The job running on it, if you may see its experiment; null if none runs, or if it is someone else's."
         ),
     )
+
+
+class ResourcesQueryIn(serializers.Serializer):
+    after = serializers.IntegerField(
+        min_value=0, max_value=2**63 - 1, default=0, help_text="Only resources after this rid (paging)."
+    )
+    limit = serializers.IntegerField(min_value=1, max_value=RESOURCES_LIMIT, default=lambda: RESOURCES_LIMIT)
+
+
+class ResourcePageOut(serializers.Serializer):
+    resources = ResourceListItemOut(many=True, help_text="In rid order.")
+    next_after = next_after_field("resources")
 
 
 class ResourceIn(serializers.Serializer):

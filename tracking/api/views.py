@@ -687,13 +687,15 @@ experiment_multiple_results = route("experiment_multiple_results", GET=get_multi
 resource_docs = section("resources")
 
 
-@resource_docs(ok=s.ResourceListItemOut(many=True), operation_id="resources_list")
+@resource_docs(params=[s.ResourcesQueryIn], ok=s.ResourcePageOut, errors=(400,), operation_id="resources_list")
 def list_resources(request):
     """Resources, with the job each runs
 
-    A job is shown only if you may see its experiment: a resource someone else's job holds is just busy.
+    A job is shown only if you may see its experiment: a resource someone else's job holds is just busy. In rid order,
+    at most `limit` an answer; `next_after` says where the rest begins.
     """
-    return Response(reads.resource_list(visible_experiments(request)))
+    query = valid(s.ResourcesQueryIn, request.query_params)
+    return Response(reads.resource_list(visible_experiments(request), query))
 
 
 @resource_docs(request=s.ResourceIn, ok=s.ResourceOut, status=201, write=True)
