@@ -4,7 +4,9 @@ follows the pages: an executor still gets everything."""
 
 import pytest
 
-from tests.factories import make_experiment, make_intermediate_results, make_jobs, make_resource, make_user
+from rest_framework.test import APIClient
+
+from tests.factories import make_api_token, make_experiment, make_intermediate_results, make_jobs, make_resource, make_user
 from tests.rest_support import rest_connector
 from tracking.api import serializers as s
 from tracking.connector import DjangoConnector
@@ -95,6 +97,18 @@ def test_it_pages_the_resources(api, user):
     assert ([row["rid"] for row in rows], answers) == (rids, 3)
 
 
+def test_it_pages_a_users_tokens(user, django_assert_num_queries):
+    client = APIClient()
+    client.force_login(user)
+    ids = [make_api_token(user, f"box {index}").pk for index in range(5)]
+    make_api_token(make_user("bob"))
+    rows, answers = pages(client, "/api/tokens/", {"limit": 2}, "tokens")
+    assert ([row["id"] for row in rows], answers) == (ids, 3)
+    # 1. the session, 2. its user, 3. the page.
+    with django_assert_num_queries(3):
+        client.get("/api/tokens/")
+
+
 def test_it_shows_a_jobs_latest_attempts_and_pages_them_all(api, user, cpu):
     [job] = make_jobs(make_experiment(user, "retried"), 1, resource=cpu)
     add_attempts(job, cpu, s.ATTEMPTS_SHOWN + 4)
@@ -120,6 +134,7 @@ def test_it_shows_a_jobs_latest_attempts_and_pages_them_all(api, user, cpu):
         ("experiments/{eid}/curves/", {"points": 5000, "page_size": 200}),
         ("jobs/{jid}/attempts/", {"limit": s.ATTEMPTS_LIMIT + 1}),
         ("resources/", {"limit": s.RESOURCES_LIMIT + 1}),
+        ("tokens/", {"limit": s.TOKENS_LIMIT + 1}),
         ("experiments/{eid}/multiple-results/", {"order": 1, "limit": 5001}),
         ("experiments/{eid}/jobs/", {"page_size": s.MAX_PAGE_SIZE + 1}),
         ("experiments/", {"page_size": s.MAX_PAGE_SIZE + 1}),
@@ -129,6 +144,9 @@ def test_it_refuses_a_page_larger_than_its_limit(api, user, path, query):
     experiment = make_experiment(user, "big")
     [job] = make_jobs(experiment, 1)
 
+    if path == "tokens/":  # from a signed-in session only
+        api = APIClient()
+        api.force_login(user)
     response = api.get("/api/" + path.format(eid=experiment.pk, jid=job.pk), query)
 
     assert response.status_code == 400, response.json()

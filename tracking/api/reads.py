@@ -293,6 +293,12 @@ def resource_list(visible_experiments, query):
     return s.ResourcePageOut({"resources": rows, "next_after": rows[-1].pk if more else None}).data
 
 
+def token_list(tokens, query):
+    """A page of tokens, in id order. One query."""
+    rows, more = first(tokens.filter(pk__gt=query["after"]).order_by("pk"), query["limit"])
+    return s.TokenPageOut({"tokens": rows, "next_after": rows[-1].pk if more else None}).data
+
+
 def resource_detail(rid, visible_experiments):
     rows = resource_items(Resource.objects.filter(pk=rid), visible_experiments)
     if not rows:

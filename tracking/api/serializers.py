@@ -46,6 +46,7 @@ CURVE_POINTS_LIMIT = 100_000  # page_size x points of curves/
 ATTEMPTS_LIMIT = 1_000  # attempts of jobs/<jid>/attempts/
 ATTEMPTS_SHOWN = 100  # a job's latest attempts, in jobs/<jid>/
 RESOURCES_LIMIT = 1_000  # resources of resources/
+TOKENS_LIMIT = 1_000  # tokens of tokens/
 # (A limit's default is read when a request comes: a test makes it small to see the pages.)
 
 
@@ -620,6 +621,18 @@ class TokenOut(serializers.Serializer):
     created = serializers.DateTimeField()
     last_used = serializers.DateTimeField(allow_null=True)
     revoked = serializers.DateTimeField(allow_null=True)
+
+
+class TokensQueryIn(serializers.Serializer):
+    after = serializers.IntegerField(
+        min_value=0, max_value=2**63 - 1, default=0, help_text="Only tokens after this id (paging)."
+    )
+    limit = serializers.IntegerField(min_value=1, max_value=TOKENS_LIMIT, default=lambda: TOKENS_LIMIT)
+
+
+class TokenPageOut(serializers.Serializer):
+    tokens = TokenOut(many=True, help_text="In id order.")
+    next_after = next_after_field("tokens")
 
 
 class TokenIssuedOut(TokenOut):

@@ -821,10 +821,14 @@ resources_free_all = route("resources_free_all", POST=free_all_resources)
 token_docs = section("tokens")
 
 
-@token_docs(ok=s.TokenOut(many=True))
+@token_docs(params=[s.TokensQueryIn], ok=s.TokenPageOut, errors=(400,))
 def list_tokens(request):
-    """Your API tokens"""
-    return Response(s.TokenOut(ApiToken.objects.filter(user=request.user), many=True).data)
+    """Your API tokens
+
+    In id order, at most `limit` an answer; `next_after` says where the rest begins.
+    """
+    query = valid(s.TokensQueryIn, request.query_params)
+    return Response(reads.token_list(ApiToken.objects.filter(user=request.user), query))
 
 
 @token_docs(request=s.TokenIn, ok=s.TokenIssuedOut, status=201, write=True)
