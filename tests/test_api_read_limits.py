@@ -10,7 +10,7 @@ from tests.factories import make_api_token, make_experiment, make_intermediate_r
 from tests.rest_support import rest_connector
 from tracking.api import serializers as s
 from tracking.connector import DjangoConnector
-from tracking.models import JobAttempt
+from tracking.models import JobAttempt, MultipleResult, ResultLabel
 
 pytestmark = pytest.mark.django_db
 
@@ -97,6 +97,31 @@ def test_it_pages_the_resources(api, user):
     assert ([row["rid"] for row in rows], answers) == (rids, 3)
 
 
+def add_labels(experiment, count):
+    start = ResultLabel.objects.filter(experiment=experiment).count()
+    ResultLabel.objects.bulk_create(
+        ResultLabel(experiment=experiment, label_order=order, name=f"label {order}")
+        for order in range(start + 1, start + count + 1)
+    )
+
+
+def test_it_shows_an_experiments_first_labels_and_pages_them_all(api, user, cpu, django_assert_num_queries):
+    experiment = make_experiment(user, "many labels")
+    add_labels(experiment, s.LABELS_LIMIT + 3)
+    [job] = make_jobs(experiment, 1, resource=cpu)
+    MultipleResult.objects.create(
+        job=job, experiment=experiment, label_order=7, value=0.5, receive_time=job.start_time, is_last=True
+    )
+
+    detail = api.get(f"/api/experiments/{experiment.pk}/").json()
+    assert (len(detail["labels"]), detail["labels_next_after"]) == (s.LABELS_LIMIT, s.LABELS_LIMIT)
+    rows, answers = pages(api, f"/api/experiments/{experiment.pk}/labels/", {"limit": 400}, "labels")
+    assert ([row["order"] for row in rows], answers) == (list(range(1, s.LABELS_LIMIT + 4)), 3)
+    assert rows[6] == {"order": 7, "name": "label 7"}
+    # A job's detail names only its own final values.
+    assert api.get(f"/api/jobs/{job.pk}/").json()["final_values"] == [{"order": 7, "name": "label 7", "value": 0.5}]
+
+
 def test_it_pages_a_users_tokens(user, django_assert_num_queries):
     client = APIClient()
     client.force_login(user)
@@ -135,6 +160,7 @@ def test_it_shows_a_jobs_latest_attempts_and_pages_them_all(api, user, cpu):
         ("jobs/{jid}/attempts/", {"limit": s.ATTEMPTS_LIMIT + 1}),
         ("resources/", {"limit": s.RESOURCES_LIMIT + 1}),
         ("tokens/", {"limit": s.TOKENS_LIMIT + 1}),
+        ("experiments/{eid}/labels/", {"limit": s.LABELS_LIMIT + 1}),
         ("experiments/{eid}/multiple-results/", {"order": 1, "limit": 5001}),
         ("experiments/{eid}/jobs/", {"page_size": s.MAX_PAGE_SIZE + 1}),
         ("experiments/", {"page_size": s.MAX_PAGE_SIZE + 1}),
@@ -171,8 +197,12 @@ def test_it_reads_every_page_in_a_fixed_number_of_queries(api, user, cpu, django
         (2, "/api/intermediate-results/", {"jid": list(range(1, 40))}),
         # 1. the token, 2. the job is visible, 3. the page of attempts with their resources.
         (3, f"/api/jobs/{busy.pk}/attempts/", {}),
-        # 1. the token, 2. the job, 3. its latest attempts, 4. label names, 5. final values.
-        (5, f"/api/jobs/{busy.pk}/", {}),
+        # 1. the token, 2. the job, 3. its latest attempts, 4. final values (none: no label names read).
+        (4, f"/api/jobs/{busy.pk}/", {}),
+        # 1. the token, 2. the experiment is visible, 3. the page of label names.
+        (3, f"{base}/labels/", {}),
+        # 1. the token, 2. the experiment, 3. job counts, 4. the best job, 5. the first labels.
+        (5, f"{base}/", {}),
     ]
 
     def read_all():
@@ -184,6 +214,7 @@ def test_it_reads_every_page_in_a_fixed_number_of_queries(api, user, cpu, django
     read_all()
     make_jobs(experiment, 30, steps=40)
     add_attempts(busy, cpu, 300)
+    add_labels(experiment, 2000)
     read_all()
 
 

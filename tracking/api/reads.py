@@ -63,8 +63,16 @@ def experiment_detail(experiments, eid):
     jobs = Job.objects.filter(experiment=experiment)
     experiment.jobs_by_status = {status or JobQuerySet.NO_STATUS: n for status, n in jobs.status_counts().items()}
     experiment.best = jobs.best(maximize=experiment.maximize)
-    experiment.labels = list(ResultLabel.objects.filter(experiment=experiment).order_by("label_order"))
+    experiment.labels, more = first(ResultLabel.objects.filter(experiment=experiment).order_by("label_order"), s.LABELS_LIMIT)
+    experiment.labels_next_after = experiment.labels[-1].label_order if more else None
     return s.ExperimentDetailOut(experiment).data
+
+
+def labels(eid, query):
+    """A page of an experiment's label names, in label order. One query."""
+    rows = ResultLabel.objects.filter(experiment_id=eid, label_order__gt=query["after"]).order_by("label_order")
+    rows, more = first(rows, query["limit"])
+    return s.LabelPageOut({"labels": rows, "next_after": rows[-1].label_order if more else None}).data
 
 
 def with_table_fields(job):
@@ -107,8 +115,10 @@ def job_detail(jobs, jid):
     with_table_fields(job)
     latest = JobAttempt.objects.filter(job=job).select_related("resource").order_by("-number")[: s.ATTEMPTS_SHOWN]
     job.attempts_out = attempt_rows(reversed(list(latest)))
-    names = dict(ResultLabel.objects.filter(experiment_id=job.experiment_id).values_list("label_order", "name"))
     finals = MultipleResult.objects.final_values(job.experiment_id, [job.pk]).get(job.pk, {})
+    # Only the names of its final values: an experiment may name many more labels.
+    names = ResultLabel.objects.filter(experiment_id=job.experiment_id, label_order__in=list(finals))
+    names = dict(names.values_list("label_order", "name"))
     job.final_values = [
         {"label_order": order, "name": names.get(order), "value_decoded": value} for order, value in sorted(finals.items())
     ]

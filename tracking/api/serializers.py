@@ -47,6 +47,7 @@ ATTEMPTS_LIMIT = 1_000  # attempts of jobs/<jid>/attempts/
 ATTEMPTS_SHOWN = 100  # a job's latest attempts, in jobs/<jid>/
 RESOURCES_LIMIT = 1_000  # resources of resources/
 TOKENS_LIMIT = 1_000  # tokens of tokens/
+LABELS_LIMIT = 1_000  # label names of experiments/<eid>/labels/, and the first ones in experiments/<eid>/
 # (A limit's default is read when a request comes: a test makes it small to see the pages.)
 
 
@@ -362,7 +363,24 @@ class ExperimentDetailOut(ExperimentOut):
         child=serializers.IntegerField(), help_text="Job counts by status; none for jobs without one."
     )
     best = BestJobOut(allow_null=True, help_text="The job with the best finite score (ties: lowest jid).")
-    labels = LabelOut(many=True, help_text="The names of the labeled results, in label order.")
+    labels = LabelOut(
+        many=True, help_text=f"The names of the labeled results, in label order: the first {LABELS_LIMIT}."
+    )
+    labels_next_after = serializers.IntegerField(
+        allow_null=True, help_text="More labels: GET labels/ with after set to this. null: that was all."
+    )
+
+
+class LabelsQueryIn(serializers.Serializer):
+    after = serializers.IntegerField(
+        min_value=0, max_value=2**31, default=0, help_text="Only labels after this order (paging)."
+    )
+    limit = serializers.IntegerField(min_value=1, max_value=LABELS_LIMIT, default=lambda: LABELS_LIMIT)
+
+
+class LabelPageOut(serializers.Serializer):
+    labels = LabelOut(many=True, help_text="In label order.")
+    next_after = next_after_field("labels")
 
 
 class JobListQueryIn(PageQueryIn):

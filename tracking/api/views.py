@@ -329,6 +329,20 @@ def log_experiment_error(request, eid):
 experiment_error = route("experiment_error", POST=log_experiment_error)
 
 
+@experiment_docs(params=[s.LabelsQueryIn], ok=s.LabelPageOut, errors=(400, 404))
+def list_labels(request, eid):
+    """Names of an experiment's labeled results
+
+    In label order, at most `limit` an answer; `next_after` says where the rest begins.
+    """
+    query = valid(s.LabelsQueryIn, request.query_params)
+    require_experiment(request, eid)
+    return Response(reads.labels(eid, query))
+
+
+experiment_labels = route("experiment_labels", GET=list_labels)
+
+
 # -- the connector's reads ------------------------------------------------------------------------
 
 connector_read_docs = section("connector reads")
