@@ -139,7 +139,7 @@ def test_it_issues_a_token_to_a_session_and_shows_the_secret_once(user):
 
     assert issued["name"] == "gpu box"
     assert issued["secret"].startswith(issued["prefix"])
-    listed = client.get("/api/tokens/").json()
+    listed = client.get("/api/tokens/").json()["tokens"]
     assert [token["name"] for token in listed] == ["gpu box"]
     assert "secret" not in listed[0]
     token_client = APIClient()

@@ -382,7 +382,7 @@ def test_it_shows_what_runs_on_a_resource_only_to_who_may_see_it(
 
     # 1. the token, 2. resources with their holders, 3. which holders are visible.
     with django_assert_num_queries(3):
-        rows = api.get("/api/resources/").json()
+        rows = api.get("/api/resources/").json()["resources"]
 
     assert [(row["rid"], row["status"], row["in_service"], row["running"]) for row in rows] == [
         (gpu.pk, "busy", True, {"jid": mine.pk, "eid": mine.experiment_id, "experiment": "mine"}),
@@ -406,7 +406,7 @@ def test_it_lists_resources_in_a_fixed_number_of_queries(api, user, django_asser
         make_recorded_job(experiment, make_resource("cpu"))
         make_resource("gpu")
     with django_assert_num_queries(3):
-        assert len(api.get("/api/resources/").json()) == 42
+        assert len(api.get("/api/resources/").json()["resources"]) == 42
 
 
 def test_it_answers_an_empty_experiments_list(api, user):

@@ -1,6 +1,8 @@
 """An experiment's controls: stop, restart, delete and share, for its owner and staff only,
 each a confirmation page (GET) and a change (POST behind CSRF)."""
 
+import re
+
 import pytest
 from django.contrib.auth.models import Group
 from django.test import Client
@@ -279,3 +281,26 @@ def test_it_removes_only_shares_of_the_experiment_in_the_url(alice, bob):
     assert client.post(f"/experiments/{mine.pk}/share/{their_share.pk}/remove/").status_code == 404
     assert client.get(f"/experiments/{mine.pk}/share/{their_share.pk}/remove/").status_code == 405
     assert ExperimentShare.objects.filter(pk=their_share.pk).exists()
+
+
+def test_it_tells_whether_a_name_exists_only_to_who_may_share(alice, bob):
+    # Deliberate: the share form names an unknown user or group (a typo must not become a
+    # share that goes nowhere), as GitHub's and GitLab's "add member" do. Only who may
+    # change the experiment (its owner, staff) reaches the form; to anyone else, and to
+    # an anonymous visitor, a real name and an unknown one get the same answer.
+    Group.objects.create(name="team")
+    make_user("carol")
+    experiment = make_experiment(alice, "mine")
+    answers = {}
+    for who, client in [("bob", client_of(bob)), ("anonymous", Client())]:
+        for data in [{"username": "carol"}, {"username": "nobody"}, {"group": "team"}, {"group": "nogroup"}]:
+            response = client.post(url(experiment, "share"), data)
+            # The CSRF token is masked afresh in every page: not part of the answer.
+            page = re.sub(r"[A-Za-z0-9]{64}", "<csrf>", response.content.decode())
+            answers.setdefault(who, set()).add((response.status_code, response.headers.get("Location"), page))
+    assert {who: len(seen) for who, seen in answers.items()} == {"bob": 1, "anonymous": 1}
+    assert next(iter(answers["bob"]))[0] == 404
+    assert next(iter(answers["anonymous"]))[0] == 302
+    assert ExperimentShare.objects.count() == 0
+    owner = client_of(alice).post(url(experiment, "share"), {"username": "nobody"})
+    assert owner.status_code == 400 and "There is no user named" in owner.content.decode()

@@ -174,6 +174,27 @@ class RestConnector(AbstractConnector):
     def _get(self, path, query=None):
         return self._call("GET", path, query=query)
 
+    def _get_all(self, path, key, query=None):
+        """Every page of a read whose answers end with next_after: the rows under `key`."""
+        query = dict(query or {})
+        rows = []
+        while True:
+            answer = self._get(path, query)
+            rows += answer[key]
+            if answer.get("next_after") is None:
+                return rows
+            query["after"] = answer["next_after"]
+
+    def _get_curves(self, path, query):
+        """Every page of a read of scores by job, whose answers end with next: each page's curves."""
+        query = dict(query)
+        while True:
+            answer = self._get(path, query)
+            yield answer
+            if answer.get("next") is None:
+                return
+            query.update(answer["next"])
+
     def _post(self, path, body=None):
         return self._call("POST", path, body if body is not None else {})
 
@@ -250,8 +271,8 @@ class RestConnector(AbstractConnector):
     @_method()
     def get_all_experiment(self, username=None):
         if username:  # as Auptimizer: None or "" means everyone's
-            return self._get("experiments/ids/", {"username": check_text(username, "username")})["eids"]
-        return self._get("experiments/ids/")["eids"]
+            return self._get_all("experiments/ids/", "eids", {"username": check_text(username, "username")})
+        return self._get_all("experiments/ids/", "eids")
 
     # -- jobs and attempts ------------------------------------------------------------------------
 
@@ -312,7 +333,7 @@ class RestConnector(AbstractConnector):
         if eid is None:
             return []
         try:
-            return self._get(f"experiments/{eid}/job-ids/")["jids"]
+            return self._get_all(f"experiments/{eid}/job-ids/", "jids")
         except NotFoundError:
             return []
 
@@ -322,7 +343,7 @@ class RestConnector(AbstractConnector):
         if eid is None:
             return []
         try:
-            rows = self._get(f"experiments/{eid}/history/")["jobs"]
+            rows = self._get_all(f"experiments/{eid}/history/", "jobs")
         except NotFoundError:
             return []
         return [
@@ -428,7 +449,7 @@ class RestConnector(AbstractConnector):
         if jid is None:
             return []
         try:
-            results = self._get(f"jobs/{jid}/intermediate-results/")["results"]
+            results = self._get_all(f"jobs/{jid}/intermediate-results/", "results")
         except NotFoundError:
             return []
         return [from_wire(result["score"]) for result in results]
@@ -438,8 +459,7 @@ class RestConnector(AbstractConnector):
         jids = sorted(set(lookup_ids(jids, "jids", "jid")))
         curves = {}
         for start in range(0, len(jids), JIDS_PER_REQUEST):
-            answer = self._get("intermediate-results/", {"jid": jids[start : start + JIDS_PER_REQUEST]})
-            curves.update(_curves(answer))
+            _add_curves(curves, self._get_curves("intermediate-results/", {"jid": jids[start : start + JIDS_PER_REQUEST]}))
         return curves
 
     @_method()
@@ -449,7 +469,7 @@ class RestConnector(AbstractConnector):
             return {}
         eid, status = query
         try:
-            return _curves(self._get(f"experiments/{eid}/intermediate-results/", {"status": status}))
+            return _add_curves({}, self._get_curves(f"experiments/{eid}/intermediate-results/", {"status": status}))
         except NotFoundError:
             return {}
 
@@ -468,8 +488,12 @@ class RestConnector(AbstractConnector):
         self._post(f"jobs/{jid}/multiple-results/last/", {"eid": eid, "num_labels": num_labels})
 
 
-def _curves(answer):
-    return {int(jid): [from_wire(value) for value in scores] for jid, scores in answer["curves"].items()}
+def _add_curves(curves, answers):
+    # A job's curve may go on from one page to the next: its scores are appended.
+    for answer in answers:
+        for jid, scores in answer["curves"].items():
+            curves.setdefault(int(jid), []).extend(from_wire(value) for value in scores)
+    return curves
 
 
 def _decode(raw):

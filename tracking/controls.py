@@ -186,6 +186,12 @@ class ShareForm(forms.Form):
         self.experiment = experiment
 
     def clean(self):
+        # It says when a user or group name does not exist: deliberately. Only who may
+        # change the experiment (its owner, staff) reaches this form (_changeable: 404
+        # for anyone else); they are signed-in researchers of this site, to whom names
+        # are no secret (they see owners in the experiments list), and a typo must not
+        # become a share that silently goes nowhere. GitHub's and GitLab's "add member"
+        # forms tell the same. Nothing else about that user or group is shown.
         data = super().clean()
         username, group_name = data.get("username", "").strip(), data.get("group", "").strip()
         if bool(username) == bool(group_name):

@@ -10,15 +10,20 @@ the API show the same things, and every list costs a fixed number of queries how
 many rows it has (tests/test_api_reads.py).
 """
 
+import json
+
 from django.contrib.auth import get_user_model
-from django.db.models import Subquery
+from django.db.models import Q, Subquery
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
 from tracking import charts
 from tracking.api import serializers as s
+from tracking.scores import decode_score
+from tracking.connector import _unix_seconds
 from tracking.interface import NotFoundError
 from tracking.models import (
+    Experiment,
     IntermediateResult,
     Job,
     JobAttempt,
@@ -58,8 +63,16 @@ def experiment_detail(experiments, eid):
     jobs = Job.objects.filter(experiment=experiment)
     experiment.jobs_by_status = {status or JobQuerySet.NO_STATUS: n for status, n in jobs.status_counts().items()}
     experiment.best = jobs.best(maximize=experiment.maximize)
-    experiment.labels = list(ResultLabel.objects.filter(experiment=experiment).order_by("label_order"))
+    experiment.labels, more = first(ResultLabel.objects.filter(experiment=experiment).order_by("label_order"), s.LABELS_LIMIT)
+    experiment.labels_next_after = experiment.labels[-1].label_order if more else None
     return s.ExperimentDetailOut(experiment).data
+
+
+def labels(eid, query):
+    """A page of an experiment's label names, in label order. One query."""
+    rows = ResultLabel.objects.filter(experiment_id=eid, label_order__gt=query["after"]).order_by("label_order")
+    rows, more = first(rows, query["limit"])
+    return s.LabelPageOut({"labels": rows, "next_after": rows[-1].label_order if more else None}).data
 
 
 def with_table_fields(job):
@@ -79,14 +92,8 @@ def job_list(eid, query):
     return s.JobPageOut({"count": rows.count(), "page": page, "page_size": size, "results": results}).data
 
 
-def job_detail(jobs, jid):
-    """A job with its attempts and final labeled values. Four queries."""
-    job = jobs.filter(pk=jid).for_table(now=timezone.now()).first()
-    if job is None:
-        raise NotFoundError(f"job {jid} does not exist")
-    with_table_fields(job)
-    attempts = JobAttempt.objects.filter(job=job).select_related("resource").order_by("number")
-    job.attempts_out = [
+def attempt_rows(attempts):
+    return [
         {
             "pk": attempt.pk,
             "number": attempt.number,
@@ -97,18 +104,116 @@ def job_detail(jobs, jid):
         }
         for attempt in attempts
     ]
-    names = dict(ResultLabel.objects.filter(experiment_id=job.experiment_id).values_list("label_order", "name"))
+
+
+def job_detail(jobs, jid):
+    """A job with its latest attempts (s.ATTEMPTS_SHOWN; attempts() has them all) and final
+    labeled values. Four queries."""
+    job = jobs.filter(pk=jid).for_table(now=timezone.now()).first()
+    if job is None:
+        raise NotFoundError(f"job {jid} does not exist")
+    with_table_fields(job)
+    latest = JobAttempt.objects.filter(job=job).select_related("resource").order_by("-number")[: s.ATTEMPTS_SHOWN]
+    job.attempts_out = attempt_rows(reversed(list(latest)))
     finals = MultipleResult.objects.final_values(job.experiment_id, [job.pk]).get(job.pk, {})
+    # Only the names of its final values: an experiment may name many more labels.
+    names = ResultLabel.objects.filter(experiment_id=job.experiment_id, label_order__in=list(finals))
+    names = dict(names.values_list("label_order", "name"))
     job.final_values = [
         {"label_order": order, "name": names.get(order), "value_decoded": value} for order, value in sorted(finals.items())
     ]
     return s.JobDetailOut(job).data
 
 
-def intermediate_results(jid, after):
-    """A job's intermediate results after step `after`, in step order. One query."""
-    rows = IntermediateResult.objects.filter(job_id=jid, number__gt=after).order_by("number")
-    return s.IntermediateResultsOut({"results": rows}).data
+def first(rows, limit):
+    """The first `limit` of `rows`, and whether more follow. One query (limit + 1 rows)."""
+    rows = list(rows[: limit + 1])
+    return rows[:limit], len(rows) > limit
+
+
+def attempts(jid, query):
+    """A job's attempts after number `after`, in number order, at most `limit`. One query."""
+    rows = JobAttempt.objects.filter(job_id=jid, number__gt=query["after"]).select_related("resource").order_by("number")
+    rows, more = first(rows, query["limit"])
+    return s.AttemptsOut({"attempts": attempt_rows(rows), "next_after": rows[-1].number if more else None}).data
+
+
+def intermediate_results(jid, query):
+    """A job's intermediate results after step `after`, in step order, at most `limit`. One query."""
+    rows, more = first(IntermediateResult.objects.filter(job_id=jid, number__gt=query["after"]).order_by("number"), query["limit"])
+    return s.IntermediateResultsOut({"results": rows, "next_after": rows[-1].number if more else None}).data
+
+
+# -- the connector's reads, a page at a time ---------------------------------------------------
+# As DjangoConnector's get_all_experiment, get_running_job, get_all_history and
+# get_intermediate_results_*, each answer at most its limit (serializers' *_LIMIT) and
+# where the next begins; RestConnector follows them, so an executor still gets everything.
+# One query each (two for a user name), whatever an experiment holds.
+
+
+def experiment_ids(owner_id, query):
+    """Ids of experiments (of owner_id's, unless None) after `after`, oldest first. One query."""
+    experiments = Experiment.objects.all() if owner_id is None else Experiment.objects.filter(owner_id=owner_id)
+    eids, more = first(experiments.filter(pk__gt=query["after"]).order_by("pk").values_list("pk", flat=True), query["limit"])
+    return s.EidsOut({"eids": eids, "next_after": eids[-1] if more else None}).data
+
+
+def job_ids(eid, query):
+    """Ids of an experiment's jobs after `after`, in id order. One query."""
+    jobs = Job.objects.filter(experiment_id=eid, pk__gt=query["after"]).order_by("pk")
+    jids, more = first(jobs.values_list("pk", flat=True), query["limit"])
+    return s.JidsOut({"jids": jids, "next_after": jids[-1] if more else None}).data
+
+
+def history(eid, query):
+    """get_all_history's rows of the jobs after `after`, in jid order. One query."""
+    jobs = Job.objects.filter(experiment_id=eid, pk__gt=query["after"]).order_by("pk")
+    rows, more = first(
+        jobs.values_list("pk", "score", "score_text", "start_time", "end_time", "status", "config"), query["limit"]
+    )
+    jobs = [
+        {
+            "jid": jid,
+            "score": decode_score(number, text),
+            "eid": eid,
+            "start_time": _unix_seconds(start),
+            "end_time": _unix_seconds(end),
+            "status": status,
+            "config_json": json.dumps(config),
+        }
+        for jid, number, text, start, end, status, config in rows
+    ]
+    return s.HistoryOut({"jobs": jobs, "next_after": rows[-1][0] if more else None}).data
+
+
+def results_by_job(results, query):
+    """Scores of `results` by job, in (jid, step) order, after (after_jid, after_step), at
+    most `limit` of them; `next` is where the rest begins. One query.
+
+    Pages are read one by one: a job that gains steps (or changes status) between two of
+    them is seen as each page found it.
+    """
+    after_jid, after_step = query["after_jid"], query["after_step"]
+    results = results.filter(Q(job_id__gt=after_jid) | Q(job_id=after_jid, number__gt=after_step))
+    rows, more = first(results.order_by("job_id", "number").values_list("job_id", "number", "score", "score_text"), query["limit"])
+    curves = {}
+    for jid, _, number, text in rows:
+        curves.setdefault(str(jid), []).append(decode_score(number, text))
+    next_page = {"after_jid": rows[-1][0], "after_step": rows[-1][1]} if more else None
+    return s.CurvesByJobOut({"curves": curves, "next": next_page}).data
+
+
+def experiment_results(eid, status, query):
+    """get_intermediate_results_experiment, a page at a time (status None: no job)."""
+    results = IntermediateResult.objects.filter(job__experiment_id=eid, job__status=status)
+    if status is None:
+        results = results.none()
+    return results_by_job(results, query)
+
+
+def jobs_results(jids, query):
+    """get_intermediate_results_jobs, a page at a time."""
+    return results_by_job(IntermediateResult.objects.filter(job_id__in=jids), query)
 
 
 def curves(eid, query):
@@ -174,11 +279,12 @@ def multiple_results(eid, query):
     return s.MultipleResultsOut({"label": label, "results": results, "next_after": next_after}).data
 
 
-def resource_items(resources, visible_experiments):
-    """Resources with the job each runs (ResourceQuerySet.with_holder), shown only where
-    the caller may see its experiment: someone else's is just busy. Two queries, three
-    when any runs."""
-    rows = list(resources.with_holder().order_by("pk"))
+def resource_items(resources, visible_experiments, limit=None):
+    """Resources (the first `limit`, in rid order) with the job each runs
+    (ResourceQuerySet.with_holder), shown only where the caller may see its experiment:
+    someone else's is just busy. Two queries, three when any runs."""
+    rows = resources.with_holder().order_by("pk")
+    rows = list(rows if limit is None else rows[:limit])
     holder_eids = {row.holder_experiment_id for row in rows if row.holder_experiment_id is not None}
     visible = set(visible_experiments.filter(pk__in=holder_eids).values_list("pk", flat=True)) if holder_eids else set()
     for row in rows:
@@ -190,8 +296,17 @@ def resource_items(resources, visible_experiments):
     return rows
 
 
-def resource_list(visible_experiments):
-    return s.ResourceListItemOut(resource_items(Resource.objects.all(), visible_experiments), many=True).data
+def resource_list(visible_experiments, query):
+    """A page of resources, in rid order (two queries, three when any runs)."""
+    rows = resource_items(Resource.objects.filter(pk__gt=query["after"]), visible_experiments, query["limit"] + 1)
+    rows, more = rows[: query["limit"]], len(rows) > query["limit"]
+    return s.ResourcePageOut({"resources": rows, "next_after": rows[-1].pk if more else None}).data
+
+
+def token_list(tokens, query):
+    """A page of tokens, in id order. One query."""
+    rows, more = first(tokens.filter(pk__gt=query["after"]).order_by("pk"), query["limit"])
+    return s.TokenPageOut({"tokens": rows, "next_after": rows[-1].pk if more else None}).data
 
 
 def resource_detail(rid, visible_experiments):

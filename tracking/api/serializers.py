@@ -37,6 +37,20 @@ EXPERIMENT_NAME_MAX_LENGTH = column_length(Experiment, "name")
 LABEL_MAX_LENGTH = column_length(ResultLabel, "name")
 MAX_BATCH = 1000
 
+# Every read answers a bounded page, whatever an experiment holds; the body says how to
+# get the rest (next_after, next, or page and pages). The most one answer carries:
+IDS_LIMIT = 10_000  # ids of experiments/ids/ and job-ids/
+HISTORY_LIMIT = 1_000  # jobs of history/
+RESULTS_LIMIT = 100_000  # scores of intermediate-results/ (an experiment's, or some jobs')
+JOB_RESULTS_LIMIT = 10_000  # steps of jobs/<jid>/intermediate-results/
+CURVE_POINTS_LIMIT = 100_000  # page_size x points of curves/
+ATTEMPTS_LIMIT = 1_000  # attempts of jobs/<jid>/attempts/
+ATTEMPTS_SHOWN = 100  # a job's latest attempts, in jobs/<jid>/
+RESOURCES_LIMIT = 1_000  # resources of resources/
+TOKENS_LIMIT = 1_000  # tokens of tokens/
+LABELS_LIMIT = 1_000  # label names of experiments/<eid>/labels/, and the first ones in experiments/<eid>/
+# (A limit's default is read when a request comes: a test makes it small to see the pages.)
+
 
 # -- errors ---------------------------------------------------------------------------------
 
@@ -102,15 +116,30 @@ class ErrorMessageIn(serializers.Serializer):
     msg = TextField(help_text="The error; the experiment keeps the first one it is given.")
 
 
+def next_after_field(what):
+    return serializers.IntegerField(
+        allow_null=True, help_text=f"More {what}: ask again with after set to this. null: that was all."
+    )
+
+
+class IdsPageQueryIn(serializers.Serializer):
+    after = serializers.IntegerField(
+        min_value=0, max_value=2**63 - 1, default=0, help_text="Only ids after this one (paging)."
+    )
+    limit = serializers.IntegerField(min_value=1, max_value=IDS_LIMIT, default=lambda: IDS_LIMIT)
+
+
 class EidsOut(serializers.Serializer):
-    eids = serializers.ListField(child=serializers.IntegerField())
+    eids = serializers.ListField(child=serializers.IntegerField(), help_text="In id order.")
+    next_after = next_after_field("experiments")
 
 
 class JidsOut(serializers.Serializer):
-    jids = serializers.ListField(child=serializers.IntegerField())
+    jids = serializers.ListField(child=serializers.IntegerField(), help_text="In id order.")
+    next_after = next_after_field("jobs")
 
 
-class UsernameQueryIn(serializers.Serializer):
+class UsernameQueryIn(IdsPageQueryIn):
     username = serializers.CharField(max_length=USERNAME_MAX_LENGTH, required=False, allow_blank=True)
 
 
@@ -221,8 +250,16 @@ class HistoryRowOut(serializers.Serializer):
     config_json = serializers.CharField(help_text="The job's config as a JSON text, as the connector gives it.")
 
 
+class HistoryQueryIn(serializers.Serializer):
+    after = serializers.IntegerField(
+        min_value=0, max_value=2**63 - 1, default=0, help_text="Only jobs after this jid (paging)."
+    )
+    limit = serializers.IntegerField(min_value=1, max_value=HISTORY_LIMIT, default=lambda: HISTORY_LIMIT)
+
+
 class HistoryOut(serializers.Serializer):
-    jobs = HistoryRowOut(many=True)
+    jobs = HistoryRowOut(many=True, help_text="In jid order.")
+    next_after = next_after_field("jobs")
 
 
 class BestQueryIn(serializers.Serializer):
@@ -235,18 +272,40 @@ class BestOut(serializers.Serializer):
     config_json = serializers.CharField(allow_null=True)
 
 
+class ResultsPageQueryIn(serializers.Serializer):
+    after_jid = serializers.IntegerField(
+        min_value=0, max_value=2**63 - 1, default=0, help_text="Paging: with after_step, where the last answer ended."
+    )
+    after_step = serializers.IntegerField(min_value=-1, max_value=2**31, default=-1)
+    limit = serializers.IntegerField(
+        min_value=1, max_value=RESULTS_LIMIT, default=lambda: RESULTS_LIMIT, help_text="At most this many scores."
+    )
+
+
+class ResultsNextOut(serializers.Serializer):
+    after_jid = serializers.IntegerField()
+    after_step = serializers.IntegerField()
+
+
 class CurvesByJobOut(serializers.Serializer):
     curves = serializers.DictField(
         child=serializers.ListField(child=ScoreField()),
         help_text="Scores in step order, by jid (as a string: JSON keys are strings). Jobs without results are absent.",
     )
+    next = ResultsNextOut(
+        allow_null=True,
+        help_text=(
+            "More scores: ask again with these query parameters added (a job's curve may go on in the next "
+            "answer: append its scores). null: that was all."
+        ),
+    )
 
 
-class StatusQueryIn(serializers.Serializer):
+class StatusQueryIn(ResultsPageQueryIn):
     status = serializers.CharField(required=False, allow_null=True)
 
 
-class JobIdsQueryIn(serializers.Serializer):
+class JobIdsQueryIn(ResultsPageQueryIn):
     jid = serializers.ListField(child=IdQueryField(), required=False, default=list, max_length=1000)
 
 
@@ -309,7 +368,24 @@ class ExperimentDetailOut(ExperimentOut):
         child=serializers.IntegerField(), help_text="Job counts by status; none for jobs without one."
     )
     best = BestJobOut(allow_null=True, help_text="The job with the best finite score (ties: lowest jid).")
-    labels = LabelOut(many=True, help_text="The names of the labeled results, in label order.")
+    labels = LabelOut(
+        many=True, help_text=f"The names of the labeled results, in label order: the first {LABELS_LIMIT}."
+    )
+    labels_next_after = serializers.IntegerField(
+        allow_null=True, help_text="More labels: GET labels/ with after set to this. null: that was all."
+    )
+
+
+class LabelsQueryIn(serializers.Serializer):
+    after = serializers.IntegerField(
+        min_value=0, max_value=2**31, default=0, help_text="Only labels after this order (paging)."
+    )
+    limit = serializers.IntegerField(min_value=1, max_value=LABELS_LIMIT, default=lambda: LABELS_LIMIT)
+
+
+class LabelPageOut(serializers.Serializer):
+    labels = LabelOut(many=True, help_text="In label order.")
+    next_after = next_after_field("labels")
 
 
 class JobListQueryIn(PageQueryIn):
@@ -360,14 +436,31 @@ class FinalValueOut(serializers.Serializer):
 
 
 class JobDetailOut(JobOut):
-    attempts = AttemptOut(source="attempts_out", many=True)
+    attempts = AttemptOut(
+        source="attempts_out",
+        many=True,
+        help_text=f"Its latest {ATTEMPTS_SHOWN} attempts, in number order (attempts_total counts all; jobs/<jid>/attempts/ lists all).",
+    )
     final_values = FinalValueOut(many=True, help_text="The labeled results marked final (set_last_multiple_results).")
+
+
+class AttemptsQueryIn(serializers.Serializer):
+    after = serializers.IntegerField(
+        min_value=-1, max_value=2**31, default=-1, help_text="Only attempts after this number (paging)."
+    )
+    limit = serializers.IntegerField(min_value=1, max_value=ATTEMPTS_LIMIT, default=lambda: ATTEMPTS_LIMIT)
+
+
+class AttemptsOut(serializers.Serializer):
+    attempts = AttemptOut(many=True, help_text="In number order.")
+    next_after = next_after_field("attempts")
 
 
 class IntermediateResultsQueryIn(serializers.Serializer):
     after = serializers.IntegerField(
         min_value=-1, max_value=2**31, default=-1, help_text="Only steps after this one (the last step a client has)."
     )
+    limit = serializers.IntegerField(min_value=1, max_value=JOB_RESULTS_LIMIT, default=lambda: JOB_RESULTS_LIMIT)
 
 
 class IntermediateResultOut(serializers.Serializer):
@@ -379,6 +472,7 @@ class IntermediateResultOut(serializers.Serializer):
 
 class IntermediateResultsOut(serializers.Serializer):
     results = IntermediateResultOut(many=True, help_text="In step order.")
+    next_after = next_after_field("steps")
 
 
 class CurvesQueryIn(PageQueryIn):
@@ -395,6 +489,13 @@ class CurvesQueryIn(PageQueryIn):
         min_value=8, max_value=5000, default=400, help_text="About how many points a curve may have."
     )
     jid = serializers.ListField(child=IdQueryField(), required=False, default=list, max_length=1000)
+
+    def validate(self, data):
+        if data["page_size"] * data["points"] > CURVE_POINTS_LIMIT:
+            raise serializers.ValidationError(
+                {"page_size": [f"page_size x points may be at most {CURVE_POINTS_LIMIT}: ask for a smaller page, or fewer points."]}
+            )
+        return data
 
 
 class CurveOut(serializers.Serializer):
@@ -501,6 +602,18 @@ class ResourceListItemOut(ResourceOut):
     )
 
 
+class ResourcesQueryIn(serializers.Serializer):
+    after = serializers.IntegerField(
+        min_value=0, max_value=2**63 - 1, default=0, help_text="Only resources after this rid (paging)."
+    )
+    limit = serializers.IntegerField(min_value=1, max_value=RESOURCES_LIMIT, default=lambda: RESOURCES_LIMIT)
+
+
+class ResourcePageOut(serializers.Serializer):
+    resources = ResourceListItemOut(many=True, help_text="In rid order.")
+    next_after = next_after_field("resources")
+
+
 class ResourceIn(serializers.Serializer):
     type = StrictCharField(
         max_length=column_length(Resource, "type"), help_text="Free text: cpu, gpu, node, aws, passive, ..."
@@ -531,6 +644,18 @@ class TokenOut(serializers.Serializer):
     created = serializers.DateTimeField()
     last_used = serializers.DateTimeField(allow_null=True)
     revoked = serializers.DateTimeField(allow_null=True)
+
+
+class TokensQueryIn(serializers.Serializer):
+    after = serializers.IntegerField(
+        min_value=0, max_value=2**63 - 1, default=0, help_text="Only tokens after this id (paging)."
+    )
+    limit = serializers.IntegerField(min_value=1, max_value=TOKENS_LIMIT, default=lambda: TOKENS_LIMIT)
+
+
+class TokenPageOut(serializers.Serializer):
+    tokens = TokenOut(many=True, help_text="In id order.")
+    next_after = next_after_field("tokens")
 
 
 class TokenIssuedOut(TokenOut):

@@ -34,6 +34,7 @@ urlpatterns = [
     path("experiments/<id:eid>/end/", views.experiment_end, name="api-experiment-end"),
     path("experiments/<id:eid>/status/", views.experiment_status, name="api-experiment-status"),
     path("experiments/<id:eid>/error/", views.experiment_error, name="api-experiment-error"),
+    path("experiments/<id:eid>/labels/", views.experiment_labels, name="api-experiment-labels"),
     path("experiments/<id:eid>/jobs/", views.experiment_jobs, name="api-experiment-jobs"),
     path("experiments/<id:eid>/job-ids/", views.experiment_job_ids, name="api-experiment-job-ids"),
     path("experiments/<id:eid>/history/", views.experiment_history, name="api-experiment-history"),

@@ -15,6 +15,7 @@ not reach is answered exactly as one that does not exist.
 import json
 import re
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_not_required
 from django.db import transaction
 from drf_spectacular.types import OpenApiTypes
@@ -30,7 +31,7 @@ from tracking.api.idempotency import idempotent
 from tracking.api.permissions import SignedInWithPassword
 from tracking.api.schema import CONNECTOR_ID, section
 from tracking.connector import DjangoConnector, unknown_user
-from tracking.interface import InvalidInputError, NotFoundError
+from tracking.interface import InvalidInputError, NotFoundError, check_results_query
 from tracking.models import ApiToken, Experiment, Job, JobAttempt, Resource, ResourceStatus
 
 CONNECTOR_HEADER = "Aup-Connector-Id"
@@ -139,6 +140,16 @@ def require_job(request, jid, change=False):
     raise NotFoundError(f"job {jid} does not exist")
 
 
+def require_linked_experiment(request, eid):
+    """Raise NotFoundError unless the caller may see experiment `eid`, named in a body
+    beside one of their jobs. The connector tells "job 5 is not part of experiment 9"
+    (400) from "experiment 9 does not exist" (404); for an experiment the caller may not
+    see, that told them it exists. One query.
+    """
+    if not visible_experiments(request).filter(pk=eid).exists():
+        raise NotFoundError(f"experiment {eid} does not exist")
+
+
 def holder_prefix(request):
     return f"api-{request.user.pk}-"
 
@@ -184,10 +195,6 @@ def owner_username(request, username):
     if request.user.is_staff or username == request.user.get_username():
         return username
     raise unknown_user(username)
-
-
-def curves_out(curves):
-    return s.CurvesByJobOut({"curves": {str(jid): scores for jid, scores in curves.items()}}).data
 
 
 # -- experiments ---------------------------------------------------------------------------------
@@ -322,49 +329,70 @@ def log_experiment_error(request, eid):
 experiment_error = route("experiment_error", POST=log_experiment_error)
 
 
+@experiment_docs(params=[s.LabelsQueryIn], ok=s.LabelPageOut, errors=(400, 404))
+def list_labels(request, eid):
+    """Names of an experiment's labeled results
+
+    In label order, at most `limit` an answer; `next_after` says where the rest begins.
+    """
+    query = valid(s.LabelsQueryIn, request.query_params)
+    require_experiment(request, eid)
+    return Response(reads.labels(eid, query))
+
+
+experiment_labels = route("experiment_labels", GET=list_labels)
+
+
 # -- the connector's reads ------------------------------------------------------------------------
 
 connector_read_docs = section("connector reads")
 
 
-@connector_read_docs(
-    params=[OpenApiParameter("username", OpenApiTypes.STR, required=False)], ok=s.EidsOut, errors=(400, 404)
-)
+@connector_read_docs(params=[s.UsernameQueryIn], ok=s.EidsOut, errors=(400, 404))
 def list_experiment_ids(request):
     """Experiment ids (get_all_experiment)
 
     Ids of your experiments (staff: everyone's), oldest first; with username, only that user's (another user's: staff
-    only).
+    only). At most `limit` ids an answer; `next_after` says where the rest begins.
     """
-    username = valid(s.UsernameQueryIn, request.query_params).get("username") or None
-    connector = connector_for(request)
+    query = valid(s.UsernameQueryIn, request.query_params)
+    username = query.get("username") or None
     if username is not None:
         username = owner_username(request, username)
-    elif not request.user.is_staff:
-        username = request.user.get_username()
-    return Response(s.EidsOut({"eids": connector.get_all_experiment(username)}).data)
+        owner_id = get_user_model()._default_manager.filter(username=username).values_list("pk", flat=True).first()
+        if owner_id is None:
+            raise unknown_user(username)
+    else:
+        owner_id = None if request.user.is_staff else request.user.pk
+    return Response(reads.experiment_ids(owner_id, query))
 
 
 experiment_ids = route("experiment_ids", GET=list_experiment_ids)
 
 
-@connector_read_docs(ok=s.JidsOut, errors=(404,))
+@connector_read_docs(params=[s.IdsPageQueryIn], ok=s.JidsOut, errors=(400, 404))
 def list_job_ids(request, eid):
-    """Job ids of an experiment (get_running_job)"""
+    """Job ids of an experiment (get_running_job)
+
+    In id order, at most `limit` an answer; `next_after` says where the rest begins.
+    """
+    query = valid(s.IdsPageQueryIn, request.query_params)
     require_experiment(request, eid)
-    return Response(s.JidsOut({"jids": connector_for(request).get_running_job(eid)}).data)
+    return Response(reads.job_ids(eid, query))
 
 
 experiment_job_ids = route("experiment_job_ids", GET=list_job_ids)
 
 
-@connector_read_docs(ok=s.HistoryOut, errors=(404,))
+@connector_read_docs(params=[s.HistoryQueryIn], ok=s.HistoryOut, errors=(400, 404))
 def get_history(request, eid):
-    """Jobs of an experiment as the connector gives them (get_all_history)"""
+    """Jobs of an experiment as the connector gives them (get_all_history)
+
+    In jid order, at most `limit` jobs an answer; `next_after` says where the rest begins.
+    """
+    query = valid(s.HistoryQueryIn, request.query_params)
     require_experiment(request, eid)
-    rows = connector_for(request).get_all_history(eid)
-    fields = ("jid", "score", "eid", "start_time", "end_time", "status", "config_json")
-    return Response(s.HistoryOut({"jobs": [dict(zip(fields, row)) for row in rows]}).data)
+    return Response(reads.history(eid, query))
 
 
 experiment_history = route("experiment_history", GET=get_history)
@@ -392,34 +420,32 @@ def get_best_job(request, eid):
 experiment_best = route("experiment_best", GET=get_best_job)
 
 
-@connector_read_docs(
-    params=[OpenApiParameter("status", OpenApiTypes.STR, required=False, description="A job status; none: no job.")],
-    ok=s.CurvesByJobOut,
-    errors=(400, 404),
-)
+@connector_read_docs(params=[s.StatusQueryIn], ok=s.CurvesByJobOut, errors=(400, 404))
 def get_experiment_intermediate_results(request, eid):
-    """Intermediate results of an experiment's jobs in a status (get_intermediate_results_experiment)"""
-    job_status = valid(s.StatusQueryIn, request.query_params).get("status")
+    """Intermediate results of an experiment's jobs in a status (get_intermediate_results_experiment)
+
+    status: a job status; none: no job. At most `limit` scores an answer, in (jid, step) order; `next` says where the
+    rest begins.
+    """
+    query = valid(s.StatusQueryIn, request.query_params)
     require_experiment(request, eid)
-    return Response(curves_out(connector_for(request).get_intermediate_results_experiment(eid, job_status)))
+    checked = check_results_query(eid, query.get("status"))
+    return Response(reads.experiment_results(eid, checked[1] if checked else None, query))
 
 
 experiment_intermediate_results = route("experiment_intermediate_results", GET=get_experiment_intermediate_results)
 
 
-@connector_read_docs(
-    params=[OpenApiParameter("jid", OpenApiTypes.INT64, many=True, explode=True, required=False)],
-    ok=s.CurvesByJobOut,
-    errors=(400,),
-)
+@connector_read_docs(params=[s.JobIdsQueryIn], ok=s.CurvesByJobOut, errors=(400,))
 def get_jobs_intermediate_results(request):
     """Intermediate results of several jobs (get_intermediate_results_jobs)
 
-    Jobs without results, unknown jobs and jobs that are not yours are absent.
+    Jobs without results, unknown jobs and jobs that are not yours are absent. At most `limit` scores an answer, in
+    (jid, step) order; `next` says where the rest begins.
     """
-    jids = valid(s.JobIdsQueryIn, request.query_params)["jid"]
-    visible = list(visible_jobs(request).filter(pk__in=jids).values_list("pk", flat=True)) if jids else []
-    return Response(curves_out(connector_for(request).get_intermediate_results_jobs(visible)))
+    query = valid(s.JobIdsQueryIn, request.query_params)
+    visible = visible_jobs(request).filter(pk__in=query["jid"]).values("pk")
+    return Response(reads.jobs_results(visible, query))
 
 
 intermediate_results = route("intermediate_results", GET=get_jobs_intermediate_results)
@@ -476,7 +502,18 @@ def start_attempt(request, jid):
     return Response(s.AttemptStartedOut({"jaid": start(data["rid"], jid)}).data, status=status.HTTP_201_CREATED)
 
 
-job_attempts = route("job_attempts", POST=start_attempt)
+@job_docs(params=[s.AttemptsQueryIn], ok=s.AttemptsOut, errors=(400, 404))
+def list_attempts(request, jid):
+    """A job's attempts
+
+    In number order, at most `limit` an answer; `next_after` says where the rest begins.
+    """
+    query = valid(s.AttemptsQueryIn, request.query_params)
+    require_job(request, jid)
+    return Response(reads.attempts(jid, query))
+
+
+job_attempts = route("job_attempts", GET=list_attempts, POST=start_attempt)
 
 
 @job_docs(request=s.AttemptEndIn, status=204, write=True, errors=(404,))
@@ -537,11 +574,12 @@ result_docs = section("results")
 def get_job_intermediate_results(request, jid):
     """A job's intermediate results (get_intermediate_results_job)
 
-    In step order; with after, only the steps after that one.
+    In step order; with after, only the steps after that one. At most `limit` steps an answer; `next_after` says where
+    the rest begins.
     """
-    after = valid(s.IntermediateResultsQueryIn, request.query_params)["after"]
+    query = valid(s.IntermediateResultsQueryIn, request.query_params)
     require_job(request, jid)
-    return Response(reads.intermediate_results(jid, after))
+    return Response(reads.intermediate_results(jid, query))
 
 
 @result_docs(request=s.IntermediateResultIn, ok=s.IntermediateResultSavedOut, status=201, write=True, errors=(404,))
@@ -566,6 +604,7 @@ def save_multiple_results(request, jid):
     """
     require_job(request, jid, change=True)
     data = valid(s.MultipleResultsIn, request.data)
+    require_linked_experiment(request, data["eid"])
     connector_for(request).save_multiple_results(jid, data["irid"], data["eid"], data["labels"], data["scores"])
     return no_content()
 
@@ -581,6 +620,7 @@ def set_last_multiple_results(request, jid):
     """
     require_job(request, jid, change=True)
     data = valid(s.LastMultipleResultsIn, request.data)
+    require_linked_experiment(request, data["eid"])
     connector_for(request).set_last_multiple_results(data["eid"], jid, data["num_labels"])
     return no_content()
 
@@ -661,13 +701,15 @@ experiment_multiple_results = route("experiment_multiple_results", GET=get_multi
 resource_docs = section("resources")
 
 
-@resource_docs(ok=s.ResourceListItemOut(many=True), operation_id="resources_list")
+@resource_docs(params=[s.ResourcesQueryIn], ok=s.ResourcePageOut, errors=(400,), operation_id="resources_list")
 def list_resources(request):
     """Resources, with the job each runs
 
-    A job is shown only if you may see its experiment: a resource someone else's job holds is just busy.
+    A job is shown only if you may see its experiment: a resource someone else's job holds is just busy. In rid order,
+    at most `limit` an answer; `next_after` says where the rest begins.
     """
-    return Response(reads.resource_list(visible_experiments(request)))
+    query = valid(s.ResourcesQueryIn, request.query_params)
+    return Response(reads.resource_list(visible_experiments(request), query))
 
 
 @resource_docs(request=s.ResourceIn, ok=s.ResourceOut, status=201, write=True)
@@ -793,10 +835,14 @@ resources_free_all = route("resources_free_all", POST=free_all_resources)
 token_docs = section("tokens")
 
 
-@token_docs(ok=s.TokenOut(many=True))
+@token_docs(params=[s.TokensQueryIn], ok=s.TokenPageOut, errors=(400,))
 def list_tokens(request):
-    """Your API tokens"""
-    return Response(s.TokenOut(ApiToken.objects.filter(user=request.user), many=True).data)
+    """Your API tokens
+
+    In id order, at most `limit` an answer; `next_after` says where the rest begins.
+    """
+    query = valid(s.TokensQueryIn, request.query_params)
+    return Response(reads.token_list(ApiToken.objects.filter(user=request.user), query))
 
 
 @token_docs(request=s.TokenIn, ok=s.TokenIssuedOut, status=201, write=True)
