@@ -48,6 +48,16 @@ def make_job(experiment, resource=None, status="RUNNING", config=None, attempts=
     return job
 
 
+def hold(resource, job, holder="test"):
+    """Mark `resource` busy, taken for `job`'s latest attempt, as job_started's take
+    records it (resource and job: objects or ids)."""
+    rid, jid = getattr(resource, "pk", resource), getattr(job, "pk", job)
+    attempt = JobAttempt.objects.filter(job_id=jid).order_by("-number").values_list("pk", flat=True).first()
+    Resource.objects.filter(pk=rid).update(
+        status=ResourceStatus.BUSY, holder=holder, taken_at=timezone.now(), taken_by_attempt=attempt
+    )
+
+
 def make_intermediate_results(job, scores):
     """The job's steps 0, 1, ... with these scores (stored as the connector stores them)."""
     results = []
@@ -90,11 +100,13 @@ def make_recorded_job(experiment, resource=None, status="RUNNING", started=None,
     job = Job.objects.create(
         experiment=experiment, status=status, start_time=started, end_time=None if running else started, **fields
     )
-    JobAttempt.objects.create(
+    attempt = JobAttempt.objects.create(
         job=job, number=0, resource=resource, start_time=started, end_time=None if running else started
     )
     if resource is not None and running:
-        Resource.objects.filter(pk=resource.pk).update(status=ResourceStatus.BUSY, holder="test", taken_at=started)
+        Resource.objects.filter(pk=resource.pk).update(
+            status=ResourceStatus.BUSY, holder="test", taken_at=started, taken_by_attempt=attempt.pk
+        )
     IntermediateResult.objects.bulk_create(
         IntermediateResult(job=job, number=number, score=float(number), receive_time=started) for number in range(steps)
     )

@@ -11,7 +11,6 @@ answer is a refusal; this checks that the refusal says nothing more).
 import pytest
 from django.urls import get_resolver
 from django.utils.regex_helper import normalize
-from rest_framework.test import APIClient
 
 from tests.api_support import client_for
 from tests.factories import make_api_token, make_experiment, make_recorded_job, make_resource, make_user

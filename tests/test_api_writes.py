@@ -348,21 +348,62 @@ def test_it_lets_any_executor_take_a_resource_but_free_only_its_own(api, other_a
     assert Resource.objects.get(pk=cpu.pk).status == "free"
 
 
-def test_it_frees_the_resource_a_finished_job_ran_on_although_another_executor_holds_it(api, other_api, user, cpu):
-    # alice's job_started lost the race for the cpu to bob, yet ran there (as the
-    # connector records it); ending her job frees it, as DjangoConnector's job_finished does.
-    other_api.post(f"/api/resources/{cpu.pk}/take/")
-    eid = api.post("/api/experiments/", {"name": "crowded"}, format="json").json()["eid"]
-    jid = api.post(f"/api/experiments/{eid}/jobs/", {"rid": cpu.pk, "take_resource": True}, format="json").json()["jid"]
-    gpu = make_resource("gpu")
-    other_api.post(f"/api/resources/{gpu.pk}/take/")
+def bobs_hold(other_api, resource):
+    """bob's executor takes the resource over the API; what it holds, to compare later."""
+    assert other_api.post(f"/api/resources/{resource.pk}/take/").json() == {"taken": True}
+    return Resource.objects.filter(pk=resource.pk).values_list("status", "holder", "taken_at").get()
 
-    # Not a resource her job ran on: refused, and nothing written.
-    assert api.post(f"/api/jobs/{jid}/end/", {"score": 1.0, "free_rid": gpu.pk}, format="json").status_code == 403
-    assert Job.objects.get(pk=jid).end_time is None
+
+def test_it_keeps_bobs_resource_held_when_alice_ends_a_job_recorded_on_it(api, other_api, user, cpu):
+    # Issue 12, defect 1: alice records a job of her own on the cpu bob's executor holds,
+    # without taking it, and ends it (and an attempt of another) naming that cpu. Both
+    # end; the cpu stays bob's, so no third executor is handed it.
+    held = bobs_hold(other_api, cpu)
+    eid = api.post("/api/experiments/", {"name": "sly"}, format="json").json()["eid"]
+    jobs = [
+        api.post(f"/api/experiments/{eid}/jobs/", {"rid": cpu.pk, "take_resource": take}, format="json").json()["jid"]
+        for take in (False, True, False)
+    ]
+
+    assert api.post(f"/api/jobs/{jobs[0]}/end/", {"score": 1.0, "free_rid": cpu.pk}, format="json").status_code == 204
+    assert api.post(f"/api/jobs/{jobs[1]}/end/", {"score": 2.0, "free_rid": cpu.pk}, format="json").status_code == 204
+    assert api.post(f"/api/jobs/{jobs[2]}/end-attempt/", {"free_rid": cpu.pk}, format="json").status_code == 204
+
+    assert Resource.objects.filter(pk=cpu.pk).values_list("status", "holder", "taken_at").get() == held
+    assert list(Job.objects.filter(pk__in=jobs[:2]).order_by("pk").values_list("score", flat=True)) == [1.0, 2.0]
+    assert not JobAttempt.objects.filter(job_id__in=jobs, end_time__isnull=True).exists()
+    # ... and bob still frees it himself.
+    assert other_api.post(f"/api/resources/{cpu.pk}/free/").json() == {"freed": True}
+
+
+def test_it_keeps_bobs_resource_held_when_alice_retries_a_job_on_it(api, other_api, user, cpu):
+    # The mirror trick: a retry that "takes" the held cpu (the take loses), then fails.
+    held = bobs_hold(other_api, cpu)
+    eid = api.post("/api/experiments/", {"name": "sly"}, format="json").json()["eid"]
+    jid = api.post(f"/api/experiments/{eid}/jobs/", {"rid": make_resource().pk}, format="json").json()["jid"]
+    api.post(f"/api/jobs/{jid}/attempts/", {"rid": cpu.pk, "take_resource": True}, format="json")
+
+    assert api.post(f"/api/jobs/{jid}/end-attempt/", {"free_rid": cpu.pk}, format="json").status_code == 204
+    assert Resource.objects.filter(pk=cpu.pk).values_list("status", "holder", "taken_at").get() == held
+
+
+def test_it_keeps_bobs_resource_held_when_alice_ends_a_job_through_her_connector(api, other_api, user, cpu):
+    # The same attack with DjangoConnector itself.
+    held = bobs_hold(other_api, cpu)
+    connector = DjangoConnector()
+    eid = connector.start_experiment("alice", {"name": "sly"})
+    jid = connector.start_job(eid, cpu.pk, {})
+    connector.job_finished(cpu.pk, jid, 1.0, "FINISHED")
+    assert Resource.objects.filter(pk=cpu.pk).values_list("status", "holder", "taken_at").get() == held
+    assert Job.objects.get(pk=jid).status == "FINISHED"
+
+
+def test_it_frees_the_resource_a_job_took_over_the_api(api, cpu):
+    eid = api.post("/api/experiments/", {"name": "plain"}, format="json").json()["eid"]
+    jid = api.post(f"/api/experiments/{eid}/jobs/", {"rid": cpu.pk, "take_resource": True}, format="json").json()["jid"]
+    assert Resource.objects.get(pk=cpu.pk).status == "busy"
     assert api.post(f"/api/jobs/{jid}/end/", {"score": 1.0, "free_rid": cpu.pk}, format="json").status_code == 204
     assert Resource.objects.get(pk=cpu.pk).status == "free"
-    assert Resource.objects.get(pk=gpu.pk).status == "busy"
 
 
 def test_it_refuses_a_write_to_an_experiment_shared_read_only(api, other_user, user, cpu):

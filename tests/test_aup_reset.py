@@ -191,3 +191,56 @@ def test_it_cleans_up_after_a_real_connector_that_died(user, cpu):
     # The connector sees the resource free again.
     assert connector.get_available_resource("alice", "cpu") == [cpu.pk]
     connector.close()
+
+
+def test_it_frees_a_dead_executors_resource_although_someone_left_an_attempt_open_on_it(user, other_user, cpu):
+    # Issue 12, defect 1: alice records a job on bob's cpu without taking it and never
+    # ends it. Her open attempt must not keep recovery from freeing the cpu once bob's
+    # executor is gone.
+    bob, alice = DjangoConnector(), DjangoConnector()
+    bobs = bob.start_experiment("bob", {"name": "crashed"})
+    bob.job_started(bobs, cpu.pk, {})
+    alices = alice.start_experiment("alice", {"name": "squatter"})
+    squatting = alice.start_job(alices, cpu.pk, {})
+
+    output = aup_reset("--experiment", str(bobs))
+
+    assert f"freed 1 resource(s) [#{cpu.pk}]" in output
+    assert Resource.objects.filter(pk=cpu.pk).values_list("status", "holder").get() == ("free", None)
+    # alice's experiment and job are hers: untouched.
+    assert Experiment.objects.get(pk=alices).status == "RUNNING"
+    assert JobAttempt.objects.get(job_id=squatting).end_time is None
+    bob.close()
+    alice.close()
+
+
+def test_it_frees_an_orphaned_resource_although_someone_left_an_attempt_open_on_it(user, other_user, cpu):
+    # bob's job ended its attempt but never freed the cpu (a leak), an hour ago; alice's
+    # open attempt on it, in her running experiment, must not make it look held.
+    bob, alice = DjangoConnector(), DjangoConnector()
+    bobs = bob.start_experiment("bob", {"name": "leaky"})
+    jid = bob.job_started(bobs, cpu.pk, {})
+    bob.end_job_attempt(jid)
+    Resource.objects.filter(pk=cpu.pk).update(taken_at=ago(hours=1))
+    alices = alice.start_experiment("alice", {"name": "squatter"})
+    alice.start_job(alices, cpu.pk, {})
+
+    output = aup_reset()
+
+    assert f"freed 1 resource(s) whose holder had ended [#{cpu.pk}]" in output
+    assert Resource.objects.get(pk=cpu.pk).status == "free"
+    assert Experiment.objects.get(pk=alices).status == "RUNNING"
+    bob.close()
+    alice.close()
+
+
+def test_it_keeps_what_a_running_job_took_with_its_connector_before_recording_it(user, cpu):
+    # take_available_resource, then start_job (as the demo does): the job holds it.
+    connector = DjangoConnector()
+    eid = connector.start_experiment("alice", {"name": "reserved"})
+    assert connector.take_available_resource(cpu.pk) is True
+    connector.start_job(eid, cpu.pk, {})
+    Resource.objects.filter(pk=cpu.pk).update(taken_at=ago(hours=1))
+    assert "nothing to repair" in aup_reset()
+    assert Resource.objects.get(pk=cpu.pk).status == "busy"
+    connector.close()

@@ -31,7 +31,7 @@ import uuid
 from django.contrib.auth import get_user_model
 from django.db import Error as DjangoDatabaseError
 from django.db import IntegrityError, connections, transaction
-from django.db.models import F, Max, Min, Value
+from django.db.models import Case, F, Max, Min, Q, Value, When
 from django.db.models.functions import StrIndex
 from django.utils import timezone
 
@@ -398,14 +398,15 @@ class DjangoConnector(AbstractConnector):
         with self._atomic():
             return self._start_job(eid, rid, config)
 
-    def _start_job(self, eid, rid, config):
+    def _start_job(self, eid, rid, config, take=False):
         self._require(Experiment, eid, "experiment")
         self._require(Resource, rid, "resource")
         now = timezone.now()
         job = self._objects(Job).create(
             experiment_id=eid, config=json_value(config), status=JobStatus.RUNNING, start_time=now
         )
-        self._objects(JobAttempt).create(job=job, number=0, resource_id=rid, start_time=now)
+        attempt = self._objects(JobAttempt).create(job=job, number=0, resource_id=rid, start_time=now)
+        self._hold_for(rid, attempt.pk, take)
         return job.pk
 
     @connector_method()
@@ -413,14 +414,36 @@ class DjangoConnector(AbstractConnector):
         rid, jid = _id(rid, "rid"), _id(jid, "jid")
         return self._retry_on_conflict(lambda: self._start_job_attempt(rid, jid))
 
-    def _start_job_attempt(self, rid, jid):
+    def _start_job_attempt(self, rid, jid, take=False):
         self._lock_job(jid)
         self._require(Resource, rid, "resource")
         last = self._objects(JobAttempt).filter(job_id=jid).aggregate(last=Max("number"))["last"]
         attempt = self._objects(JobAttempt).create(
             job_id=jid, number=0 if last is None else last + 1, resource_id=rid, start_time=timezone.now()
         )
+        self._hold_for(rid, attempt.pk, take)
         return attempt.pk
+
+    def _hold_for(self, rid, attempt_id, take):
+        """Record that attempt `attempt_id` holds resource `rid`, where it may: one UPDATE.
+
+        With `take` (job_started, job_retry) the attempt takes the resource if it is free
+        (compare-and-set, as take_available_resource). With or without, it adopts a take
+        this same connector made without a job (take_available_resource, then start_job,
+        as Auptimizer's run_job and the demo do). A resource someone else holds, or that
+        another attempt holds, is left exactly as it is: the attempt is recorded there
+        all the same (the executor runs it there), but ending it will not free it.
+        """
+        now = timezone.now()
+        mine_unassigned = Q(status=ResourceStatus.BUSY, holder=self.holder_id, taken_by_attempt__isnull=True)
+        if take:
+            which = Q(status=ResourceStatus.FREE, in_service=True) | mine_unassigned
+            taken_at = Case(When(status=ResourceStatus.FREE, then=Value(now)), default=F("taken_at"))
+            self._objects(Resource).filter(which, pk=rid).update(
+                status=ResourceStatus.BUSY, holder=self.holder_id, taken_at=taken_at, taken_by_attempt=attempt_id
+            )
+        else:
+            self._objects(Resource).filter(mine_unassigned, pk=rid).update(taken_by_attempt=attempt_id)
 
     @connector_method()
     def end_job_attempt(self, jid):
@@ -460,38 +483,42 @@ class DjangoConnector(AbstractConnector):
     def job_started(self, eid, rid, job_config):
         eid, rid, config = _id(eid, "eid"), _id(rid, "rid"), _job_config(job_config)
         with self._atomic():
-            jid = self._start_job(eid, rid, config)
             # Recorded whether or not the take wins: the executor runs the job there.
-            self._take(rid)
-        return jid
+            return self._start_job(eid, rid, config, take=True)
 
     @connector_method()
     def job_finished(self, rid, jid, score=None, status=None):
+        """End the job's latest attempt and the job, and free `rid` if that attempt holds
+        it (it took it, in job_started / job_retry, or adopted this connector's own take)
+        and still does. Any other resource is left as it is, whoever holds it, and the
+        job's end is recorded all the same: a job cannot free a resource another job
+        holds. Unknown rid or jid: NotFoundError, nothing written."""
         rid, jid = _id(rid, "rid"), _id(jid, "jid")
         status = check_job_status(status)
         number, text = encode_score(score)
         with self._atomic():
+            self._free_for_job(rid, jid)
             self._end_latest_attempt(jid)
             self._end_job(jid, number, text, status)
-            self._free(rid)
 
     @connector_method()
     def job_failed(self, rid, jid):
+        """End the job's latest attempt, and free `rid` if that attempt holds it (as
+        job_finished: otherwise the resource is left as it is, the attempt still ends)."""
         rid, jid = _id(rid, "rid"), _id(jid, "jid")
         with self._atomic():
+            self._free_for_job(rid, jid)
             self._end_latest_attempt(jid)
-            self._free(rid)
+
+    def _free_for_job(self, rid, jid):
+        # Before the attempt ends: held_by_attempt_of reads the latest attempt.
+        if not self._objects(Resource).filter(pk=rid).held_by_attempt_of(jid).mark_free():
+            self._require(Resource, rid, "resource")
 
     @connector_method()
     def job_retry(self, rid, jid):
         rid, jid = _id(rid, "rid"), _id(jid, "jid")
-
-        def retry():
-            jaid = self._start_job_attempt(rid, jid)
-            self._take(rid)
-            return jaid
-
-        return self._retry_on_conflict(retry)
+        return self._retry_on_conflict(lambda: self._start_job_attempt(rid, jid, take=True))
 
     @connector_method()
     def get_running_job(self, eid):
@@ -572,11 +599,11 @@ class DjangoConnector(AbstractConnector):
 
     def _take(self, rid):
         # Compare-and-set: of many callers racing for one free resource, exactly one
-        # moves it to busy and gets True.
+        # moves it to busy and gets True. Taken for no attempt (yet: see _hold_for).
         taken = (
             self._objects(Resource)
             .filter(pk=rid, status=ResourceStatus.FREE, in_service=True)
-            .update(status=ResourceStatus.BUSY, holder=self.holder_id, taken_at=timezone.now())
+            .update(status=ResourceStatus.BUSY, holder=self.holder_id, taken_at=timezone.now(), taken_by_attempt=None)
         )
         if not taken:
             self._require(Resource, rid, "resource")

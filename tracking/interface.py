@@ -398,11 +398,19 @@ class AbstractConnector(abc.ABC):
 
     @abc.abstractmethod
     def job_finished(self, rid, jid, score=None, status=None):
-        """Atomically free rid, end the job's latest attempt and end the job."""
+        """Atomically free rid, end the job's latest attempt and end the job.
+
+        rid is freed only if that attempt took it (job_started, job_retry, or its own
+        connector's take_available_resource before the attempt was recorded) and still
+        holds it; any other resource is left as it is, and the job still ends.
+        """
 
     @abc.abstractmethod
     def job_failed(self, rid, jid):
-        """Atomically free rid and end the job's latest attempt (the job may be retried)."""
+        """Atomically free rid and end the job's latest attempt (the job may be retried).
+
+        rid is freed only if that attempt took it and still holds it, as job_finished.
+        """
 
     @abc.abstractmethod
     def job_retry(self, rid, jid):

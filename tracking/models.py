@@ -309,29 +309,28 @@ class ResourceQuerySet(models.QuerySet):
 
     @staticmethod
     def _held_by_running_job():
-        # An attempt that has not ended, of an experiment whose executor is at work.
+        # The attempt whose take made the resource busy (taken_by_attempt) has not ended,
+        # and its experiment's executor is at work. Only that attempt counts: an attempt
+        # merely recorded on the resource (anyone may record one) never holds it, so no
+        # one can keep recovery from freeing a resource by leaving one open.
         return Exists(
             JobAttempt.objects.filter(
-                resource=OuterRef("pk"),
+                pk=OuterRef("taken_by_attempt"),
                 end_time__isnull=True,
                 job__experiment__status__in=ACTIVE_EXPERIMENT_STATUSES,
             )
         )
 
-    def without_running_job(self):
-        """Resources that no open attempt of an active experiment is on (busy or not)."""
-        return self.exclude(self._held_by_running_job())
-
     def held(self, now):
-        """Busy resources that a running job still holds (an open attempt of an active
-        experiment), or that were taken within TAKE_GRACE before `now`."""
+        """Busy resources that a running job still holds (the open attempt, of an active
+        experiment, that took it), or that were taken within TAKE_GRACE before `now`."""
         return self.filter(status=ResourceStatus.BUSY).filter(
             self._held_by_running_job() | Q(taken_at__gte=now - TAKE_GRACE)
         )
 
     def orphaned(self, now):
         """Busy resources whose holder has ended: no open attempt of an active
-        experiment, and taken before TAKE_GRACE. Freeing these is always safe."""
+        experiment took them, and taken before TAKE_GRACE. Freeing these is always safe."""
         return (
             self.filter(status=ResourceStatus.BUSY)
             .exclude(self._held_by_running_job())
@@ -341,7 +340,13 @@ class ResourceQuerySet(models.QuerySet):
     def mark_free(self):
         """Set these resources free, whatever their status: no holder, no time taken. One
         UPDATE; returns how many resources it matched."""
-        return self.update(status=ResourceStatus.FREE, holder=None, taken_at=None)
+        return self.update(status=ResourceStatus.FREE, holder=None, taken_at=None, taken_by_attempt=None)
+
+    def held_by_attempt_of(self, jid):
+        """These resources, if busy because the latest attempt of job `jid` took them and
+        still holds them (taken_by_attempt): what freeing through that job may free."""
+        latest = JobAttempt.objects.filter(job_id=jid).order_by("-number").values("pk")[:1]
+        return self.filter(status=ResourceStatus.BUSY, taken_by_attempt=models.Subquery(latest))
 
     def free(self):
         """Mark the busy ones of these resources free (one UPDATE); returns how many were busy."""
@@ -359,6 +364,15 @@ class Resource(models.Model):
     # what its own instance holds, and the admin shows since when a resource is busy.
     holder = models.CharField(max_length=64, null=True, blank=True)
     taken_at = models.DateTimeField(null=True, blank=True)
+    # The attempt this take is for (its id): set by job_started / job_retry when their take
+    # wins, or when a job's attempt is recorded on a resource its own connector had taken
+    # (take_available_resource, then start_job); cleared whenever the resource is freed.
+    # Freeing through a job (job_finished, job_failed) frees only a resource its latest
+    # attempt holds this way, and recovery keeps only these holds (and fresh takes). An id,
+    # not a foreign key: a foreign key would cost every deletion of jobs a look at the
+    # resources (attempts could no longer be fast-deleted), and ids are never reused, so
+    # a deleted attempt's id simply never matches again.
+    taken_by_attempt = models.BigIntegerField(null=True, blank=True)
 
     objects = ResourceQuerySet.as_manager()
 

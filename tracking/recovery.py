@@ -16,8 +16,10 @@ must be told which experiments are dead, or infer it from silence:
 Resetting an experiment ends its open attempts, fails its RUNNING jobs (status FAILED,
 end time now; the score is left as it is: we do not invent one), ends the experiment
 (STOPPED if a stop had been requested, FAILED otherwise) and frees the resources its
-attempts held. Independently, any busy resource whose holder has ended (see
-``ResourceQuerySet.orphaned``) is freed. Each experiment is reset in its own
+attempts held (took, see ``Resource.taken_by_attempt``). Independently, any busy resource
+whose holder has ended (see ``ResourceQuerySet.orphaned``) is freed: only the attempt that
+took a resource holds it, so an attempt someone left open on a resource they never took
+does not keep recovery from freeing it. Each experiment is reset in its own
 transaction, with its row locked, so an executor cannot write half-way through.
 """
 
@@ -171,7 +173,6 @@ def _reset_experiment(eid, now, stale_cutoff):
         last_sign_of_life=None if experiment.last_sign_of_life == NEVER else experiment.last_sign_of_life,
     )
     open_attempts = JobAttempt.objects.filter(job__experiment_id=eid, end_time__isnull=True)
-    held = sorted({rid for rid in open_attempts.values_list("resource_id", flat=True) if rid is not None})
     reset.ended_attempts = sorted(open_attempts.values_list("pk", flat=True))
     JobAttempt.objects.filter(pk__in=reset.ended_attempts).update(end_time=now)
 
@@ -186,9 +187,10 @@ def _reset_experiment(eid, now, stale_cutoff):
         # An executor's own message stays (the first error wins).
         Experiment.objects.filter(pk=eid).log_error(RESET_MESSAGE)
 
-    # Free what these attempts held, unless another running job holds it too.
-    freeable = Resource.objects.filter(pk__in=held).without_running_job()
-    reset.freed_resources = sorted(freeable.filter(status=ResourceStatus.BUSY).values_list("pk", flat=True))
+    # Free what these attempts held: the resources whose take was for one of them. A
+    # resource they merely ran on is another's (or nobody's: the orphan pass frees it).
+    held = Resource.objects.filter(status=ResourceStatus.BUSY, taken_by_attempt__in=reset.ended_attempts)
+    reset.freed_resources = sorted(held.values_list("pk", flat=True))
     Resource.objects.filter(pk__in=reset.freed_resources).free()
     return reset
 

@@ -10,7 +10,7 @@ import pytest
 from django.utils import timezone
 
 from tests.contract.support import UNKNOWN, assert_now, refused, status_of
-from tests.factories import make_experiment, make_job, make_resource
+from tests.factories import hold, make_experiment, make_job, make_resource
 from tracking.interface import ConnectorError, InvalidInputError
 from tracking.models import Job, JobAttempt, Resource
 
@@ -181,8 +181,8 @@ def test_it_leaves_the_resource_free_when_job_started_names_an_unknown_experimen
 
 
 def test_it_frees_the_resource_and_ends_attempt_and_job_in_job_finished(connector, user, cpu):
-    Resource.objects.filter(pk=cpu.pk).update(status="busy")
     job = make_job(make_experiment(user, name="done"), cpu, attempts=2)
+    hold(cpu, job)
 
     before = timezone.now()
     connector.job_finished(cpu.pk, job.pk, 0.9, "FINISHED")
@@ -198,7 +198,7 @@ def test_it_frees_the_resource_and_ends_attempt_and_job_in_job_finished(connecto
 
 
 def test_it_finishes_a_job_without_score_or_status(connector, world):
-    Resource.objects.filter(pk=world.rid).update(status="busy")
+    hold(world.rid, world.jid)
 
     connector.job_finished(world.rid, world.jid)
 
@@ -223,8 +223,8 @@ def test_it_leaves_the_job_running_when_job_finished_names_an_unknown_resource(c
 
 
 def test_it_frees_the_resource_and_ends_the_attempt_in_job_failed(connector, user, cpu):
-    Resource.objects.filter(pk=cpu.pk).update(status="busy")
     job = make_job(make_experiment(user, name="flaky"), cpu)
+    hold(cpu, job)
 
     before = timezone.now()
     connector.job_failed(cpu.pk, job.pk)
@@ -373,3 +373,88 @@ def test_it_stores_any_json_value_as_a_job_config(connector, world, start, confi
 )
 def test_it_refuses_a_job_config_json_cannot_encode_or_a_database_store(connector, world, config, mention):
     refused(InvalidInputError, lambda: connector.start_job(world.eid, world.rid, config), "job_config", mention)
+
+
+# -- freeing through a job: only what its attempt took and still holds -----------------------
+
+
+def holder_of(resource):
+    return Resource.objects.filter(pk=getattr(resource, "pk", resource)).values_list("status", "holder").get()
+
+
+def test_it_leaves_another_executors_resource_busy_when_a_job_recorded_there_ends(connector, second_connector, user, cpu):
+    # The attack of issue 12: record a job on a resource another executor holds, without
+    # taking it, then end it naming that resource. The job ends; the resource stays held.
+    assert second_connector.take_available_resource(cpu.pk) is True
+    held = holder_of(cpu)
+    experiment = make_experiment(user, name="sly")
+    finished = connector.start_job(experiment.pk, cpu.pk, {})
+    failed = connector.start_job(experiment.pk, cpu.pk, {})
+
+    connector.job_finished(cpu.pk, finished, 1.0, "FINISHED")
+    connector.job_failed(cpu.pk, failed)
+
+    assert holder_of(cpu) == held
+    job = Job.objects.get(pk=finished)
+    assert (job.status, job.score_value) == ("FINISHED", 1.0) and job.end_time is not None
+    assert all(attempt.end_time is not None for jid in (finished, failed) for attempt in attempts_of(jid))
+
+
+def test_it_leaves_the_resource_busy_when_the_take_of_job_started_or_job_retry_lost(connector, second_connector, user, cpu):
+    # The mirror trick: "take" a busy resource in job_started / job_retry (the take loses,
+    # the job is recorded there all the same), then free it through the job.
+    assert second_connector.take_available_resource(cpu.pk) is True
+    held = holder_of(cpu)
+    experiment = make_experiment(user, name="crowded")
+    jid = connector.job_started(experiment.pk, cpu.pk, {})
+    connector.job_failed(cpu.pk, jid)
+    assert holder_of(cpu) == held
+    connector.job_retry(cpu.pk, jid)
+    connector.job_finished(cpu.pk, jid, 0.5, "FINISHED")
+    assert holder_of(cpu) == held
+    assert Job.objects.get(pk=jid).status == "FINISHED"
+
+
+def test_it_leaves_a_resource_alone_once_its_job_no_longer_holds_it(connector, second_connector, user, cpu):
+    # Taken by job_started, freed, then taken by another executor: the job's attempt
+    # took it once, but holds it no more.
+    experiment = make_experiment(user, name="handed over")
+    jid = connector.job_started(experiment.pk, cpu.pk, {})
+    connector.free_used_resource(cpu.pk)
+    assert second_connector.take_available_resource(cpu.pk) is True
+    held = holder_of(cpu)
+
+    connector.job_finished(cpu.pk, jid, 0.5, "FINISHED")
+
+    assert holder_of(cpu) == held
+
+
+def test_it_frees_what_its_own_take_reserved_for_a_job_recorded_later(connector, user, cpu):
+    # take_available_resource, then start_job (or job_started, whose take then finds it
+    # busy): the job holds what its own connector took for it, and ending it frees it.
+    gpu = make_resource("gpu")
+    experiment = make_experiment(user, name="reserved")
+    assert connector.take_available_resource(cpu.pk) is True
+    assert connector.take_available_resource(gpu.pk) is True
+    first = connector.start_job(experiment.pk, cpu.pk, {})
+    second = connector.job_started(experiment.pk, gpu.pk, {})
+
+    connector.job_failed(cpu.pk, first)
+    assert connector.take_available_resource(cpu.pk) is True
+    connector.start_job_attempt(cpu.pk, first)
+    connector.job_finished(cpu.pk, first, 0.1, "FINISHED")
+    connector.job_finished(gpu.pk, second, 0.2, "FINISHED")
+
+    assert (status_of(cpu), status_of(gpu)) == ("free", "free")
+
+
+def test_it_frees_the_resource_a_retried_attempt_took(connector, user, cpu):
+    experiment = make_experiment(user, name="retried")
+    jid = connector.job_started(experiment.pk, cpu.pk, {})
+    connector.end_job_attempt(jid)  # ended without freeing: still held for that attempt
+    connector.job_failed(cpu.pk, jid)
+    assert status_of(cpu) == "free"
+    connector.job_retry(cpu.pk, jid)
+    assert status_of(cpu) == "busy"
+    connector.job_finished(cpu.pk, jid, 0.3, "FINISHED")
+    assert status_of(cpu) == "free"

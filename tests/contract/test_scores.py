@@ -9,9 +9,9 @@ import math
 import pytest
 
 from tests.contract.support import UNKNOWN, refused
-from tests.factories import make_experiment, make_job
+from tests.factories import hold, make_experiment, make_job
 from tracking.interface import ConnectorError
-from tracking.models import MultipleResult, Resource
+from tracking.models import MultipleResult
 
 nan, inf = float("nan"), float("inf")
 
@@ -108,7 +108,7 @@ def test_it_round_trips_every_kind_of_multiple_result_value(connector, world):
     ],
 )
 def test_it_refuses_a_score_that_is_not_a_number_or_text(connector, world, call, score):
-    Resource.objects.filter(pk=world.rid).update(status="busy")
+    hold(world.rid, world.jid)
     refused(ConnectorError, lambda: call(connector, world, score))
 
 

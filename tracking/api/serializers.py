@@ -173,7 +173,11 @@ class AttemptStartedOut(serializers.Serializer):
 
 
 class AttemptEndIn(serializers.Serializer):
-    free_rid = IdField(allow_null=True, default=None, help_text="Also free this resource, atomically (job_failed).")
+    free_rid = IdField(
+        allow_null=True,
+        default=None,
+        help_text="Also free this resource, atomically (job_failed), if this attempt took it and still holds it.",
+    )
 
 
 class JobEndIn(serializers.Serializer):
@@ -182,7 +186,10 @@ class JobEndIn(serializers.Serializer):
     free_rid = IdField(
         allow_null=True,
         default=None,
-        help_text="Also free this resource and end the latest attempt, atomically (job_finished).",
+        help_text=(
+            "Also end the latest attempt and free this resource, atomically (job_finished), "
+            "if that attempt took it and still holds it."
+        ),
     )
 
 

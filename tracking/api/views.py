@@ -32,7 +32,7 @@ from tracking.api.permissions import SignedInWithPassword
 from tracking.api.schema import CONNECTOR_ID, section
 from tracking.connector import DjangoConnector, unknown_user
 from tracking.interface import InvalidInputError, NotFoundError, check_results_query
-from tracking.models import ApiToken, Experiment, Job, JobAttempt, Resource, ResourceStatus
+from tracking.models import ApiToken, Experiment, Job, Resource, ResourceStatus
 
 CONNECTOR_HEADER = "Aup-Connector-Id"
 CONNECTOR_ID_PATTERN = re.compile(r"^[0-9a-f]{32}$")
@@ -154,15 +154,16 @@ def holder_prefix(request):
     return f"api-{request.user.pk}-"
 
 
-def require_freeable(request, rid, jid=None):
-    """Raise PermissionDenied unless the caller may free resource `rid`.
+def require_freeable(request, rid):
+    """Raise PermissionDenied unless the caller may free resource `rid` (free_used_resource).
 
     Resources are shared, and any executor takes them; freeing one that another
     executor holds would hand it to a third while the second still runs there. So a
-    researcher frees only a free resource, one their own connectors took, or (ending
-    a job, jid) the one the job's latest attempt ran on. Staff free anything. One or
-    two queries. Accepted race: the holder may change between this check and the
-    connector's free; only the caller's own connectors can make that happen.
+    researcher frees only a free resource, or one their own connectors took. Staff free
+    anything. One query. Accepted race: the holder may change between this check and
+    the connector's free; only the caller's own connectors can make that happen.
+    (Ending a job with free_rid needs no check here: the connector frees only what
+    that job's latest attempt took and still holds, see DjangoConnector.job_finished.)
     """
     if request.user.is_staff:
         return
@@ -172,10 +173,6 @@ def require_freeable(request, rid, jid=None):
     status_now, holder = found
     if status_now == ResourceStatus.FREE or (holder or "").startswith(holder_prefix(request)):
         return
-    if jid is not None:
-        latest = JobAttempt.objects.filter(job_id=jid).order_by("-number").values_list("resource_id", flat=True)[:1]
-        if list(latest) == [rid]:
-            return
     raise PermissionDenied(f"resource {rid} is held by another executor: only its holder, or staff, may free it")
 
 
@@ -518,14 +515,17 @@ job_attempts = route("job_attempts", GET=list_attempts, POST=start_attempt)
 
 @job_docs(request=s.AttemptEndIn, status=204, write=True, errors=(404,))
 def end_attempt(request, jid):
-    """End the job's latest attempt (end_job_attempt, or job_failed with free_rid)"""
+    """End the job's latest attempt (end_job_attempt, or job_failed with free_rid)
+
+    With free_rid, also frees that resource if this attempt took it and still holds it;
+    any other resource is left as it is (the attempt still ends).
+    """
     require_job(request, jid, change=True)
     data = valid(s.AttemptEndIn, request.data)
     connector = connector_for(request)
     if data["free_rid"] is None:
         connector.end_job_attempt(jid)
     else:
-        require_freeable(request, data["free_rid"], jid)
         connector.job_failed(data["free_rid"], jid)
     return no_content()
 
@@ -537,7 +537,9 @@ job_end_attempt = route("job_end_attempt", POST=end_attempt)
 def end_job(request, jid):
     """End a job (end_job, or job_finished with free_rid)
 
-    With free_rid, also ends the latest attempt and frees the resource, atomically.
+    With free_rid, also ends the latest attempt and, atomically, frees that resource if the
+    attempt took it and still holds it; any other resource is left as it is (the job
+    still ends).
     """
     require_job(request, jid, change=True)
     data = valid(s.JobEndIn, request.data)
@@ -545,7 +547,6 @@ def end_job(request, jid):
     if data["free_rid"] is None:
         connector.end_job(jid, data["score"], data["status"])
     else:
-        require_freeable(request, data["free_rid"], jid)
         connector.job_finished(data["free_rid"], jid, data["score"], data["status"])
     return no_content()
 
