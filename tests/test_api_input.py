@@ -198,3 +198,68 @@ def test_it_answers_num_labels_beyond_the_limit_with_400(api, ids, num_labels):
 
     assert response.status_code == 400
     assert "num_labels" in response.json()["errors"]
+
+
+# -- lenient input, decided (issue 12, defect 12) ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"", b"{}", b'{"config": {"lr": 0.1}}', b'{"status": "CREATED"}'],
+    ids=["no-body", "empty-object", "config-only", "status-only"],
+)
+def test_it_answers_a_new_experiment_without_a_name_or_exp_config_with_400(api, user, body):
+    # An empty body is a client's slip (a forgotten body or Content-Type), not a request for
+    # an experiment without a name: that one is asked for with "name": null.
+    response = api.post("/api/experiments/", body, content_type="application/json")
+
+    assert response.status_code == 400, response.content
+    assert "name" in response.json()["errors"]
+    assert not Experiment.objects.exists()
+
+
+def test_it_records_an_unnamed_experiment_when_asked_with_a_null_name(api, user):
+    # As the interface allows for Auptimizer (start_experiment(username, None, blob)).
+    response = post_json(api, "/api/experiments/", {"name": None, "config": {"lr": 0.1}})
+
+    assert response.status_code == 201
+    assert response.json()["name"] is None
+    assert Experiment.objects.get().config == {"lr": 0.1}
+
+
+@pytest.mark.parametrize("number", [b"1e999", b"-1e999", b"1.5e308000"])
+@pytest.mark.parametrize(
+    "path, template",
+    [
+        ("/api/jobs/{jid}/end/", b'{"score": %s}'),
+        ("/api/jobs/{jid}/intermediate-results/", b'{"score": %s}'),
+        ("/api/jobs/{jid}/multiple-results/", b'{"eid": {eid}, "scores": [%s]}'),
+        ("/api/experiments/{eid}/jobs/", b'{"rid": {rid}, "config": {"lr": %s}}'),
+    ],
+    ids=["end", "step", "labeled", "job-config"],
+)
+def test_it_answers_a_number_no_float_holds_with_400_rather_than_storing_inf(api, ids, path, template, number):
+    # Python reads 1e999 as inf; JSON has no infinity, and its wire spelling is the text
+    # "inf". A number that overflows is a client's mistake, not an infinite score.
+    body = template.replace(b"%s", number)
+    for key, value in ids.items():
+        body = body.replace(b"{%s}" % key.encode(), str(value).encode())
+    before = db_state()
+
+    response = api.post(path.format(**ids), body, content_type="application/json")
+
+    assert response.status_code == 400, response.content
+    assert "too large for a 64-bit float" in response.json()["detail"]
+    assert db_state() == before
+
+
+def test_it_stores_the_wire_spelling_of_infinity_and_the_largest_float(api, ids):
+    jid = ids["jid"]
+
+    assert post_json(api, f"/api/jobs/{jid}/intermediate-results/", {"score": "inf"}).status_code == 201
+    assert post_json(api, f"/api/jobs/{jid}/intermediate-results/", {"score": 1.7976931348623157e308}).status_code == 201
+    assert api.post(f"/api/jobs/{jid}/end/", b'{"score": 1e-999}', content_type="application/json").status_code == 204
+
+    steps = IntermediateResult.objects.filter(job_id=jid).order_by("number")
+    assert [step.score_value for step in steps] == [float("inf"), 1.7976931348623157e308]
+    assert Job.objects.get(pk=jid).score_value == 0.0  # an underflow rounds to 0, as any float parser
