@@ -353,8 +353,11 @@ class AbstractConnector(abc.ABC):
     Ids are ints: eid (experiment), jid (job), jaid (job attempt), rid (resource), irid
     (intermediate result). Every write is atomic and checks its input before writing:
     bad input raises InvalidInputError, an unknown id NotFoundError, and nothing is
-    written. Scores are floats (ints and numeric strings become floats), NaN, +-inf, text
-    such as 'EARLY STOPPED', or None; they come back as they went in.
+    written. Bad input includes text no database or page can carry (a NUL character, a
+    lone surrogate) anywhere in a name, message, score, label or config, configs nested
+    deeper than MAX_NESTING and more than MAX_LABELS labels (see check_storable and
+    check_label_names). Scores are floats (ints and numeric strings become floats), NaN,
+    +-inf, text such as 'EARLY STOPPED', or None; they come back as they went in.
     """
 
     # -- lifetime ---------------------------------------------------------------------
@@ -540,10 +543,15 @@ class AbstractConnector(abc.ABC):
     def save_multiple_results(self, jid, irid, eid, labels, scores):
         """Record one labeled result per score (label order 1..n), linked to irid (or None).
 
+        At most MAX_LABELS scores (and labels) per call; more is InvalidInputError.
+
         `labels`, when given and non-empty, names the values (and must match `scores` in
         length); otherwise the experiment config's ``resource_args.multi_res_labels`` does.
         """
 
     @abc.abstractmethod
     def set_last_multiple_results(self, eid, jid, num_labels):
-        """Mark the job's last `num_labels` labeled results as its final ones (and only those)."""
+        """Mark the job's last `num_labels` labeled results as its final ones (and only those).
+
+        `num_labels` is at most MAX_LABELS (one call's values); more is InvalidInputError.
+        """

@@ -76,7 +76,7 @@ class ExperimentStartIn(serializers.Serializer):
         allow_blank=True,
         required=False,
         trim_whitespace=False,
-        help_text="The experiment's name.",
+        help_text="The experiment's name; null for an unnamed one. Required unless exp_config is given.",
     )
     config = JSONObjectField(required=False, help_text="The experiment's config, stored as given.")
 
