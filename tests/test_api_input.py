@@ -263,3 +263,11 @@ def test_it_stores_the_wire_spelling_of_infinity_and_the_largest_float(api, ids)
     steps = IntermediateResult.objects.filter(job_id=jid).order_by("number")
     assert [step.score_value for step in steps] == [float("inf"), 1.7976931348623157e308]
     assert Job.objects.get(pk=jid).score_value == 0.0  # an underflow rounds to 0, as any float parser
+
+
+def test_the_fields_say_in_the_interfaces_words_why_a_text_cannot_be_stored():
+    from tracking.api.fields import storable_text_problem
+
+    assert storable_text_problem("naïve ✓") is None
+    assert storable_text_problem("a\x00") == "contains a NUL character, which cannot be stored"
+    assert storable_text_problem("a\udfff").startswith("contains a lone surrogate (U+DFFF)")
