@@ -8,14 +8,18 @@ import pytest
 
 from tracking.interface import (
     ID_RANGE,
+    MAX_LABEL_LENGTH,
+    MAX_LABELS,
     MAX_NESTING,
     InvalidInputError,
     check_labels,
     check_num_labels,
     check_results_query,
+    check_scores,
     check_storable,
     check_text,
     lookup_ids,
+    parse_experiment_call,
 )
 
 
@@ -85,3 +89,51 @@ def test_it_refuses_nesting_deeper_than_the_limit_without_recursing():
 def test_it_lets_other_values_and_good_text_through():
     config = {"lr": 0.1, "layers": [1, 2, None], "name": "ünïcode ✓ 😀", "flag": True}
     assert check_storable(config, "config") is config
+
+
+def test_it_bounds_the_labels_of_a_call_and_of_an_experiment():
+    names = [f"l{order}" for order in range(MAX_LABELS)]
+    assert check_labels(names, MAX_LABELS) == names
+    assert check_scores([0.5] * MAX_LABELS) == [0.5] * MAX_LABELS
+    assert check_num_labels(MAX_LABELS) == MAX_LABELS
+    config = {"name": "x", "resource_args": {"multi_res_labels": names}}
+    assert parse_experiment_call((config,), {}).config == config
+    with pytest.raises(InvalidInputError, match=f"101 labels; an experiment has at most {MAX_LABELS}"):
+        check_labels([*names, "one more"])
+    with pytest.raises(InvalidInputError, match=f"at most {MAX_LABELS} labeled values"):
+        check_scores([0.5] * (MAX_LABELS + 1))
+    with pytest.raises(InvalidInputError, match=f"at most {MAX_LABELS} labeled results"):
+        check_num_labels(2**63)
+    with pytest.raises(InvalidInputError, match="resource_args.multi_res_labels: 101 labels"):
+        parse_experiment_call((None, '{"resource_args": {"multi_res_labels": %s}}' % ([0] * 101)), {})
+
+
+def test_the_label_name_limit_is_the_columns_size():
+    from tracking.models import ResultLabel
+
+    assert ResultLabel._meta.get_field("name").max_length == MAX_LABEL_LENGTH
+    assert check_labels(["x" * MAX_LABEL_LENGTH]) == ["x" * MAX_LABEL_LENGTH]
+    with pytest.raises(InvalidInputError, match=f"at most {MAX_LABEL_LENGTH} characters, not 256"):
+        check_labels(["x" * 256])
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ((None, b"\xff{}"), "exp_config_blob is not UTF-8 text"),
+        ((None, "[" * 100_000 + "]" * 100_000), f"exp_config_blob nests more than {MAX_NESTING} levels"),
+        ((None, '{"a": "\\udfff"}'), "exp_config_blob contains a lone surrogate (U+DFFF)"),
+        (("bad \udfff", "{}"), "the experiment name contains a lone surrogate"),
+        (({"name": "bad \x00"},), "the experiment name contains a NUL character"),
+    ],
+    ids=["bytes", "deep-blob", "escaped-surrogate", "name", "name-in-exp_config"],
+)
+def test_parse_experiment_call_refuses_what_cannot_be_stored(args, message):
+    with pytest.raises(InvalidInputError, match=re.escape(message)):
+        parse_experiment_call(args, {})
+
+
+def test_check_text_refuses_what_cannot_be_stored():
+    assert check_text("naïve ✓", "msg") == "naïve ✓"
+    with pytest.raises(InvalidInputError, match="msg contains a NUL character"):
+        check_text("a\x00", "msg")

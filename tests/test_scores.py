@@ -41,3 +41,12 @@ def test_it_refuses_what_is_no_score_on_the_wire_as_in_the_database(value):
 def test_a_score_sent_over_the_wire_is_stored_as_the_score_itself(value):
     assert encode_score(to_wire(value)) == encode_score(value)
     assert decode_score(*encode_score(to_wire(value))) == value
+
+
+@pytest.mark.parametrize("text", ["bad \udfff", "bad \x00"], ids=["surrogate", "nul"])
+def test_it_refuses_a_score_text_that_cannot_be_stored_in_either_direction(text):
+    # A ScoreTypeError, which both connectors answer as InvalidInputError.
+    with pytest.raises(ScoreTypeError, match="a score text contains"):
+        encode_score(text)
+    with pytest.raises(ScoreTypeError, match="a score text contains"):
+        to_wire(text)

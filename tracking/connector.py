@@ -88,13 +88,6 @@ def connector_method(allowed_when_closed=False):
     return decorate
 
 
-def _check_label_names(names, what):
-    limit = ResultLabel._meta.get_field("name").max_length
-    for name in names:
-        if len(name) > limit:
-            raise InvalidInputError(f"{what}: a label name must be at most {limit} characters, not {len(name)}")
-
-
 def _unix_seconds(moment):
     return None if moment is None else int(moment.timestamp())
 
@@ -291,7 +284,6 @@ class DjangoConnector(AbstractConnector):
 
     def _new_experiment(self, username, args, kwargs, status):
         call = parse_experiment_call(args, kwargs)
-        _check_label_names(config_label_names(call.config), "resource_args.multi_res_labels")
         owner_id = self._user_id(username)
 
         def insert():
@@ -685,8 +677,6 @@ class DjangoConnector(AbstractConnector):
         jid, irid, eid = _id(jid, "jid"), _id(irid, "irid", allow_none=True), _id(eid, "eid")
         encoded = [encode_score(value) for value in check_scores(scores)]
         labels = check_labels(labels, len(scores))
-        if labels is not None:
-            _check_label_names(labels, "labels")
         if not encoded:  # nothing to record, but the ids are checked all the same
             self._check_result_links(jid, irid, eid)
             return

@@ -78,7 +78,7 @@ def parse_experiment_call(args, kwargs):
         name = config.get("name")
         _check_name(name)
         stored = dict(config)
-        _check_json(stored, "exp_config")
+        _check_config(stored, "exp_config")
         return ExperimentCall(name=name, config=stored, caller_config=config)
 
     names = ("name", "exp_config_blob")
@@ -98,16 +98,21 @@ def parse_experiment_call(args, kwargs):
         config = {}
     else:
         if isinstance(blob, (bytes, bytearray)):
-            blob = blob.decode("utf-8", errors="strict")
+            try:
+                blob = bytes(blob).decode("utf-8", errors="strict")
+            except UnicodeDecodeError as exc:
+                raise InvalidInputError(f"exp_config_blob is not UTF-8 text: {exc.reason} at byte {exc.start}") from None
         if not isinstance(blob, str):
             raise InvalidInputError(f"exp_config_blob must be a JSON string, not {type(blob).__name__}")
         try:
             config = json.loads(blob)
         except ValueError as exc:
             raise InvalidInputError(f"exp_config_blob is not valid JSON: {exc}") from None
+        except RecursionError:
+            raise InvalidInputError(f"exp_config_blob nests more than {MAX_NESTING} levels of lists or dicts") from None
         if not isinstance(config, dict):
             raise InvalidInputError("exp_config_blob must be a JSON object")
-    _check_json(config, "exp_config_blob")
+    _check_config(config, "exp_config_blob")
     return ExperimentCall(name=name, config=config)
 
 
@@ -116,14 +121,32 @@ def _check_name(name):
         raise InvalidInputError(f"an experiment name must be a string or None, not {type(name).__name__}")
     if name is not None and len(name) > 255:
         raise InvalidInputError("an experiment name must be at most 255 characters")
+    check_storable(name, "the experiment name")
+
+
+def _check_config(config, what):
+    """An experiment's config: JSON that can be stored, declaring at most MAX_LABELS labels."""
+    _check_json(config, what)
+    check_label_names(config_label_names(config), "resource_args.multi_res_labels")
 
 
 def _check_json(value, what):
-    # allow_nan=False: PostgreSQL's JSON refuses NaN, so no database may accept it.
+    # First what can be stored (and the nesting, which json.dumps would meet as a
+    # RecursionError); allow_nan=False: PostgreSQL's JSON refuses NaN, so no database may.
+    check_storable(value, what)
     try:
         json.dumps(value, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise InvalidInputError(f"{what} is not JSON-serialisable: {exc}") from None
+
+
+def config_label_names(config):
+    """The label names an experiment config declares (``resource_args.multi_res_labels``), or []."""
+    resource_args = config.get("resource_args") if isinstance(config, Mapping) else None
+    names = resource_args.get("multi_res_labels") if isinstance(resource_args, Mapping) else None
+    if not isinstance(names, (list, tuple)):
+        return []
+    return [str(name) for name in names]
 
 
 # -- argument checks shared by the implementations (made before anything is written or sent)
@@ -169,10 +192,11 @@ def _check_id_list(values, what):
 
 
 def check_text(value, what):
-    """A text argument (a user name, an error message): a str, else InvalidInputError."""
+    """A text argument (a user name, an error message): a str that can be stored (see
+    check_storable), else InvalidInputError."""
     if not isinstance(value, str):
         raise InvalidInputError(f"{what} must be a string, not {type(value).__name__}")
-    return value
+    return check_storable(value, what)
 
 
 # Text that a database or a page cannot carry: PostgreSQL refuses NUL characters, and a
@@ -243,8 +267,7 @@ def check_resource_query(rtype, rid_blacklist):
     rtype matches nothing, as Auptimizer's instr(NULL, type)); InvalidInputError otherwise."""
     if rtype is None:
         return False
-    if not isinstance(rtype, str):
-        raise InvalidInputError(f"rtype must be a string, not {type(rtype).__name__}")
+    check_text(rtype, "rtype")
     if rid_blacklist is not None:
         _check_id_list(rid_blacklist, "rid_blacklist")
     return True
@@ -262,30 +285,63 @@ def check_results_query(eid, status):
     return None if eid is None else (eid, status)
 
 
+# Labeled results: an experiment names at most MAX_LABELS of them (its config's
+# multi_res_labels, or the labels of save_multiple_results), and one call records at most
+# MAX_LABELS values. Executors report a handful of metrics per step (accuracy, loss, a few
+# per-class scores); 100 leaves room for that many times over, while each call stays one
+# small statement (2 parameters a value: far inside SQLite's 500 compound SELECTs and 999
+# parameters of its oldest builds, and PostgreSQL's 65,535) and every page that lists an
+# experiment's labels stays small. A label name is at most MAX_LABEL_LENGTH characters (the
+# column's size, tests/test_interface_checks.py).
+MAX_LABELS = 100
+MAX_LABEL_LENGTH = 255
+
+
 def check_scores(scores):
-    """The values of labeled results: a list (or tuple), else InvalidInputError. Each value
-    is a score (tracking.scores checks those)."""
+    """The values of labeled results: a list (or tuple) of at most MAX_LABELS, else
+    InvalidInputError. Each value is a score (tracking.scores checks those)."""
     if not isinstance(scores, (list, tuple)):
         raise InvalidInputError(f"scores must be a list, not {type(scores).__name__}")
+    if len(scores) > MAX_LABELS:
+        raise InvalidInputError(f"{len(scores)} scores in one call: at most {MAX_LABELS} labeled values are recorded at once")
     return scores
 
 
 def check_labels(labels, count=None):
     """The names of labeled results: None, or a list (or tuple) of strings, returned as a
-    list; with `count` (the number of values), a non-empty list must have that many."""
+    list (see check_label_names); with `count` (the number of values), a non-empty list
+    must have that many."""
     if labels is None:
         return None
     if not isinstance(labels, (list, tuple)) or not all(isinstance(label, str) for label in labels):
         raise InvalidInputError("labels must be a list of strings or None")
+    check_label_names(labels, "labels")
     if count is not None and labels and len(labels) != count:
         raise InvalidInputError(f"{len(labels)} labels for {count} scores")
     return list(labels)
 
 
+def check_label_names(names, what):
+    """At most MAX_LABELS names, each at most MAX_LABEL_LENGTH characters that can be
+    stored; else InvalidInputError naming `what`."""
+    if len(names) > MAX_LABELS:
+        raise InvalidInputError(f"{what}: {len(names)} labels; an experiment has at most {MAX_LABELS}")
+    for name in names:
+        if len(name) > MAX_LABEL_LENGTH:
+            raise InvalidInputError(
+                f"{what}: a label name must be at most {MAX_LABEL_LENGTH} characters, not {len(name)}"
+            )
+        check_storable(name, f"{what}: a label name")
+    return names
+
+
 def check_num_labels(value):
-    """set_last_multiple_results' count: a non-negative int (returned as an int), else InvalidInputError."""
+    """set_last_multiple_results' count: an int from 0 to MAX_LABELS (one call's labeled
+    values), returned as an int, else InvalidInputError."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
         raise InvalidInputError(f"num_labels must be a non-negative integer, not {value!r}")
+    if value > MAX_LABELS:
+        raise InvalidInputError(f"num_labels is {value}: a job's final values are at most {MAX_LABELS} labeled results")
     return int(value)
 
 
@@ -295,8 +351,11 @@ class AbstractConnector(abc.ABC):
     Ids are ints: eid (experiment), jid (job), jaid (job attempt), rid (resource), irid
     (intermediate result). Every write is atomic and checks its input before writing:
     bad input raises InvalidInputError, an unknown id NotFoundError, and nothing is
-    written. Scores are floats (ints and numeric strings become floats), NaN, +-inf, text
-    such as 'EARLY STOPPED', or None; they come back as they went in.
+    written. Bad input includes text no database or page can carry (a NUL character, a
+    lone surrogate) anywhere in a name, message, score, label or config, configs nested
+    deeper than MAX_NESTING and more than MAX_LABELS labels (see check_storable and
+    check_label_names). Scores are floats (ints and numeric strings become floats), NaN,
+    +-inf, text such as 'EARLY STOPPED', or None; they come back as they went in.
     """
 
     # -- lifetime ---------------------------------------------------------------------
@@ -491,10 +550,15 @@ class AbstractConnector(abc.ABC):
     def save_multiple_results(self, jid, irid, eid, labels, scores):
         """Record one labeled result per score (label order 1..n), linked to irid (or None).
 
+        At most MAX_LABELS scores (and labels) per call; more is InvalidInputError.
+
         `labels`, when given and non-empty, names the values (and must match `scores` in
         length); otherwise the experiment config's ``resource_args.multi_res_labels`` does.
         """
 
     @abc.abstractmethod
     def set_last_multiple_results(self, eid, jid, num_labels):
-        """Mark the job's last `num_labels` labeled results as its final ones (and only those)."""
+        """Mark the job's last `num_labels` labeled results as its final ones (and only those).
+
+        `num_labels` is at most MAX_LABELS (one call's values); more is InvalidInputError.
+        """

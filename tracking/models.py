@@ -36,16 +36,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from tracking.interface import EXPERIMENT_STATUSES, JOB_STATUSES
+from tracking.interface import config_label_names  # noqa: F401 - the interface's rule, read here too
 from tracking.scores import decode_score
-
-
-def config_label_names(config):
-    """The label names an experiment config declares (``resource_args.multi_res_labels``), or []."""
-    resource_args = config.get("resource_args") if isinstance(config, dict) else None
-    names = resource_args.get("multi_res_labels") if isinstance(resource_args, dict) else None
-    if not isinstance(names, (list, tuple)):
-        return []
-    return [str(name) for name in names]
 
 
 # The statuses are the interface's (tracking.interface, which RestConnector and the API

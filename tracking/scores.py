@@ -16,6 +16,8 @@ number, as SQLite's REAL affinity does for decimal text.
 import math
 import numbers
 
+from tracking.interface import InvalidInputError, check_storable
+
 NON_FINITE_SPELLINGS = ("nan", "inf", "-inf")
 
 
@@ -28,7 +30,10 @@ def _checked(value):
     if isinstance(value, bool) or not isinstance(value, (numbers.Real, str)):
         raise ScoreTypeError(f"a score must be a number, a string or None, not {type(value).__name__}")
     if isinstance(value, str):
-        return value
+        try:
+            return check_storable(value, "a score text")
+        except InvalidInputError as exc:  # a score's own error, which each caller names
+            raise ScoreTypeError(str(exc)) from None
     try:
         return float(value)
     except OverflowError:

@@ -2,13 +2,14 @@
 text a database cannot hold, names longer than the dashboard stores."""
 
 import copy
+import json
 
 import pytest
 
 from tests.contract.support import EID, IRID, JID, RID, UNKNOWN, Ref, db_state, refused
 from tests.factories import make_experiment, make_intermediate_results, make_job
-from tracking.interface import ConnectorError, InvalidInputError
-from tracking.models import Experiment, Job, ResultLabel
+from tracking.interface import MAX_LABELS, MAX_NESTING, ConnectorError, InvalidInputError
+from tracking.models import Experiment, Job, MultipleResult, ResultLabel
 
 # Just beyond a 64-bit id column at either end: SQLite's driver refuses to bind them
 # (OverflowError) and PostgreSQL's bigint cannot hold them, so they reach the error path
@@ -226,3 +227,138 @@ def test_it_refuses_label_names_longer_than_the_dashboard_stores(connector, user
     )
     connector.save_multiple_results(job.pk, None, experiment.pk, ["y" * 255], [1.0])
     assert ResultLabel.objects.get(experiment=experiment).name == "y" * 255
+
+
+# -- text a database or a page cannot carry, configs nested too deep, too many labels
+# (issue 12, defects 2, 3, 4 and 8): InvalidInputError, nothing written, on every database,
+# from both implementations (RestConnector refuses before it sends: the checks are the
+# interface's).
+
+BAD_TEXTS = {"surrogate": "bad \udfff text", "nul": "bad \x00 text"}
+
+# Every place a text enters, as a call of the world's ids with `text` in it.
+TEXT_CALLS = {
+    "username": lambda c, w, text: c.start_experiment(text, {"name": "x"}),
+    "username-of-get_all_experiment": lambda c, w, text: c.get_all_experiment(text),
+    "name": lambda c, w, text: c.start_experiment("alice", text, "{}"),
+    "name-in-exp_config": lambda c, w, text: c.start_experiment("alice", {"name": text}),
+    "exp_config-value": lambda c, w, text: c.create_experiment("alice", {"name": "x", "note": [text]}),
+    "exp_config-key": lambda c, w, text: c.create_experiment("alice", {"name": "x", text: 1}),
+    "exp_config_blob": lambda c, w, text: c.start_experiment("alice", "x", json_text({"note": text})),
+    "config-label": lambda c, w, text: c.start_experiment(
+        "alice", {"name": "x", "resource_args": {"multi_res_labels": ["acc", text]}}
+    ),
+    "job_config": lambda c, w, text: c.start_job(w.eid, w.rid, {"note": text}),
+    "job_config-of-job_started": lambda c, w, text: c.job_started(w.eid, w.rid, {text: 1}),
+    "msg": lambda c, w, text: c.log_error_message(w.eid, text),
+    "score-of-end_job": lambda c, w, text: c.end_job(w.jid, text, "FINISHED"),
+    "score-of-job_finished": lambda c, w, text: c.job_finished(w.rid, w.jid, text, "FINISHED"),
+    "score-of-save_intermediate_result": lambda c, w, text: c.save_intermediate_result(w.jid, text),
+    "score-of-save_multiple_results": lambda c, w, text: c.save_multiple_results(w.jid, None, w.eid, None, [text]),
+    "label": lambda c, w, text: c.save_multiple_results(w.jid, None, w.eid, ["acc", text], [1.0, 2.0]),
+    "rtype": lambda c, w, text: c.get_available_resource(None, text),
+}
+
+
+def json_text(value):
+    # As json.dumps writes them: a lone surrogate as the escape \udfff, a NUL as \u0000.
+    return json.dumps(value)
+
+
+@pytest.mark.parametrize("kind", BAD_TEXTS)
+@pytest.mark.parametrize("where", TEXT_CALLS)
+def test_it_refuses_text_that_cannot_be_stored_or_shown_as_bad_input(connector, world, alice, where, kind):
+    # SQLite would store a lone surrogate and then fail every page that shows it (UTF-8
+    # has no form for it); PostgreSQL refuses it and NUL as a database error. Both are the
+    # caller's to fix: InvalidInputError, before anything is written.
+    error = refused(InvalidInputError, lambda: TEXT_CALLS[where](connector, world, BAD_TEXTS[kind]))
+    assert ("NUL" if kind == "nul" else "surrogate") in str(error)
+
+
+def nested(depth, leaf="leaf"):
+    value = leaf
+    for _ in range(depth):
+        value = {"x": value}
+    return value
+
+
+DEEP = 10_000  # far past the interpreter's recursion limit
+
+DEEP_CALLS = {
+    "exp_config": lambda c, w: c.start_experiment("alice", {"name": "deep", "x": nested(DEEP)}),
+    "exp_config_blob": lambda c, w: c.start_experiment("alice", "deep", "[" * DEEP + "]" * DEEP),
+    "job_config": lambda c, w: c.start_job(w.eid, w.rid, nested(DEEP)),
+    "job_config-of-job_started": lambda c, w: c.job_started(w.eid, w.rid, nested(DEEP)),
+}
+
+
+@pytest.mark.parametrize("where", DEEP_CALLS)
+def test_it_refuses_a_config_nested_thousands_deep_as_bad_input(connector, world, alice, where):
+    refused(InvalidInputError, lambda: DEEP_CALLS[where](connector, world), str(MAX_NESTING))
+
+
+def test_it_stores_a_config_nested_to_the_limit(connector, world, alice):
+    config = nested(MAX_NESTING)  # exactly the limit: the config itself is its first level
+    eid = connector.start_experiment("alice", "deep enough", json_text(config))
+    assert Experiment.objects.get(pk=eid).config == config
+    jid = connector.start_job(world.eid, world.rid, config)
+    assert Job.objects.get(pk=jid).config == config
+
+
+@pytest.mark.parametrize("blob", [b"\xff\xfe{}", b'{"a": "\xe9"}'], ids=["bom", "latin-1"])
+def test_it_refuses_a_config_blob_of_bytes_that_are_not_utf8_as_bad_input(connector, alice, blob):
+    refused(InvalidInputError, lambda: connector.start_experiment("alice", "bytes", blob), "UTF-8")
+
+
+def test_it_reads_a_config_blob_of_utf8_bytes(connector, alice):
+    eid = connector.start_experiment("alice", "bytes", '{"note": "naïve"}'.encode())
+    assert Experiment.objects.get(pk=eid).config == {"note": "naïve"}
+
+
+def too_many(what):
+    return [f"{what}{order}" for order in range(1, MAX_LABELS + 2)]
+
+
+LABEL_COUNT_CALLS = {
+    "labels": lambda c, w, n: c.save_multiple_results(w.jid, None, w.eid, too_many("l")[:n], [0.5] * n),
+    "scores": lambda c, w, n: c.save_multiple_results(w.jid, w.irid, w.eid, None, [0.5] * n),
+    "exp_config": lambda c, w, n: c.start_experiment(
+        "alice", {"name": "many", "resource_args": {"multi_res_labels": too_many("l")[:n]}}
+    ),
+    "exp_config_blob": lambda c, w, n: c.start_experiment(
+        "alice", "many", json_text({"resource_args": {"multi_res_labels": too_many("l")[:n]}})
+    ),
+}
+
+
+@pytest.mark.parametrize("count", [MAX_LABELS + 1, 501, 40_000], ids=["limit+1", "sqlite-compound", "pg-params"])
+@pytest.mark.parametrize("where", LABEL_COUNT_CALLS)
+def test_it_refuses_more_labels_than_the_limit_as_bad_input(connector, world, alice, where, count):
+    # 501 values went past SQLite's compound SELECT limit, 40,000 past PostgreSQL's
+    # 65,535 parameters: each was a BackendError (a 503 that RestConnector retried).
+    refused(InvalidInputError, lambda: LABEL_COUNT_CALLS[where](connector, world, count), str(MAX_LABELS))
+
+
+@pytest.mark.parametrize("where", LABEL_COUNT_CALLS)
+def test_it_stores_as_many_labels_as_the_limit(connector, world, alice, where):
+    before = MultipleResult.objects.count() + Experiment.objects.count()
+    LABEL_COUNT_CALLS[where](connector, world, MAX_LABELS)
+    written = MultipleResult.objects.count() + Experiment.objects.count() - before
+    assert written == (MAX_LABELS if where in ("labels", "scores") else 1)
+    if where.startswith("exp_config"):
+        assert ResultLabel.objects.exclude(experiment_id=world.eid).count() == MAX_LABELS
+
+
+@pytest.mark.parametrize("num_labels", [MAX_LABELS + 1, 2**31, 2**63, 10**30], ids=str)
+def test_it_refuses_num_labels_beyond_the_limit_as_bad_input(connector, world, num_labels):
+    refused(
+        InvalidInputError,
+        lambda: connector.set_last_multiple_results(world.eid, world.jid, num_labels),
+        str(MAX_LABELS),
+    )
+
+
+def test_it_marks_as_many_final_values_as_the_limit(connector, world):
+    connector.save_multiple_results(world.jid, None, world.eid, None, [0.5] * MAX_LABELS)
+    connector.set_last_multiple_results(world.eid, world.jid, MAX_LABELS)
+    assert MultipleResult.objects.filter(job_id=world.jid, is_last=True).count() == MAX_LABELS

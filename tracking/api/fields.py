@@ -1,7 +1,9 @@
 """Serializer fields for the values the connector takes: ids, scores, JSON configs.
 
 They check the JSON types and what no database can store (NUL characters, lone
-surrogates, integers beyond 64 bits); what a value *means* is the connector's to check.
+surrogates, nesting deeper than tracking.interface.MAX_NESTING: the interface's own
+check_storable, so the API and both connectors refuse alike; integers beyond 64 bits);
+what a value *means* is the connector's to check.
 """
 
 import numbers
@@ -9,13 +11,38 @@ import numbers
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from tracking.interface import EXPERIMENT_STATUSES, JOB_STATUSES
+from tracking.interface import EXPERIMENT_STATUSES, JOB_STATUSES, InvalidInputError, check_storable
 from tracking.scores import to_wire
 
 # The range of the database's 64-bit id columns: beyond it SQLite's driver refuses to
 # bind the value and PostgreSQL refuses to compare it.
 ID_MIN, ID_MAX = -(2**63), 2**63 - 1
-MAX_JSON_DEPTH = 64
+
+
+def storable(value, what):
+    """`value` if it can be stored and shown (tracking.interface.check_storable), else a
+    ValidationError in the interface's words."""
+    try:
+        return check_storable(value, what)
+    except InvalidInputError as exc:
+        message = str(exc)
+        raise serializers.ValidationError(message[:1].upper() + message[1:] + ".") from None
+
+
+def storable_text_problem(text):
+    """Why `text` cannot be stored or shown, in the interface's words ("contains a NUL
+    character, which cannot be stored"), or None. StrictCharField and QueryTextField
+    already refuse such text; this serves a validator of a field of another kind."""
+    try:
+        check_storable(text, "")
+    except InvalidInputError as exc:
+        return str(exc).strip()
+    return None
+
+
+def _check_json(value):
+    # A config that can be stored (what JSONObjectField checks), for other JSON fields.
+    storable(value, "this config")
 
 
 # JSON bodies say what type a value has: an id is a JSON integer, never "3" or 3.0 (the
@@ -45,7 +72,15 @@ class StrictCharField(serializers.CharField):
     def to_internal_value(self, data):
         if not isinstance(data, str):
             self.fail("invalid")
-        return super().to_internal_value(data)
+        return storable(super().to_internal_value(data), "this text")
+
+
+class QueryTextField(serializers.CharField):
+    """A text in a query parameter: any text a database can compare (no NUL, which
+    PostgreSQL refuses as a database error)."""
+
+    def to_internal_value(self, data):
+        return storable(super().to_internal_value(data), "this text")
 
 
 def IdField(**kwargs):  # noqa: N802 - a field factory, read as a field class
@@ -56,17 +91,6 @@ def IdField(**kwargs):  # noqa: N802 - a field factory, read as a field class
 def IdQueryField(**kwargs):  # noqa: N802
     """An id in a query parameter."""
     return serializers.IntegerField(min_value=ID_MIN, max_value=ID_MAX, **kwargs)
-
-
-def storable_text_problem(text):
-    """Why a database cannot store `text`, or None."""
-    if "\x00" in text:
-        return "must not contain NUL (\\x00) characters"
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return "must not contain lone surrogate characters"
-    return None
 
 
 @extend_schema_field(
@@ -86,7 +110,6 @@ class ScoreField(serializers.Field):
     default_error_messages = {
         "invalid": "A score must be a number, a string or null, not {kind}.",
         "too_large": "This number is too large for a score (no float holds it).",
-        "text": "A score text {problem}.",
     }
 
     def __init__(self, **kwargs):
@@ -97,10 +120,7 @@ class ScoreField(serializers.Field):
         if isinstance(data, bool) or not isinstance(data, (numbers.Real, str)):
             self.fail("invalid", kind=type(data).__name__)
         if isinstance(data, str):
-            problem = storable_text_problem(data)
-            if problem:
-                self.fail("text", problem=problem)
-            return data
+            return storable(data, "a score text")
         try:
             float(data)
         except OverflowError:
@@ -109,22 +129,6 @@ class ScoreField(serializers.Field):
 
     def to_representation(self, value):
         return to_wire(value)
-
-
-def _check_json(value, depth=0):
-    if depth > MAX_JSON_DEPTH:
-        raise serializers.ValidationError(f"must not be nested deeper than {MAX_JSON_DEPTH} levels")
-    if isinstance(value, str):
-        problem = storable_text_problem(value)
-        if problem:
-            raise serializers.ValidationError(f"texts {problem}")
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            _check_json(key, depth + 1)
-            _check_json(item, depth + 1)
-    elif isinstance(value, list):
-        for item in value:
-            _check_json(item, depth + 1)
 
 
 @extend_schema_field({})  # any JSON value
@@ -147,8 +151,7 @@ class JSONObjectField(serializers.JSONField):
         data = super().to_internal_value(data)
         if not isinstance(data, dict):
             self.fail("not_object", kind=type(data).__name__)
-        _check_json(data)
-        return data
+        return storable(data, "this config")
 
 
 class TextField(StrictCharField):

@@ -7,7 +7,7 @@ Input serializers end in ``In``, output serializers in ``Out``.
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
-from tracking.interface import EXPERIMENT_STATUSES, JOB_STATUSES
+from tracking.interface import EXPERIMENT_STATUSES, JOB_STATUSES, MAX_LABELS
 from tracking.models import ApiToken, Experiment, ExperimentQuerySet, JobQuerySet, Resource, ResultLabel
 
 from tracking.api.fields import (
@@ -21,6 +21,7 @@ from tracking.api.fields import (
     JobStatusField,
     JSONObjectField,
     JSONValueField,
+    QueryTextField,
     ScoreField,
     TextField,
 )
@@ -90,7 +91,7 @@ class ExperimentStartIn(serializers.Serializer):
         allow_blank=True,
         required=False,
         trim_whitespace=False,
-        help_text="The experiment's name.",
+        help_text="The experiment's name; null for an unnamed one. Required unless exp_config is given.",
     )
     config = JSONObjectField(required=False, help_text="The experiment's config, stored as given.")
 
@@ -140,7 +141,7 @@ class JidsOut(serializers.Serializer):
 
 
 class UsernameQueryIn(IdsPageQueryIn):
-    username = serializers.CharField(max_length=USERNAME_MAX_LENGTH, required=False, allow_blank=True)
+    username = QueryTextField(max_length=USERNAME_MAX_LENGTH, required=False, allow_blank=True)
 
 
 # -- jobs: writes -----------------------------------------------------------------------------
@@ -215,24 +216,34 @@ class MultipleResultsIn(serializers.Serializer):
         child=TextField(max_length=LABEL_MAX_LENGTH),
         allow_null=True,
         default=None,
+        max_length=MAX_LABELS,
         help_text="The values' names; none or empty: the config's resource_args.multi_res_labels.",
     )
-    scores = serializers.ListField(child=ScoreField(), help_text="One value per label, in label order.")
+    scores = serializers.ListField(
+        child=ScoreField(), max_length=MAX_LABELS, help_text="One value per label, in label order."
+    )
 
 
 class LastMultipleResultsIn(serializers.Serializer):
     eid = IdField(help_text="The job's experiment.")
-    num_labels = StrictIntegerField(min_value=0, max_value=2**31 - 1)
+    num_labels = StrictIntegerField(min_value=0, max_value=MAX_LABELS)
 
 
 class BatchItemIn(serializers.Serializer):
     jid = IdField()
     score = ScoreField()
     labels = serializers.ListField(
-        child=TextField(max_length=LABEL_MAX_LENGTH), allow_null=True, default=None, help_text="As in multiple results."
+        child=TextField(max_length=LABEL_MAX_LENGTH),
+        allow_null=True,
+        default=None,
+        max_length=MAX_LABELS,
+        help_text="As in multiple results.",
     )
     scores = serializers.ListField(
-        child=ScoreField(), default=list, help_text="Labeled values of this step; none: no multiple results."
+        child=ScoreField(),
+        default=list,
+        max_length=MAX_LABELS,
+        help_text="Labeled values of this step; none: no multiple results.",
     )
 
 
@@ -327,11 +338,11 @@ class PageQueryIn(serializers.Serializer):
 
 
 class ExperimentListQueryIn(PageQueryIn):
-    search = serializers.CharField(
+    search = QueryTextField(
         max_length=EXPERIMENT_NAME_MAX_LENGTH, required=False, allow_blank=True, help_text="Part of the name."
     )
     status = serializers.ChoiceField(choices=list(EXPERIMENT_STATUSES), required=False, allow_blank=True)
-    owner = serializers.CharField(
+    owner = QueryTextField(
         max_length=USERNAME_MAX_LENGTH, required=False, allow_blank=True, help_text="The owner's user name."
     )
     sort = serializers.ChoiceField(choices=list(ExperimentQuerySet.LIST_SORTS), default="-start")
@@ -525,7 +536,7 @@ class CurvesOut(serializers.Serializer):
 
 
 class MultipleResultsQueryIn(serializers.Serializer):
-    label = serializers.CharField(
+    label = QueryTextField(
         max_length=LABEL_MAX_LENGTH, required=False, help_text="A label name (see the experiment's labels)."
     )
     order = serializers.IntegerField(
@@ -575,7 +586,7 @@ class ResourceTypesOut(serializers.Serializer):
 
 
 class AvailableQueryIn(serializers.Serializer):
-    rtype = serializers.CharField(required=False, max_length=1000, trim_whitespace=False)
+    rtype = QueryTextField(required=False, max_length=1000, trim_whitespace=False)
     blacklist = serializers.ListField(child=IdQueryField(), required=False, default=list, max_length=1000)
 
 

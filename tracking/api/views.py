@@ -227,6 +227,10 @@ def start_experiment(request):
         if "name" in data or "config" in data:
             raise ValidationError({"exp_config": ["Give either exp_config, or name and config, not both."]})
         field, args = "exp_config", (data["exp_config"],)
+    elif "name" not in data:
+        # An empty body (or only a config) is a client's slip, not a request for an unnamed
+        # experiment: that one is asked for with "name": null (as RestConnector sends None).
+        raise ValidationError({"name": ["Give exp_config, or name and config (name null: an unnamed experiment)."]})
     else:
         field, args = "config", (data.get("name"), json.dumps(data.get("config", {})))
     try:
