@@ -126,7 +126,8 @@ def make_configured_experiment(owner, name="search", status="RUNNING", **config)
     label rows its config names, as the connector would have made it."""
     from django.utils import timezone
 
-    from tracking.models import Experiment, ResultLabel, config_label_names
+    from tracking.interface import config_label_names
+    from tracking.models import Experiment, ResultLabel
 
     config = {"name": name, "target": "max", **config}
     experiment = Experiment.objects.create(

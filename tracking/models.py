@@ -36,7 +36,6 @@ from django.urls import reverse
 from django.utils import timezone
 
 from tracking.interface import EXPERIMENT_STATUSES, JOB_STATUSES
-from tracking.interface import config_label_names  # noqa: F401 - the interface's rule, read here too
 from tracking.scores import decode_score
 
 

@@ -49,7 +49,7 @@ from django.core.exceptions import ValidationError
 from django.db import connections, transaction
 from django.utils import timezone
 
-from tracking.interface import MAX_NESTING, InvalidInputError, check_storable
+from tracking.interface import MAX_NESTING, InvalidInputError, check_storable, config_label_names
 from tracking.interop import schema
 from tracking.models import (
     Experiment,
@@ -60,7 +60,6 @@ from tracking.models import (
     MultipleResult,
     Resource,
     ResultLabel,
-    config_label_names,
     json_value,
     unique_name,
 )
