@@ -1,13 +1,20 @@
-"""RestConnector against a live test server (pytest-django's live_server)."""
+"""RestConnector against a live test server (pytest-django's live_server), or gunicorn."""
 
+import os
+import signal
 import socket
+import subprocess
+import sys
 import threading
+import time
+import urllib.error
+import urllib.request
 from urllib.parse import urlsplit
 
 import pytest
 
 from tests.factories import make_token, make_user
-from tracking.client import RestConnector
+from tracking.client import REQUEST_LINE_BUDGET, RestConnector
 
 
 def rest_connector(live_server, user, **options):
@@ -112,3 +119,113 @@ def flaky_proxy(live_server):
     yield make
     for proxy in proxies:
         proxy.close()
+
+
+@pytest.fixture(scope="module")
+def gunicorn_url(django_db_setup, tmp_path_factory):
+    """The address of gunicorn, the production server, serving the test database.
+
+    Unlike the live server (Django's, which reads a request line of any length and reads
+    every body whole), it refuses a request line over its limit with 414 and answers a body
+    over DATA_UPLOAD_MAX_MEMORY_SIZE before reading it. Its request-line limit is set to
+    the client's REQUEST_LINE_BUDGET, below its default: every request a test sends
+    through it shows that the client keeps its budget. One sync worker (gunicorn's
+    default kind) on a loopback socket bound here (no race for a free port); stopped,
+    and its database connections with it, when the module's tests are done.
+    """
+    from tests.test_connector_concurrency import PROJECT_DIR, database_url
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    env = {**os.environ, "DATABASE_URL": database_url(), "DJANGO_SETTINGS_MODULE": "aupsite.settings"}
+    log = open(tmp_path_factory.mktemp("gunicorn") / "server.log", "w+")
+    command = [
+        sys.executable, "-m", "gunicorn", "aupsite.wsgi",
+        "--bind", f"fd://{listener.fileno()}", "--workers", "1",
+        "--limit-request-line", str(REQUEST_LINE_BUDGET),
+        "--no-control-socket",  # its default path is one per machine, shared by every gunicorn
+    ]  # fmt: skip
+    server = subprocess.Popen(
+        command, cwd=PROJECT_DIR, env=env, stdout=log, stderr=subprocess.STDOUT,
+        pass_fds=[listener.fileno()], start_new_session=True,
+    )  # fmt: skip
+    listener.close()  # gunicorn has its own copy
+    try:
+        for _ in range(240):  # connections wait in the socket's queue until the worker is up
+            if server.poll() is not None:
+                break
+            try:
+                urllib.request.urlopen(f"{url}/api/resources/types/", timeout=30)
+            except urllib.error.HTTPError as error:
+                assert error.code == 401
+                break
+            except OSError:
+                time.sleep(0.5)
+        log.seek(0)
+        assert server.poll() is None, log.read()
+        yield url
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+        log.close()
+
+
+class EarlyAnswer:
+    """A server that answers every request as soon as it has its headers, reading none of
+    its body, and closes: as a proxy refusing a body over its limit (nginx's 413), or a
+    server refusing a request whatever its body (401). The client finds the connection
+    broken while it is still sending; the answer is there to read. Its receive buffer
+    is small, so a body of a few hundred KB cannot all be sent before it answers.
+    """
+
+    def __init__(self, status, reason, body, content_type="application/json"):
+        self.answer = (
+            f"HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+        ).encode() + body
+        self.connections = 0
+        self._listener = socket.socket()
+        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # accepted sockets inherit it
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen()
+        self._listener.settimeout(0.2)
+        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def close(self):
+        self._stopped.set()
+        self._thread.join(timeout=5)
+        self._listener.close()
+
+    def _serve(self):
+        while not self._stopped.is_set():
+            try:
+                client, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            self.connections += 1
+            client.settimeout(10)
+            received = b""
+            try:
+                while b"\r\n\r\n" not in received and (data := client.recv(4096)):
+                    received += data
+                client.sendall(self.answer)
+            except OSError:
+                pass
+            client.close()  # with the body unread: the client's next send fails
+
+
+@pytest.fixture
+def early_answer():
+    servers = []
+
+    def make(*args, **kwargs):
+        server = EarlyAnswer(*args, **kwargs)
+        servers.append(server)
+        return server
+
+    yield make
+    for server in servers:
+        server.close()

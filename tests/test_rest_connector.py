@@ -2,6 +2,7 @@
 
 import json
 import math
+import socket
 import subprocess
 import sys
 import threading
@@ -12,7 +13,7 @@ import pytest
 
 from tests.factories import make_resource, make_token, make_user
 from tests.rest_support import rest_connector
-from tracking.client import AccessDeniedError, RestConnector
+from tracking.client import MAX_BODY_BYTES, REQUEST_LINE_BUDGET, AccessDeniedError, RestConnector
 from tracking.connector import DjangoConnector
 from tracking.interface import BackendError, ConnectorClosedError, InvalidInputError, NotFoundError
 from tracking.models import Experiment, IntermediateResult, Job, JobAttempt, MultipleResult, Resource
@@ -131,6 +132,16 @@ def test_it_raises_a_readable_error_after_its_last_retry(flaky_proxy, executor_u
     assert f"POST {proxy.url}/api/jobs/{world.jid}/intermediate-results/" in message
     assert "no answer after 4 attempts" in message
     assert not IntermediateResult.objects.exists()
+
+
+def test_it_says_so_when_nothing_listens_at_the_address(executor_user):
+    with socket.create_server(("127.0.0.1", 0)) as placeholder:
+        port = placeholder.getsockname()[1]
+    _, secret = make_token(executor_user)
+    connector = RestConnector(f"http://127.0.0.1:{port}", secret, retries=1, backoff=0.01)
+
+    with pytest.raises(BackendError, match="no answer after 2 attempts .*Connection refused"):
+        connector.log_error_message(1, "x" * 1000)
 
 
 def test_it_retries_a_server_that_failed_and_then_writes_once(rest, world, monkeypatch):
@@ -274,3 +285,150 @@ def test_it_runs_without_django(live_server, executor_user, world, tmp_path):
 
     assert result.returncode == 0, result.stderr
     assert result.stdout == "RUNNING\n"
+
+
+# -- what a server takes: request lines and bodies --------------------------------------------
+
+
+@pytest.fixture
+def gunicorn(gunicorn_url, executor_user):
+    """A RestConnector speaking to gunicorn (tests/rest_support.py), as in production."""
+    _, secret = make_token(executor_user, "gunicorn")
+    return RestConnector(gunicorn_url, secret, backoff=0.01)
+
+
+def test_it_keeps_its_request_line_budget_below_gunicorns_limit():
+    from gunicorn.config import LimitRequestLine
+
+    assert REQUEST_LINE_BUDGET < LimitRequestLine.default  # 4,094 bytes
+
+
+def test_it_reads_the_results_of_any_number_of_jobs_in_requests_gunicorn_takes(gunicorn, world):
+    # 500 four-digit ids made a URL of 4.6 KB: gunicorn answered 414. Long ids too.
+    for step in range(3):
+        DjangoConnector().save_intermediate_result(world.jid, step / 10)
+    for jids in ([world.jid, *range(1000, 1500)], [*range(2**63 - 2000, 2**63), world.jid]):
+        assert gunicorn.get_intermediate_results_jobs(jids) == {world.jid: [0.0, 0.1, 0.2]}
+
+
+def test_it_splits_a_list_of_ids_over_as_few_requests_as_fit(flaky_proxy, executor_user, world):
+    proxy = flaky_proxy()
+    connector = through(proxy, executor_user)
+    prefix = len(f"GET {proxy.url}/api/intermediate-results/? HTTP/1.1")
+    per_request = (REQUEST_LINE_BUDGET - prefix) // len("&jid=1000")
+
+    connector.get_intermediate_results_jobs(list(range(1000, 1000 + 2 * per_request + 1)))
+
+    assert proxy.connections == 3
+
+
+def test_it_offers_resources_whatever_the_length_of_the_blacklist(gunicorn, world):
+    cpus = [make_resource("cpu") for _ in range(3)]
+    django = DjangoConnector()
+    for blacklist in (
+        [cpus[0].pk, *range(1000, 1500)],  # 2.8 KB in a URL
+        [cpus[0].pk, *range(2**63 - 10_000, 2**63 - 1)],  # 200 KB
+        [cpu.pk for cpu in cpus] + [world.rid],  # all of them: blacklist ignored
+        [2**70],  # matches nothing, but is a blacklist: the type must equal rtype
+    ):
+        for rtype in ("cpu", "gpu,cpu", "tpu"):
+            expected = django.get_available_resource("alice", rtype, blacklist)
+            assert gunicorn.get_available_resource("alice", rtype, blacklist) == expected
+    assert gunicorn.get_available_resource("alice", "cpu", [cpus[0].pk, *range(1000, 1500)]) == [
+        world.rid,
+        cpus[1].pk,
+        cpus[2].pk,
+    ]
+
+
+def test_it_refuses_a_text_too_long_for_a_url_without_sending_it(flaky_proxy, executor_user):
+    proxy = flaky_proxy()
+    connector = through(proxy, executor_user)
+
+    with pytest.raises(InvalidInputError, match="too long to send in a URL"):
+        connector.get_all_experiment("x" * REQUEST_LINE_BUDGET)
+
+    assert proxy.connections == 0
+
+
+def error_message_of(size):
+    """A message that makes log_error_message's body exactly `size` bytes long."""
+    return "x" * (size - len(json.dumps({"msg": ""}).encode()))
+
+
+def test_it_takes_bodies_up_to_the_servers_limit(gunicorn, world, settings):
+    assert MAX_BODY_BYTES == settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+
+    gunicorn.log_error_message(world.eid, error_message_of(MAX_BODY_BYTES))
+
+    assert len(Experiment.objects.get(pk=world.eid).error_msg) > MAX_BODY_BYTES - 20
+
+
+@pytest.mark.parametrize("size", [MAX_BODY_BYTES + 1, 5_000_000, 50_000_000])
+def test_it_refuses_a_body_over_the_servers_limit_without_sending_it(flaky_proxy, executor_user, world, size):
+    proxy = flaky_proxy()
+    connector = through(proxy, executor_user)
+
+    with pytest.raises(InvalidInputError, match=f"body of {size:,} bytes.*at most {MAX_BODY_BYTES:,}"):
+        connector.log_error_message(world.eid, error_message_of(size))
+
+    assert proxy.connections == 0
+    assert Experiment.objects.get(pk=world.eid).error_msg is None
+
+
+def test_it_reads_the_answer_the_server_gave_before_the_body_was_sent_whole(gunicorn, world, monkeypatch):
+    # As a client whose limit is not the server's: gunicorn's Django answers 400 without
+    # reading the body and closes; the rest of the body meets a broken pipe.
+    monkeypatch.setattr("tracking.client.MAX_BODY_BYTES", 100_000_000, raising=False)
+    gunicorn.retries = 0
+
+    with pytest.raises(InvalidInputError, match="DATA_UPLOAD_MAX_MEMORY_SIZE"):
+        gunicorn.log_error_message(world.eid, "x" * 20_000_000)
+
+    assert Experiment.objects.get(pk=world.eid).error_msg is None
+
+
+def test_it_reads_a_proxys_refusal_of_a_large_body_without_retrying(early_answer, executor_user):
+    proxy = early_answer(413, "Request Entity Too Large", b"<html><h1>413 Request Entity Too Large</h1></html>", "text/html")
+    connector = through(proxy, executor_user)
+
+    with pytest.raises(InvalidInputError, match="too large for the server .*413"):
+        connector.log_error_message(1, "x" * 2_000_000)
+
+    assert proxy.connections == 1
+
+
+def test_it_reads_a_refusal_that_came_before_the_body_was_sent(early_answer, executor_user):
+    refusal = json.dumps({"detail": "Invalid token.", "errors": {}}).encode()
+    server = early_answer(401, "Unauthorized", refusal)
+    connector = through(server, executor_user)
+
+    with pytest.raises(AccessDeniedError, match="Invalid token"):
+        connector.save_intermediate_results([{"jid": 1, "score": "x" * 2_000_000}])
+
+    assert server.connections == 1
+
+
+def test_it_splits_a_batch_over_bodies_the_server_takes(flaky_proxy, executor_user, world):
+    proxy = flaky_proxy()
+    connector = through(proxy, executor_user)
+    texts = [f"{step:03}" + "x" * 100_000 for step in range(40)]  # 4 MB in all
+
+    irids = connector.save_intermediate_results([{"jid": world.jid, "score": text} for text in texts])
+
+    assert proxy.connections == 2
+    assert list(IntermediateResult.objects.order_by("number").values_list("pk", "score_text")) == list(
+        zip(irids, texts)
+    )
+
+
+def test_it_sends_nothing_of_a_batch_with_a_result_too_large_for_a_body(flaky_proxy, executor_user, world):
+    proxy = flaky_proxy()
+    connector = through(proxy, executor_user)
+    results = [{"jid": world.jid, "score": 0.5}, {"jid": world.jid, "score": "x" * MAX_BODY_BYTES}]
+
+    with pytest.raises(InvalidInputError, match="result 1 is too large"):
+        connector.save_intermediate_results(results)
+
+    assert proxy.connections == 0
+    assert not IntermediateResult.objects.exists()

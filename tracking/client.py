@@ -13,7 +13,16 @@ Failures are never silent. A connection error, a timeout or a 502/503/504 is ret
 with exponential backoff, a bounded number of times; then the call raises BackendError
 naming the URL and the cause. Retrying a write never writes twice: each write carries an
 ``Idempotency-Key`` made once per call, and the server answers a retry of a write it has
-already carried out with the response it gave the first time.
+already carried out with the response it gave the first time. A refusal (any other 4xx)
+is never retried, even when it comes before the whole body was sent: the client stops
+sending and reads it.
+
+Every request fits what a server takes: its request line (method, URL, HTTP version) at
+most REQUEST_LINE_BUDGET bytes, its body at most MAX_BODY_BYTES (the server's
+DATA_UPLOAD_MAX_MEMORY_SIZE). Long id lists are split over several requests
+(get_intermediate_results_jobs) or sent in a body (get_available_resource's blacklist), a
+batch of results over several bodies; a single argument too large for either limit is
+refused with InvalidInputError before anything is sent.
 
 Values on the wire: ids and counts are JSON integers; a score is a JSON number, a text, or
 null, with NaN and the infinities as the texts 'nan', 'inf' and '-inf' (tracking.scores'
@@ -22,17 +31,19 @@ stored as that number by both connectors, so this loses nothing.
 """
 
 import functools
+import http.client
 import json
 import os
 import random
 import socket
 import time
+import urllib.request
 import uuid
 from collections.abc import Mapping
 from http.client import HTTPException
 from urllib.error import HTTPError, URLError
 from urllib.parse import urlencode, urlsplit
-from urllib.request import HTTPRedirectHandler, Request, build_opener
+from urllib.request import HTTPHandler, HTTPRedirectHandler, Request, build_opener
 
 from tracking.interface import BackendError, ConnectorClosedError, ConnectorError, InvalidInputError, NotFoundError
 from tracking.interface import ID_RANGE, AbstractConnector, parse_experiment_call
@@ -47,8 +58,19 @@ from tracking.scores import ScoreTypeError, from_wire, to_wire
 TOKEN_VARIABLE = "AUPSITE_TOKEN"
 # Answers of a proxy or a server that is restarting or overloaded: worth another try.
 RETRY_STATUSES = (502, 503, 504)
-# The server takes at most this many job ids per request (GET /api/intermediate-results/).
+# The longest request line sent (b"GET /api/...?jid=1&jid=2 HTTP/1.1", the whole URL
+# counted, as a request line to a proxy carries it): about half of gunicorn's limit (4,094 bytes,
+# the smallest of the servers and proxies aupsite runs behind; a longer line gets 414),
+# so that a proxy that lengthens the URL on its way still passes it.
+REQUEST_LINE_BUDGET = 2048
+# The largest body sent: the server's DATA_UPLOAD_MAX_MEMORY_SIZE (Django's default, 2.5
+# MiB), beyond which it answers 400 without reading the body.
+MAX_BODY_BYTES = 2_621_440
+# The server takes at most this many job ids per request (GET /api/intermediate-results/;
+# Django reads at most 1,000 query parameters); fewer fit REQUEST_LINE_BUDGET anyway.
 JIDS_PER_REQUEST = 500
+# Query room a page's cursor takes in a read that follows pages: &after_jid=N&after_step=M.
+CURSOR_ROOM = len(f"&after_jid={-(2**63)}&after_step={-(2**63)}")
 BATCH_SIZE = 1000
 
 
@@ -61,6 +83,54 @@ class _NoRedirects(HTTPRedirectHandler):
     # A redirect would turn a POST into a GET and lose the write: fail loudly instead.
     def redirect_request(self, req, fp, code, msg, headers, newurl):
         raise HTTPError(req.full_url, code, f"redirected to {newurl}; use that address as base_url", headers, fp)
+
+
+class _ReadsEarlyAnswers:
+    """An HTTP connection that reads the server's answer when the server stops reading the
+    body before it has all of it (a 400 for a body over its limit, a 401, a proxy's 413):
+    the answer is there, ahead of the broken pipe that sending more ends in."""
+
+    _send_error = None
+
+    def send(self, data):
+        if self._send_error is not None:
+            return  # the server is no longer reading: the rest of the body goes nowhere
+        if self.sock is None:
+            self.connect()  # failing to connect is no answer: raised as it is
+        try:
+            super().send(data)
+        except ConnectionError as error:  # BrokenPipeError, ConnectionResetError
+            self._send_error = error
+
+    def getresponse(self):
+        try:
+            return super().getresponse()
+        except (OSError, HTTPException):
+            if self._send_error is None:
+                raise
+            raise self._send_error from None  # no answer after all: the connection broke
+
+
+class _HTTPConnection(_ReadsEarlyAnswers, http.client.HTTPConnection):
+    pass
+
+
+class _HTTPHandler(HTTPHandler):
+    def http_open(self, req):
+        return self.do_open(_HTTPConnection, req)
+
+
+_HANDLERS = [_NoRedirects, _HTTPHandler]
+if hasattr(http.client, "HTTPSConnection"):  # a Python built without ssl has neither
+
+    class _HTTPSConnection(_ReadsEarlyAnswers, http.client.HTTPSConnection):
+        pass
+
+    class _HTTPSHandler(urllib.request.HTTPSHandler):
+        def https_open(self, req):
+            return self.do_open(_HTTPSConnection, req, context=self._context)
+
+    _HANDLERS.append(_HTTPSHandler)
 
 
 def _method(allowed_when_closed=False):
@@ -122,7 +192,7 @@ class RestConnector(AbstractConnector):
         # resources it takes, so that free_all_resources frees only those.
         self.connector_id = uuid.uuid4().hex
         self._token = token
-        self._opener = build_opener(_NoRedirects)
+        self._opener = build_opener(*_HANDLERS)
         self._closed = False
 
     def __repr__(self):
@@ -130,11 +200,22 @@ class RestConnector(AbstractConnector):
 
     # -- HTTP ----------------------------------------------------------------------------------
 
-    def _call(self, method, path, body=None, query=None):
-        """Send one request, retrying as the class says; return the decoded JSON body (or None)."""
+    def _call(self, method, path, body=None, query=None, write=None):
+        """Send one request, retrying as the class says; return the decoded JSON body (or None).
+
+        A request over REQUEST_LINE_BUDGET or MAX_BODY_BYTES is InvalidInputError, and
+        nothing is sent. Every method but GET is a write (it carries an Idempotency-Key)
+        unless `write` is False: a read whose arguments go in a body.
+        """
         url = self.api_url + path
         if query:
             url += "?" + urlencode(query, doseq=True)
+        length = _request_line_length(method, url)
+        if length > REQUEST_LINE_BUDGET:
+            raise InvalidInputError(
+                f"{method} {self.api_url}{path}: an argument is too long to send in a URL (a request line of "
+                f"{length:,} bytes; at most {REQUEST_LINE_BUDGET:,})"
+            )
         headers = {
             "Authorization": f"Bearer {self._token}",
             "Accept": "application/json",
@@ -143,9 +224,16 @@ class RestConnector(AbstractConnector):
         }
         data = None
         if body is not None:
-            data = json.dumps(body, allow_nan=False).encode("utf-8")
+            data = _encode(body)
+            if len(data) > MAX_BODY_BYTES:
+                raise InvalidInputError(
+                    f"{method} {url}: too large to send: a body of {len(data):,} bytes, and the server takes at most "
+                    f"{MAX_BODY_BYTES:,}"
+                )
             headers["Content-Type"] = "application/json"
-        if method != "GET":
+        if write is None:
+            write = method != "GET"
+        if write:
             # One key for every try of this write: the server carries it out once.
             headers["Idempotency-Key"] = uuid.uuid4().hex
         delay = self.backoff
@@ -388,12 +476,14 @@ class RestConnector(AbstractConnector):
     def get_available_resource(self, username, rtype, rid_blacklist=None):
         if not check_resource_query(rtype, rid_blacklist):
             return []
-        query = {"rtype": rtype}
+        body = {"rtype": rtype, "blacklist": []}
         if rid_blacklist:
             # Ids that match nothing are left out; a blacklist of only those is still one
             # (it makes the type match exactly), so it is sent as an id no row has.
-            query["blacklist"] = lookup_ids(rid_blacklist, "rid_blacklist", "a blacklisted rid") or [ID_RANGE[-1]]
-        return self._get("resources/available/", query)["rids"]
+            blacklist = sorted(set(lookup_ids(rid_blacklist, "rid_blacklist", "a blacklisted rid")))
+            body["blacklist"] = blacklist or [ID_RANGE[-1]]
+        # In a body, not a query: a blacklist needs all of its ids at once, more than a URL holds.
+        return self._call("POST", "resources/available/", body, write=False)["rids"]
 
     @_method()
     def take_available_resource(self, rid):
@@ -422,7 +512,9 @@ class RestConnector(AbstractConnector):
         Not part of the interface: for executors that report faster than one request a
         step. Each result is a dict with ``jid`` and ``score`` and, for labeled results of
         the same step, ``scores`` and optionally ``labels`` (as save_multiple_results).
-        Sent in requests of 1000 results, each all or nothing.
+        Sent in requests of at most BATCH_SIZE results and MAX_BODY_BYTES, each all or
+        nothing; a result too large for a request of its own is InvalidInputError, before
+        any is sent.
         """
         items = []
         for result in results:
@@ -439,8 +531,8 @@ class RestConnector(AbstractConnector):
                 item["labels"] = labels
             items.append(item)
         irids = []
-        for start in range(0, len(items), BATCH_SIZE):
-            irids += self._post("intermediate-results/batch/", {"results": items[start : start + BATCH_SIZE]})["irids"]
+        for batch in _batches(items):
+            irids += self._post("intermediate-results/batch/", {"results": batch})["irids"]
         return irids
 
     @_method()
@@ -458,9 +550,27 @@ class RestConnector(AbstractConnector):
     def get_intermediate_results_jobs(self, jids):
         jids = sorted(set(lookup_ids(jids, "jids", "jid")))
         curves = {}
-        for start in range(0, len(jids), JIDS_PER_REQUEST):
-            _add_curves(curves, self._get_curves("intermediate-results/", {"jid": jids[start : start + JIDS_PER_REQUEST]}))
+        # The union of per-job reads: as many requests as the ids need to fit the budget,
+        # each followed through its pages (whose cursor the query then carries too).
+        for chunk in self._query_chunks("intermediate-results/", "jid", jids, JIDS_PER_REQUEST, CURSOR_ROOM):
+            _add_curves(curves, self._get_curves("intermediate-results/", {"jid": chunk}))
         return curves
+
+    def _query_chunks(self, path, name, ids, most, reserve=0):
+        """`ids` in consecutive lists of at most `most`, each short enough that a GET of
+        `path` with it as the query parameter `name`, and `reserve` bytes more of query,
+        keeps REQUEST_LINE_BUDGET."""
+        room = REQUEST_LINE_BUDGET - reserve - _request_line_length("GET", f"{self.api_url}{path}?")
+        chunk, used = [], 0
+        for number in ids:
+            size = len(f"&{name}={number}")
+            if chunk and (used + size > room or len(chunk) == most):
+                yield chunk
+                chunk, used = [], 0
+            chunk.append(number)
+            used += size
+        if chunk:
+            yield chunk
 
     @_method()
     def get_intermediate_results_experiment(self, eid, status):
@@ -496,6 +606,40 @@ def _add_curves(curves, answers):
     return curves
 
 
+def _encode(body):
+    return json.dumps(body, allow_nan=False).encode("utf-8")
+
+
+def _request_line_length(method, url):
+    return len(f"{method} {url} HTTP/1.1".encode("utf-8"))
+
+
+# Bytes of a batch's body around its results: {"results": [...]}, and between two of them.
+_BATCH_ENVELOPE, _BATCH_SEPARATOR = len(_encode({"results": []})), len(", ")
+
+
+def _batches(items):
+    """`items` (encodable results) in consecutive lists of at most BATCH_SIZE whose body
+    {"results": [...]} keeps MAX_BODY_BYTES; InvalidInputError, before any list is
+    given, for an item too large for a body of its own."""
+    sizes = [len(_encode(item)) for item in items]
+    for index, size in enumerate(sizes):
+        if _BATCH_ENVELOPE + size > MAX_BODY_BYTES:
+            raise InvalidInputError(
+                f"save_intermediate_results: result {index} is too large to send ({size:,} bytes; a request "
+                f"takes at most {MAX_BODY_BYTES:,})"
+            )
+    batch, used = [], _BATCH_ENVELOPE
+    for item, size in zip(items, sizes):
+        if batch and (len(batch) == BATCH_SIZE or used + _BATCH_SEPARATOR + size > MAX_BODY_BYTES):
+            yield batch
+            batch, used = [], _BATCH_ENVELOPE
+        used += size + (_BATCH_SEPARATOR if batch else 0)
+        batch.append(item)
+    if batch:
+        yield batch
+
+
 def _decode(raw):
     if not raw:
         return None
@@ -523,6 +667,10 @@ def _decode_error(error):
 
 def _error(method, url, status, payload, attempts):
     detail = str(payload.get("detail", ""))
+    if status == 413:
+        # A proxy in front of the server that takes less than MAX_BODY_BYTES: the call is
+        # too large for this site, and sending it again cannot help.
+        return InvalidInputError(f"{method} {url}: too large for the server (HTTP 413: {detail})")
     if payload.get("foreign"):
         return BackendError(f"{method} {url}: HTTP {status} from something that is not aupsite's API: {detail}")
     if status == 400:

@@ -24,6 +24,7 @@ from tracking.api.fields import (
     QueryTextField,
     ScoreField,
     TextField,
+    storable_text_problem,
 )
 
 
@@ -588,6 +589,24 @@ class ResourceTypesOut(serializers.Serializer):
 class AvailableQueryIn(serializers.Serializer):
     rtype = QueryTextField(required=False, max_length=1000, trim_whitespace=False)
     blacklist = serializers.ListField(child=IdQueryField(), required=False, default=list, max_length=1000)
+
+
+# get_available_resource's blacklist in a body: far more ids than a URL holds (about 80
+# to 400 there), and few enough that the database takes them as one statement's parameters.
+MAX_BLACKLIST = 10_000
+
+
+class AvailableIn(serializers.Serializer):
+    rtype = StrictCharField(
+        required=False, allow_null=True, allow_blank=True, trim_whitespace=False, help_text="null or absent: none."
+    )
+    blacklist = serializers.ListField(child=IdField(), required=False, default=list, max_length=MAX_BLACKLIST)
+
+    def validate_rtype(self, value):
+        problem = value and storable_text_problem(value)
+        if problem:
+            raise serializers.ValidationError(f"A text that {problem}.")
+        return value
 
 
 class RidsOut(serializers.Serializer):

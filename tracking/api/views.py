@@ -794,7 +794,26 @@ def list_available_resources(request):
     return Response(s.RidsOut({"rids": rids}).data)
 
 
-resources_available = route("resources_available", GET=list_available_resources)
+@resource_docs(
+    # Not in the docstring: the limit comes from the serializer. write=True only documents
+    # what every POST takes (an Idempotency-Key, honoured as for a write).
+    description=(
+        "The GET's answer, for a blacklist longer than a URL can carry: the body is "
+        f'{{"rtype": ..., "blacklist": [rids]}}, at most {s.MAX_BLACKLIST:,} rids. A read: it changes '
+        "nothing, and needs no Idempotency-Key."
+    ),
+    request=s.AvailableIn,
+    ok=s.RidsOut,
+    write=True,
+)
+def find_available_resources(request):
+    """Free resources for a type, the blacklist in the body (get_available_resource)"""
+    query = valid(s.AvailableIn, request.data)
+    rids = connector_for(request).get_available_resource(None, query.get("rtype"), query["blacklist"] or None)
+    return Response(s.RidsOut({"rids": rids}).data)
+
+
+resources_available = route("resources_available", GET=list_available_resources, POST=find_available_resources)
 
 
 @resource_docs(ok=s.TakenOut, write=True, errors=(404,), params=[CONNECTOR_ID])
