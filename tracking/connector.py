@@ -37,7 +37,7 @@ from django.utils import timezone
 
 from tracking.scores import ScoreTypeError, decode_score, encode_score
 from tracking.interface import BackendError, ConnectorClosedError, ConnectorError, InvalidInputError, NotFoundError
-from tracking.interface import AbstractConnector, parse_experiment_call
+from tracking.interface import AbstractConnector, config_label_names, parse_experiment_call
 from tracking.interface import check_experiment_status, check_job_status, check_text
 from tracking.interface import check_labels, check_num_labels, check_scores
 from tracking.interface import check_resource_query, check_results_query, lookup_ids
@@ -55,7 +55,6 @@ from tracking.models import (
     Resource,
     ResourceStatus,
     ResultLabel,
-    config_label_names,
     json_value,
 )
 

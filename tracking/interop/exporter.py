@@ -30,7 +30,7 @@ from pathlib import Path
 
 from django.contrib.auth import get_user_model
 
-from tracking.interface import ID_RANGE
+from tracking.interface import ID_RANGE, config_label_names
 from tracking.interop import schema
 from tracking.models import (
     Experiment,
@@ -40,7 +40,6 @@ from tracking.models import (
     MultipleResult,
     Resource,
     ResultLabel,
-    config_label_names,
 )
 
 BATCH_SIZE = 2000
