@@ -177,11 +177,13 @@ class _Import:
             self.fail(where, f"{column}: {exc}")
 
     def score(self, value, where, column):
+        if isinstance(value, str):
+            self.storable(value, where, column)  # named by its column, before encode_score's own words
         try:
             number, text = encode_score(value)
         except ScoreTypeError:
             self.fail(where, f"{column} must be a number, text or NULL, not {type(value).__name__}")
-        return number, self.storable(text, where, column)
+        return number, text
 
     def json_object(self, value, where, column, any_value=False):
         """The JSON text `value` parsed: an object ({} for NULL), or with `any_value` any
