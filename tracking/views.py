@@ -52,6 +52,15 @@ JOB_CURVE_BUDGET = 500
 JOB_ATTEMPTS_SHOWN = 100
 # Hyperparameter columns of the jobs table.
 MAX_PARAM_COLUMNS = 12
+# What a page shows of an experiment, whatever it holds (existing data and imports may
+# hold far more labels than may be recorded now): the labels shown as columns of the
+# jobs table, entries of the series menu and final values of a job page (the first by
+# order; a note says how many are not shown and where to read them all), and the
+# entries of a configuration shown (parameters, other settings, a job's
+# configuration). A value longer than MAX_VALUE_CHARS is cut (templatetags/dashboard.py).
+MAX_LABEL_COLUMNS = 20
+MAX_CONFIG_ENTRIES = 50
+MAX_VALUE_CHARS = 200
 # Rows of the tables under the history and parameter charts (the charts draw them all).
 CHART_TABLE_ROWS = 200
 # What charts.js must keep to, sent in every chart payload so that no limit is typed
@@ -196,6 +205,21 @@ def _visible_experiment(request, eid):
     return experiment
 
 
+def _shown_labels(experiment):
+    """The labels a page shows (the first MAX_LABEL_COLUMNS by order) and how many the
+    experiment has. One query; two when it has more."""
+    labels = list(experiment.result_labels.order_by("label_order")[: MAX_LABEL_COLUMNS + 1])
+    if len(labels) <= MAX_LABEL_COLUMNS:
+        return labels, len(labels)
+    return labels[:MAX_LABEL_COLUMNS], experiment.result_labels.count()
+
+
+def _final_values(experiment_id, job_ids, labels):
+    """{job id: {label order: value}} of the final values of `labels` only. One query."""
+    orders = [label.label_order for label in labels]
+    return MultipleResult.objects.filter(label_order__in=orders).final_values(experiment_id, job_ids)
+
+
 def _hx_target(request):
     return request.headers.get("HX-Target") if request.headers.get("HX-Request") == "true" else None
 
@@ -288,9 +312,10 @@ def _summary_context(experiment):
     }
 
 
-def _jobs_table_context(request, experiment, labels):
+def _jobs_table_context(request, experiment, labels, labels_total):
     """The jobs table's page, sorted and filtered from the query string. Three queries
-    (count, page, final labeled values)."""
+    (count, page, final labeled values). `labels` are the labels shown as columns, of
+    `labels_total`."""
     status = _query_choice(request, "status", (*JobStatus.values, JobQuerySet.NO_STATUS), "")
     # Newest first by default: while an experiment runs, its moving jobs are on page 1.
     sort = _query_choice(request, "sort", JobQuerySet.TABLE_SORTS, "-id")
@@ -300,9 +325,11 @@ def _jobs_table_context(request, experiment, labels):
     params = []
     for job in jobs:
         for key in job.config if isinstance(job.config, dict) else ():
+            if len(params) == MAX_PARAM_COLUMNS:
+                break
             if key not in params:
                 params.append(key)
-    finals = MultipleResult.objects.final_values(experiment.pk, [job.pk for job in jobs]) if labels and jobs else {}
+    finals = _final_values(experiment.pk, [job.pk for job in jobs], labels) if labels and jobs else {}
     for job in jobs:
         job.param_values = [job.config.get(name, "") if isinstance(job.config, dict) else "" for name in params]
         values = finals.get(job.pk, {})
@@ -311,8 +338,10 @@ def _jobs_table_context(request, experiment, labels):
         "experiment": experiment,
         "page": page,
         "jobs": jobs,
-        "params": params[:MAX_PARAM_COLUMNS],
+        "params": params,
         "labels": labels,
+        "labels_total": labels_total,
+        "labels_hidden": labels_total - len(labels),
         "table_status": status,
         "table_sort": sort,
         "job_statuses": [*JobStatus.values, JobQuerySet.NO_STATUS],
@@ -323,17 +352,22 @@ def _jobs_table_context(request, experiment, labels):
 def _config_context(experiment):
     config = experiment.config if isinstance(experiment.config, dict) else {}
     parameters = []
-    for entry in config.get("parameter_config") or []:
+    entries = config.get("parameter_config")
+    entries = entries if isinstance(entries, list) else []
+    for entry in entries[:MAX_CONFIG_ENTRIES]:
         if isinstance(entry, dict):
             parameters.append(
                 {
                     "name": entry.get("name", "?"),
                     "type": entry.get("type", ""),
                     "range": entry.get("range", entry.get("choices", entry.get("values", ""))),
-                    "extra": {k: v for k, v in entry.items() if k not in ("name", "type", "range", "choices", "values")},
+                    "extra": _first_entries(
+                        {k: v for k, v in entry.items() if k not in ("name", "type", "range", "choices", "values")}
+                    ),
                 }
             )
     known = {"name", "proposer", "target", "n_samples", "script", "parameter_config", "workingdir", "resource"}
+    other = [key for key in config if key not in known]
     return {
         "proposer": config.get("proposer"),
         "target": "min" if not experiment.maximize else "max",
@@ -341,8 +375,15 @@ def _config_context(experiment):
         "workingdir": config.get("workingdir"),
         "resource": config.get("resource"),
         "parameters": parameters,
-        "other": {k: v for k, v in config.items() if k not in known},
+        "parameters_total": len(entries),
+        "parameters_hidden": max(len(entries) - MAX_CONFIG_ENTRIES, 0),
+        "other": {key: config[key] for key in other[:MAX_CONFIG_ENTRIES]},
+        "other_hidden": max(len(other) - MAX_CONFIG_ENTRIES, 0),
     }
+
+
+def _first_entries(mapping):
+    return dict(list(mapping.items())[:MAX_CONFIG_ENTRIES])
 
 
 @require_GET
@@ -352,9 +393,11 @@ def experiment_detail(request, eid):
     if target == "summary":
         response = render(request, "tracking/_experiment_summary.html", _summary_context(experiment))
         return _stop_polling_when_ended(request, response, experiment.ended)
-    labels = list(experiment.result_labels.all())
+    labels, labels_total = _shown_labels(experiment)
     if target == "jobs":
-        response = render(request, "tracking/_jobs_table.html", _jobs_table_context(request, experiment, labels))
+        response = render(
+            request, "tracking/_jobs_table.html", _jobs_table_context(request, experiment, labels, labels_total)
+        )
         return _stop_polling_when_ended(request, response, experiment.ended)
     try:
         payload = chart_payload(experiment, labels, series="score")
@@ -362,7 +405,7 @@ def experiment_detail(request, eid):
         raise Http404(str(exc)) from None
     context = {
         **_summary_context(experiment),
-        **_jobs_table_context(request, experiment, labels),
+        **_jobs_table_context(request, experiment, labels, labels_total),
         "config": _config_context(experiment),
         "chart_payload": payload,
         "can_change": experiment.is_changeable_by(request.user),
@@ -522,7 +565,7 @@ def experiment_charts(request, eid):
             raise BadRequest("series must be 'score' or a label number")
         payload = chart_payload(
             experiment,
-            list(experiment.result_labels.all()),
+            _shown_labels(experiment)[0],
             series=series or "score",
             show_all=show_all,
             selected=selected,
@@ -559,8 +602,11 @@ def job_payload(job, labels):
     labeled curves: longest, rows)."""
     cursor = IntermediateResult.objects.cursor()
     score = charts.curves(IntermediateResult.objects.curve_rows([job.pk], JOB_CURVE_BUDGET), JOB_CURVE_BUDGET)
+    orders = [label.label_order for label in labels]
     labeled = charts.curves(
-        MultipleResult.objects.filter(job_id=job.pk).curve_rows([job.pk], JOB_CURVE_BUDGET, partition=("label_order",)),
+        MultipleResult.objects.filter(job_id=job.pk, label_order__in=orders).curve_rows(
+            [job.pk], JOB_CURVE_BUDGET, partition=("label_order",)
+        ),
         JOB_CURVE_BUDGET,
     ) if labels else {}
     names = {label.label_order: label.name for label in labels}
@@ -568,14 +614,15 @@ def job_payload(job, labels):
     return {"ended": not _job_live(job), "cursor": cursor, "series": series}
 
 
-def _job_context(job, labels):
-    """The job page's summary: attempts with their timeline, final labeled results.
-    Two queries (attempts with resources, final values)."""
+def _job_context(job, labels, labels_total):
+    """The job page's summary: attempts with their timeline, final values of `labels`
+    (the labels shown, of `labels_total`). Two queries (attempts with resources, final
+    values)."""
     attempts = list(job.attempts.select_related("resource").order_by("number")[:JOB_ATTEMPTS_SHOWN])
     now = timezone.now()
     for attempt in attempts:
         attempt.duration = (attempt.end_time - attempt.start_time) if attempt.start_time and attempt.end_time else None
-    finals = MultipleResult.objects.final_values(job.experiment_id, [job.pk]).get(job.pk, {})
+    finals = _final_values(job.experiment_id, [job.pk], labels).get(job.pk, {})
     started = [a for a in attempts if a.start_time]
     timeline = []
     if started:
@@ -596,6 +643,10 @@ def _job_context(job, labels):
         "timeline": timeline,
         "timeline_height": 2 * len(timeline),
         "final_values": [(label.name, finals.get(label.label_order)) for label in labels],
+        "labels_total": labels_total,
+        "labels_hidden": labels_total - len(labels),
+        "config_items": list(job.config.items())[:MAX_CONFIG_ENTRIES] if isinstance(job.config, dict) else [],
+        "config_hidden": max(len(job.config) - MAX_CONFIG_ENTRIES, 0) if isinstance(job.config, dict) else 0,
         "duration": ((job.end_time or now) - job.start_time) if job.start_time else None,
         "polling": _job_live(job),
         "poll_seconds": POLL_SECONDS,
@@ -605,8 +656,8 @@ def _job_context(job, labels):
 @require_GET
 def job_detail(request, jid):
     job = _visible_job(request, jid)
-    labels = list(job.experiment.result_labels.all())
-    context = _job_context(job, labels)
+    labels, labels_total = _shown_labels(job.experiment)
+    context = _job_context(job, labels, labels_total)
     if _hx_target(request) == "job-summary":
         response = render(request, "tracking/_job_summary.html", context)
         return _stop_polling_when_ended(request, response, not _job_live(job))
@@ -630,7 +681,7 @@ def job_chart(request, jid):
         return JsonResponse({"error": str(exc)}, status=400)
     if since is not None and _job_live(job) and not IntermediateResult.objects.filter(job_id=job.pk, pk__gt=since).exists():
         return JsonResponse({"unchanged": True, "ended": False, "cursor": since})
-    return JsonResponse(job_payload(job, list(job.experiment.result_labels.all())))
+    return JsonResponse(job_payload(job, _shown_labels(job.experiment)[0]))
 
 
 # -- resources page --------------------------------------------------------------------
