@@ -14,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from tests.factories import make_jobs, make_user
-from tracking.models import Experiment, MultipleResult, ResultLabel
+from tracking.models import Experiment, JobAttempt, MultipleResult, ResultLabel
 
 pytestmark = pytest.mark.django_db
 
@@ -24,7 +24,7 @@ MAX_PAGE_BYTES = 200_000
 
 def make_big_experiment(owner, size, name):
     """A running experiment of `size` labels, parameters, other settings and job config
-    keys, with 3 jobs holding a final value for every label."""
+    keys, with 3 jobs holding a final value for every label, the first of `size` attempts."""
     names = [f"label-{index:06d}" for index in range(size)]
     config = {
         "name": name,
@@ -49,6 +49,9 @@ def make_big_experiment(owner, size, name):
             MultipleResult(job=job, experiment=experiment, label_order=order, value=0.5, is_last=True, receive_time=now)
             for order in range(1, size + 1)
         )
+    JobAttempt.objects.bulk_create(
+        JobAttempt(job=jobs[0], number=number, start_time=now, end_time=now) for number in range(1, size)
+    )
     experiment.error_msg = "e" * (60 * size)
     experiment.save(update_fields=["error_msg"])
     return experiment, jobs[0]

@@ -43,6 +43,7 @@ from tracking.templatetags.dashboard import clip
 # names (the rest on the labels' own changelist, paged) and this many characters of a
 # configuration. No inline lists labels: an experiment may hold 200,000 of them.
 ADMIN_LABELS_SHOWN = 50
+ADMIN_ATTEMPTS_SHOWN = 50
 ADMIN_CONFIG_CHARS = 10_000
 
 # The admin's login is rate-limited like the site's; this form gives the message.
@@ -375,6 +376,12 @@ class JobAttemptInline(admin.TabularInline):
     readonly_fields = fields
     can_delete = False
     ordering = ["number"]
+    verbose_name_plural = f"attempts (the first {ADMIN_ATTEMPTS_SHOWN}; all of them: GET /api/jobs/<id>/attempts/)"
+
+    def get_queryset(self, request):
+        # Attempts are numbered 0, 1, ... per job: the first ADMIN_ATTEMPTS_SHOWN, without
+        # a slice (the inline's formset filters the queryset by job afterwards).
+        return super().get_queryset(request).filter(number__lt=ADMIN_ATTEMPTS_SHOWN).select_related("resource")
 
     def has_add_permission(self, request, obj=None):
         return False
