@@ -4,6 +4,8 @@
 Links to the dashboard come from the models' get_absolute_url ("View on site" too).
 """
 
+import json
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
@@ -16,7 +18,7 @@ from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from aupsite.security import AdminLoginForm
 from tracking import recovery
@@ -35,11 +37,24 @@ from tracking.models import (
 )
 from tracking.resources import add_resources, comma_list
 from tracking.scores import decode_score
+from tracking.templatetags.dashboard import clip
+
+# A change page shows a bounded part of what an object holds: at most this many label
+# names (the rest on the labels' own changelist, paged) and this many characters of a
+# configuration. No inline lists labels: an experiment may hold 200,000 of them.
+ADMIN_LABELS_SHOWN = 50
+ADMIN_ATTEMPTS_SHOWN = 50
+ADMIN_CONFIG_CHARS = 10_000
 
 # The admin's login is rate-limited like the site's; this form gives the message.
 admin.site.login_form = AdminLoginForm
 admin.site.site_header = "aupsite administration"
 admin.site.site_title = "aupsite admin"
+
+
+def bounded_json(value):
+    """A JSON value as the admin shows it: indented, cut to ADMIN_CONFIG_CHARS."""
+    return format_html("<pre>{}</pre>", clip(json.dumps(value, indent=2, ensure_ascii=False), ADMIN_CONFIG_CHARS))
 
 
 def admin_link(model, pk, text):
@@ -195,18 +210,32 @@ class ExperimentShareInline(admin.TabularInline):
     verbose_name = "read-only share"
 
 
-class ResultLabelInline(admin.TabularInline):
-    model = ResultLabel
-    extra = 0
-    fields = ["label_order", "name"]
-    readonly_fields = fields
-    can_delete = False
+@admin.register(ResultLabel)
+class ResultLabelAdmin(admin.ModelAdmin):
+    """An experiment's labels, a page at a time (its change page shows the first few and
+    links here, ?experiment__id__exact=<eid>). Read-only: they are the executors' record."""
 
-    def has_add_permission(self, request, obj=None):
+    list_display = ["label_order", "name", "experiment_link"]
+    search_fields = ["name", "=experiment__id"]
+    list_select_related = ["experiment"]
+    ordering = ["experiment", "label_order"]
+    list_per_page = 100
+    fields = ["experiment_link", "label_order", "name"]
+    readonly_fields = fields
+    actions = None
+
+    def has_add_permission(self, request):
         return False
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="experiment", ordering="experiment")
+    def experiment_link(self, label):
+        return admin_link(Experiment, label.experiment_id, str(label.experiment))
 
 
 @admin.register(Experiment)
@@ -218,13 +247,18 @@ class ExperimentAdmin(admin.ModelAdmin):
     list_select_related = ["owner"]
     ordering = ["-id"]
     fields = [
-        "name", "owner", "status", "start_time", "end_time", "error_msg",
-        "job_count", "jobs_link", "dashboard", "config",
+        "name", "owner", "status", "start_time", "end_time", "error_msg_display",
+        "job_count", "jobs_link", "labels", "dashboard", "config_display",
     ]
     # Only the name and the owner are the admin's to change; the rest is the
     # executors' record. Status changes go through the controls or aup_reset.
-    readonly_fields = ["status", "start_time", "end_time", "error_msg", "job_count", "jobs_link", "dashboard", "config"]
-    inlines = [ExperimentShareInline, ResultLabelInline]
+    readonly_fields = [
+        "status", "start_time", "end_time", "error_msg_display", "job_count", "jobs_link", "labels", "dashboard",
+        "config_display",
+    ]
+    # A search box, not a <select> of every user.
+    autocomplete_fields = ["owner"]
+    inlines = [ExperimentShareInline]
     actions = ["delete_selected", "reset_experiments"]
 
     def get_queryset(self, request):
@@ -245,6 +279,26 @@ class ExperimentAdmin(admin.ModelAdmin):
     @admin.display(description="dashboard")
     def dashboard(self, experiment):
         return format_html('<a href="{}">page</a>', experiment.get_absolute_url())
+
+    @admin.display(description="labels")
+    def labels(self, experiment):
+        """The first ADMIN_LABELS_SHOWN label names, and a link to all of them. Two queries."""
+        shown = list(experiment.result_labels.order_by("label_order").values_list("label_order", "name")[:ADMIN_LABELS_SHOWN])
+        if not shown:
+            return "-"
+        total = experiment.result_labels.count()
+        url = reverse("admin:tracking_resultlabel_changelist") + f"?experiment__id__exact={experiment.pk}"
+        names = format_html_join(", ", "{}: {}", shown)
+        more = f"the first {len(shown)} of {total:,}" if total > len(shown) else f"all {total:,}"
+        return format_html('{} <br><a href="{}">{} label(s) in the admin</a> ({} shown)', names, url, total, more)
+
+    @admin.display(description="configuration")
+    def config_display(self, experiment):
+        return bounded_json(experiment.config)
+
+    @admin.display(description="error message")
+    def error_msg_display(self, experiment):
+        return clip(experiment.error_msg, ADMIN_CONFIG_CHARS) if experiment.error_msg else "-"
 
     def get_deleted_objects(self, objs, request):
         """Say what goes with the experiments in a few COUNT queries, whatever their size.
@@ -322,6 +376,12 @@ class JobAttemptInline(admin.TabularInline):
     readonly_fields = fields
     can_delete = False
     ordering = ["number"]
+    verbose_name_plural = f"attempts (the first {ADMIN_ATTEMPTS_SHOWN}; all of them: GET /api/jobs/<id>/attempts/)"
+
+    def get_queryset(self, request):
+        # Attempts are numbered 0, 1, ... per job: the first ADMIN_ATTEMPTS_SHOWN, without
+        # a slice (the inline's formset filters the queryset by job afterwards).
+        return super().get_queryset(request).filter(number__lt=ADMIN_ATTEMPTS_SHOWN).select_related("resource")
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -342,7 +402,7 @@ class JobAdmin(admin.ModelAdmin):
     ordering = ["-id"]
     fields = [
         "experiment_link", "status", "score_display", "start_time", "end_time",
-        "attempt_count", "step_count", "labeled_count", "dashboard", "config",
+        "attempt_count", "step_count", "labeled_count", "dashboard", "config_display",
     ]
     readonly_fields = fields
     inlines = [JobAttemptInline]
@@ -384,6 +444,10 @@ class JobAdmin(admin.ModelAdmin):
     @admin.display(description="dashboard")
     def dashboard(self, job):
         return format_html('<a href="{}">page</a>', job.get_absolute_url())
+
+    @admin.display(description="configuration")
+    def config_display(self, job):
+        return bounded_json(job.config)
 
 
 # -- users ---------------------------------------------------------------------------

@@ -13,6 +13,8 @@ its answers. Polls of an ended experiment (and the table's refresh) are answered
 HTTP 286, which tells htmx to stop polling.
 """
 
+import re
+
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.core.paginator import Paginator
@@ -22,6 +24,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from tracking import charts
+from tracking.api.fields import ID_MAX
 from tracking.models import (
     Experiment,
     ExperimentQuerySet,
@@ -49,6 +52,15 @@ JOB_CURVE_BUDGET = 500
 JOB_ATTEMPTS_SHOWN = 100
 # Hyperparameter columns of the jobs table.
 MAX_PARAM_COLUMNS = 12
+# What a page shows of an experiment, whatever it holds (existing data and imports may
+# hold far more labels than may be recorded now): the labels shown as columns of the
+# jobs table, entries of the series menu and final values of a job page (the first by
+# order; a note says how many are not shown and where to read them all), and the
+# entries of a configuration shown (parameters, other settings, a job's
+# configuration). A value longer than MAX_VALUE_CHARS is cut (templatetags/dashboard.py).
+MAX_LABEL_COLUMNS = 20
+MAX_CONFIG_ENTRIES = 50
+MAX_VALUE_CHARS = 200
 # Rows of the tables under the history and parameter charts (the charts draw them all).
 CHART_TABLE_ROWS = 200
 # What charts.js must keep to, sent in every chart payload so that no limit is typed
@@ -61,8 +73,127 @@ POLL_SECONDS = 2
 STOP_POLLING = 286
 
 
+# -- query values -----------------------------------------------------------------------
+#
+# Every query value of every page, fragment and chart JSON is read by one of the
+# functions below, never by request.GET directly, so that no value reaches a query,
+# a cache key or a template unchecked (a Unicode digit passes str.isdigit(); an id
+# past 2**63 - 1 overflows SQLite's integer; a NUL cannot go to PostgreSQL).
+#
+# What a bad value gets depends on who sent it. The chart JSON endpoints are asked by
+# charts.js with values from a previous answer: a malformed one is a program's mistake,
+# answered 400 with {"error": ...} saying what was expected (BadRequest). Pages and
+# their htmx fragments are URLs a person types, edits or bookmarks: a malformed value
+# is ignored, as if it were absent (the page shows its default), never an error page.
+
+# Ids are 64-bit signed integers in SQLite and PostgreSQL (bigint): the largest id,
+# the API's (its paths' <id:...> converter, which the pages' paths use too).
+MAX_ID = ID_MAX
+# The longest query value read at all (a search, a list of ids); a longer one is
+# malformed. 20 digits and a comma per id of the longest list fit.
+MAX_QUERY_CHARS = 5000
+# A search of the experiments list is cut to this many characters.
+MAX_SEARCH_CHARS = 200
+_ID = re.compile(r"[0-9]{1,19}", re.ASCII)
+# A history version from a previous answer (JobQuerySet.history_counts): four parts,
+# the last an ISO time or empty.
+_HISTORY_VERSION = re.compile(r"[0-9]{1,19}\.[0-9]{1,19}\.[0-9]{1,19}\.[0-9T:.+-]{0,40}", re.ASCII)
+
+
 class BadRequest(Exception):
-    pass
+    """A malformed query value of a JSON endpoint: answered 400 with its message."""
+
+
+def _raw(request, name):
+    """The query value `name` as text, "" when absent; None when it is malformed in a
+    way no parser below accepts (too long, a NUL, a character that is not Unicode)."""
+    value = request.GET.get(name, "")
+    if len(value) > MAX_QUERY_CHARS or "\x00" in value:
+        return None
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # pragma: no cover - Django decodes with replacement characters
+        return None
+    return value
+
+
+def parse_id(text):
+    """`text` as an id (ASCII digits, 0 to MAX_ID), or None."""
+    if text is None or not _ID.fullmatch(text):
+        return None
+    value = int(text)
+    return value if value <= MAX_ID else None
+
+
+def _query_id(request, name):
+    """A page's id filter (e.g. ``owner``): the id, or None when absent or malformed."""
+    return parse_id(_raw(request, name))
+
+
+def _query_choice(request, name, choices, default):
+    """A page's choice (a sort, a status): the value when it is one of `choices`, else `default`."""
+    value = _raw(request, name)
+    return value if value in choices else default
+
+
+def _query_page(request):
+    """A page number for Paginator.get_page: a whole number from 1, else 1 (get_page
+    shows the last page for a number past it)."""
+    number = _query_id(request, "page")
+    return number if number else 1
+
+
+def _query_search(request, name):
+    """A search text: stripped and cut to MAX_SEARCH_CHARS; "" when malformed."""
+    value = _raw(request, name)
+    return (value or "").strip()[:MAX_SEARCH_CHARS]
+
+
+def _json_cursor(request, name):
+    """A JSON endpoint's cursor from a previous answer: an id, None when absent;
+    BadRequest when malformed."""
+    raw = _raw(request, name)
+    if raw == "":
+        return None
+    value = parse_id(raw)
+    if value is None:
+        raise BadRequest(f"{name} must be a cursor from a previous response (a whole number from 0 to {MAX_ID})")
+    return value
+
+
+def _json_id_list(request, name, limit):
+    """A JSON endpoint's comma-separated ids, at most `limit` of them; BadRequest when
+    malformed."""
+    raw = _raw(request, name)
+    if raw is None:
+        raise BadRequest(f"{name} must be a comma-separated list of at most {limit} ids")
+    items = [item.strip() for item in raw.split(",") if item.strip()]
+    if len(items) > limit:
+        raise BadRequest(f"{name} takes at most {limit} ids")
+    values = [parse_id(item) for item in items]
+    if None in values:
+        raise BadRequest(f"{name} must be a comma-separated list of ids (whole numbers from 0 to {MAX_ID})")
+    return values
+
+
+def _json_choice(request, name, choices, default):
+    """A JSON endpoint's choice: `default` when absent; BadRequest when not one of `choices`."""
+    raw = _raw(request, name)
+    if raw == "":
+        return default
+    if raw not in choices:
+        raise BadRequest(f"{name} must be one of {', '.join(choices)}")
+    return raw
+
+
+def _json_history_version(request, name):
+    """The history version of a previous answer, None when absent; BadRequest when malformed."""
+    raw = _raw(request, name)
+    if raw == "":
+        return None
+    if raw is None or not _HISTORY_VERSION.fullmatch(raw):
+        raise BadRequest(f"{name} must be the history_version of a previous response")
+    return raw
 
 
 def _visible_experiment(request, eid):
@@ -74,20 +205,23 @@ def _visible_experiment(request, eid):
     return experiment
 
 
+def _shown_labels(experiment):
+    """The labels a page shows (the first MAX_LABEL_COLUMNS by order) and how many the
+    experiment has. One query; two when it has more."""
+    labels = list(experiment.result_labels.order_by("label_order")[: MAX_LABEL_COLUMNS + 1])
+    if len(labels) <= MAX_LABEL_COLUMNS:
+        return labels, len(labels)
+    return labels[:MAX_LABEL_COLUMNS], experiment.result_labels.count()
+
+
+def _final_values(experiment_id, job_ids, labels):
+    """{job id: {label order: value}} of the final values of `labels` only. One query."""
+    orders = [label.label_order for label in labels]
+    return MultipleResult.objects.filter(label_order__in=orders).final_values(experiment_id, job_ids)
+
+
 def _hx_target(request):
     return request.headers.get("HX-Target") if request.headers.get("HX-Request") == "true" else None
-
-
-def _int_list(raw, name, limit):
-    if not raw:
-        return []
-    try:
-        values = [int(item) for item in raw.split(",") if item.strip()]
-    except ValueError:
-        raise BadRequest(f"{name} must be a comma-separated list of ids") from None
-    if len(values) > limit:
-        raise BadRequest(f"{name} takes at most {limit} ids")
-    return values
 
 
 # -- experiments list ----------------------------------------------------------------
@@ -96,22 +230,17 @@ def _int_list(raw, name, limit):
 @require_GET
 def experiment_list(request):
     visible = Experiment.objects.visible_to(request.user)
-    search = request.GET.get("q", "").strip()
-    status = request.GET.get("status", "")
-    if status not in ExperimentStatus.values:
-        status = ""
-    sort = request.GET.get("sort", "-start")
-    if sort not in ExperimentQuerySet.LIST_SORTS:
-        sort = "-start"
+    search = _query_search(request, "q")
+    status = _query_choice(request, "status", ExperimentStatus.values, "")
+    sort = _query_choice(request, "sort", ExperimentQuerySet.LIST_SORTS, "-start")
     owner_id = None
     owners = []
     if request.user.is_staff:
         # Only staff see other people's experiments, so only they filter by owner.
         owners = list(get_user_model().objects.filter(experiments__in=visible).distinct().order_by("username"))
-        owner_raw = request.GET.get("owner", "")
-        owner_id = int(owner_raw) if owner_raw.isdigit() else None
+        owner_id = _query_id(request, "owner")
     rows = visible.for_list(search=search, status=status, owner_id=owner_id, sort=sort)
-    page = Paginator(rows, EXPERIMENTS_PER_PAGE).get_page(request.GET.get("page"))
+    page = Paginator(rows, EXPERIMENTS_PER_PAGE).get_page(_query_page(request))
     now = timezone.now()
     for experiment in page:
         experiment.jobs_planned = max(experiment.planned_jobs or 0, experiment.jobs_total)
@@ -183,25 +312,24 @@ def _summary_context(experiment):
     }
 
 
-def _jobs_table_context(request, experiment, labels):
+def _jobs_table_context(request, experiment, labels, labels_total):
     """The jobs table's page, sorted and filtered from the query string. Three queries
-    (count, page, final labeled values)."""
-    status = request.GET.get("status", "")
-    if status not in (*JobStatus.values, JobQuerySet.NO_STATUS):
-        status = ""
+    (count, page, final labeled values). `labels` are the labels shown as columns, of
+    `labels_total`."""
+    status = _query_choice(request, "status", (*JobStatus.values, JobQuerySet.NO_STATUS), "")
     # Newest first by default: while an experiment runs, its moving jobs are on page 1.
-    sort = request.GET.get("sort", "-id")
-    if sort not in JobQuerySet.TABLE_SORTS:
-        sort = "-id"
+    sort = _query_choice(request, "sort", JobQuerySet.TABLE_SORTS, "-id")
     rows = experiment.jobs.for_table(status=status, sort=sort, now=timezone.now())
-    page = Paginator(rows, JOBS_PER_PAGE).get_page(request.GET.get("page"))
+    page = Paginator(rows, JOBS_PER_PAGE).get_page(_query_page(request))
     jobs = list(page)
     params = []
     for job in jobs:
         for key in job.config if isinstance(job.config, dict) else ():
+            if len(params) == MAX_PARAM_COLUMNS:
+                break
             if key not in params:
                 params.append(key)
-    finals = MultipleResult.objects.final_values(experiment.pk, [job.pk for job in jobs]) if labels and jobs else {}
+    finals = _final_values(experiment.pk, [job.pk for job in jobs], labels) if labels and jobs else {}
     for job in jobs:
         job.param_values = [job.config.get(name, "") if isinstance(job.config, dict) else "" for name in params]
         values = finals.get(job.pk, {})
@@ -210,10 +338,12 @@ def _jobs_table_context(request, experiment, labels):
         "experiment": experiment,
         "page": page,
         "jobs": jobs,
-        "params": params[:MAX_PARAM_COLUMNS],
+        "params": params,
         # Configs that are not dicts (Auptimizer stores any JSON value) get a column of their own.
         "other_configs": any(not isinstance(job.config, dict) for job in jobs),
         "labels": labels,
+        "labels_total": labels_total,
+        "labels_hidden": labels_total - len(labels),
         "table_status": status,
         "table_sort": sort,
         "job_statuses": [*JobStatus.values, JobQuerySet.NO_STATUS],
@@ -224,17 +354,22 @@ def _jobs_table_context(request, experiment, labels):
 def _config_context(experiment):
     config = experiment.config if isinstance(experiment.config, dict) else {}
     parameters = []
-    for entry in config.get("parameter_config") or []:
+    entries = config.get("parameter_config")
+    entries = entries if isinstance(entries, list) else []
+    for entry in entries[:MAX_CONFIG_ENTRIES]:
         if isinstance(entry, dict):
             parameters.append(
                 {
                     "name": entry.get("name", "?"),
                     "type": entry.get("type", ""),
                     "range": entry.get("range", entry.get("choices", entry.get("values", ""))),
-                    "extra": {k: v for k, v in entry.items() if k not in ("name", "type", "range", "choices", "values")},
+                    "extra": _first_entries(
+                        {k: v for k, v in entry.items() if k not in ("name", "type", "range", "choices", "values")}
+                    ),
                 }
             )
     known = {"name", "proposer", "target", "n_samples", "script", "parameter_config", "workingdir", "resource"}
+    other = [key for key in config if key not in known]
     return {
         "proposer": config.get("proposer"),
         "target": "min" if not experiment.maximize else "max",
@@ -242,8 +377,15 @@ def _config_context(experiment):
         "workingdir": config.get("workingdir"),
         "resource": config.get("resource"),
         "parameters": parameters,
-        "other": {k: v for k, v in config.items() if k not in known},
+        "parameters_total": len(entries),
+        "parameters_hidden": max(len(entries) - MAX_CONFIG_ENTRIES, 0),
+        "other": {key: config[key] for key in other[:MAX_CONFIG_ENTRIES]},
+        "other_hidden": max(len(other) - MAX_CONFIG_ENTRIES, 0),
     }
+
+
+def _first_entries(mapping):
+    return dict(list(mapping.items())[:MAX_CONFIG_ENTRIES])
 
 
 @require_GET
@@ -253,9 +395,11 @@ def experiment_detail(request, eid):
     if target == "summary":
         response = render(request, "tracking/_experiment_summary.html", _summary_context(experiment))
         return _stop_polling_when_ended(request, response, experiment.ended)
-    labels = list(experiment.result_labels.all())
+    labels, labels_total = _shown_labels(experiment)
     if target == "jobs":
-        response = render(request, "tracking/_jobs_table.html", _jobs_table_context(request, experiment, labels))
+        response = render(
+            request, "tracking/_jobs_table.html", _jobs_table_context(request, experiment, labels, labels_total)
+        )
         return _stop_polling_when_ended(request, response, experiment.ended)
     try:
         payload = chart_payload(experiment, labels, series="score")
@@ -263,7 +407,7 @@ def experiment_detail(request, eid):
         raise Http404(str(exc)) from None
     context = {
         **_summary_context(experiment),
-        **_jobs_table_context(request, experiment, labels),
+        **_jobs_table_context(request, experiment, labels, labels_total),
         "config": _config_context(experiment),
         "chart_payload": payload,
         "can_change": experiment.is_changeable_by(request.user),
@@ -290,7 +434,9 @@ ENDED_CHARTS_CACHE_SECONDS = 3600
 
 def chart_payload(experiment, labels, series="score", show_all=False, selected=(), since=None, have=(),
                   history_version=None):
-    """The charts' data (see _chart_payload); from the cache once the experiment has ended."""
+    """The charts' data (see _chart_payload); from the cache once the experiment has ended.
+    BadRequest when `series` names no label of the experiment."""
+    labels = _series_labels(experiment, labels, series)
     if not experiment.ended:
         return _chart_payload(experiment, labels, series, show_all, selected, since, have, history_version)
     stamps = [moment.isoformat() if moment else "" for moment in (experiment.start_time, experiment.end_time)]
@@ -306,6 +452,23 @@ def chart_payload(experiment, labels, series="score", show_all=False, selected=(
     return payload
 
 
+def _series_labels(experiment, labels, series):
+    """`labels` with the label `series` draws: "score", a label of `labels`, or another
+    label of the experiment by its order (one query, then). BadRequest otherwise,
+    checked before `series` goes into a cache key."""
+    if series == "score":
+        return labels
+    order = parse_id(series)
+    if order is not None:
+        if any(label.label_order == order for label in labels):
+            return labels
+        label = experiment.result_labels.filter(label_order=order).first()
+        if label is not None:
+            return [*labels, label]
+    orders = ", ".join(str(label.label_order) for label in labels) or "(none)"
+    raise BadRequest(f"series must be 'score' or the number of one of the experiment's labels ({orders})")
+
+
 def _chart_payload(experiment, labels, series, show_all, selected, since, have, history_version):
     """The data of the experiment page's charts, or what changed since a previous call.
 
@@ -317,9 +480,6 @@ def _chart_payload(experiment, labels, series, show_all, selected, since, have, 
     MAX_CURVES_ALL of ALL_CURVE_BUDGET, and HISTORY_BUDGET jobs. The queries are
     QuerySet methods; charts.experiment_payload shapes their rows.
     """
-    orders = [str(label.label_order) for label in labels]
-    if series != "score" and series not in orders:
-        raise BadRequest(f"series must be 'score' or one of the label numbers {', '.join(orders) or '(none)'}")
     results = IntermediateResult.objects.all() if series == "score" else MultipleResult.objects.label(int(series))
     # The cursor is read before the rows, so a row written in between is sent again
     # next time rather than never. Changed curves are re-sent whole, so a row that
@@ -398,25 +558,22 @@ def experiment_charts(request, eid):
     """JSON for charts.js: the first draw, and the live updates after ``since``."""
     experiment = _visible_experiment(request, eid)
     try:
-        since_raw = request.GET.get("since")
-        if since_raw in (None, ""):
-            since = None
-        elif since_raw.isdigit():
-            since = int(since_raw)
-        else:
-            raise BadRequest("since must be a cursor from a previous response (a whole number)")
-        selected = _int_list(request.GET.get("select", ""), "select", MAX_SELECTED)
-        have = _int_list(request.GET.get("have", ""), "have", MAX_CURVES_ALL + BEST_CURVES + RUNNING_CURVES + MAX_SELECTED)
-        show_all = request.GET.get("all", "") in ("1", "true")
+        since = _json_cursor(request, "since")
+        selected = _json_id_list(request, "select", MAX_SELECTED)
+        have = _json_id_list(request, "have", MAX_CURVES_ALL + BEST_CURVES + RUNNING_CURVES + MAX_SELECTED)
+        show_all = _json_choice(request, "all", ("", "0", "1", "false", "true"), "") in ("1", "true")
+        series = _raw(request, "series")
+        if series is None:
+            raise BadRequest("series must be 'score' or a label number")
         payload = chart_payload(
             experiment,
-            list(experiment.result_labels.all()),
-            series=request.GET.get("series", "score"),
+            _shown_labels(experiment)[0],
+            series=series or "score",
             show_all=show_all,
             selected=selected,
             since=since,
             have=have,
-            history_version=request.GET.get("history") or None,
+            history_version=_json_history_version(request, "history"),
         )
     except BadRequest as exc:
         return JsonResponse({"error": str(exc)}, status=400)
@@ -447,8 +604,11 @@ def job_payload(job, labels):
     labeled curves: longest, rows)."""
     cursor = IntermediateResult.objects.cursor()
     score = charts.curves(IntermediateResult.objects.curve_rows([job.pk], JOB_CURVE_BUDGET), JOB_CURVE_BUDGET)
+    orders = [label.label_order for label in labels]
     labeled = charts.curves(
-        MultipleResult.objects.filter(job_id=job.pk).curve_rows([job.pk], JOB_CURVE_BUDGET, partition=("label_order",)),
+        MultipleResult.objects.filter(job_id=job.pk, label_order__in=orders).curve_rows(
+            [job.pk], JOB_CURVE_BUDGET, partition=("label_order",)
+        ),
         JOB_CURVE_BUDGET,
     ) if labels else {}
     names = {label.label_order: label.name for label in labels}
@@ -456,14 +616,15 @@ def job_payload(job, labels):
     return {"ended": not _job_live(job), "cursor": cursor, "series": series}
 
 
-def _job_context(job, labels):
-    """The job page's summary: attempts with their timeline, final labeled results.
-    Two queries (attempts with resources, final values)."""
+def _job_context(job, labels, labels_total):
+    """The job page's summary: attempts with their timeline, final values of `labels`
+    (the labels shown, of `labels_total`). Two queries (attempts with resources, final
+    values)."""
     attempts = list(job.attempts.select_related("resource").order_by("number")[:JOB_ATTEMPTS_SHOWN])
     now = timezone.now()
     for attempt in attempts:
         attempt.duration = (attempt.end_time - attempt.start_time) if attempt.start_time and attempt.end_time else None
-    finals = MultipleResult.objects.final_values(job.experiment_id, [job.pk]).get(job.pk, {})
+    finals = _final_values(job.experiment_id, [job.pk], labels).get(job.pk, {})
     started = [a for a in attempts if a.start_time]
     timeline = []
     if started:
@@ -484,6 +645,10 @@ def _job_context(job, labels):
         "timeline": timeline,
         "timeline_height": 2 * len(timeline),
         "final_values": [(label.name, finals.get(label.label_order)) for label in labels],
+        "labels_total": labels_total,
+        "labels_hidden": labels_total - len(labels),
+        "config_items": list(job.config.items())[:MAX_CONFIG_ENTRIES] if isinstance(job.config, dict) else [],
+        "config_hidden": max(len(job.config) - MAX_CONFIG_ENTRIES, 0) if isinstance(job.config, dict) else 0,
         "duration": ((job.end_time or now) - job.start_time) if job.start_time else None,
         "polling": _job_live(job),
         "poll_seconds": POLL_SECONDS,
@@ -493,8 +658,8 @@ def _job_context(job, labels):
 @require_GET
 def job_detail(request, jid):
     job = _visible_job(request, jid)
-    labels = list(job.experiment.result_labels.all())
-    context = _job_context(job, labels)
+    labels, labels_total = _shown_labels(job.experiment)
+    context = _job_context(job, labels, labels_total)
     if _hx_target(request) == "job-summary":
         response = render(request, "tracking/_job_summary.html", context)
         return _stop_polling_when_ended(request, response, not _job_live(job))
@@ -512,12 +677,13 @@ def job_chart(request, jid):
     """JSON for charts.js on a job page: the curves again, only when the job has new
     points after ``since`` (else ``unchanged``), and ``ended`` to stop polling."""
     job = _visible_job(request, jid)
-    since = request.GET.get("since", "")
-    if since and not since.isdigit():
-        return JsonResponse({"error": "since must be a cursor from a previous response (a whole number)"}, status=400)
-    if since and _job_live(job) and not IntermediateResult.objects.filter(job_id=job.pk, pk__gt=int(since)).exists():
-        return JsonResponse({"unchanged": True, "ended": False, "cursor": int(since)})
-    return JsonResponse(job_payload(job, list(job.experiment.result_labels.all())))
+    try:
+        since = _json_cursor(request, "since")
+    except BadRequest as exc:
+        return JsonResponse({"error": str(exc)}, status=400)
+    if since is not None and _job_live(job) and not IntermediateResult.objects.filter(job_id=job.pk, pk__gt=since).exists():
+        return JsonResponse({"unchanged": True, "ended": False, "cursor": since})
+    return JsonResponse(job_payload(job, _shown_labels(job.experiment)[0]))
 
 
 # -- resources page --------------------------------------------------------------------
@@ -526,7 +692,7 @@ def job_chart(request, jid):
 @require_GET
 def resource_list(request):
     resources = Resource.objects.order_by("type", "name", "pk")
-    page = Paginator(resources, RESOURCES_PER_PAGE).get_page(request.GET.get("page"))
+    page = Paginator(resources, RESOURCES_PER_PAGE).get_page(_query_page(request))
     rows = list(page)
     attempts = JobAttempt.objects.timelines([r.pk for r in rows], request.user, limit=RECENT_ATTEMPTS)
     by_resource = {}

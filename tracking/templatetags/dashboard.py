@@ -7,6 +7,7 @@ from datetime import timedelta
 from django import template
 
 from tracking.charts import display_value
+from tracking.views import MAX_CONFIG_ENTRIES, MAX_VALUE_CHARS
 
 register = template.Library()
 
@@ -58,11 +59,28 @@ def duration(value):
 
 
 @register.filter
+def clip(value, limit=MAX_VALUE_CHARS):
+    """`value` as text, cut to `limit` characters with an ellipsis: whatever an
+    experiment holds, a page shows a bounded part of it."""
+    text = str(value)
+    limit = int(limit)
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text):,} characters)"
+
+
+@register.filter
 def config_value(value):
-    """A hyperparameter value, compact; lists and dicts as JSON."""
+    """A hyperparameter value, compact; lists and dicts as JSON; cut to MAX_VALUE_CHARS."""
     if isinstance(value, (list, dict)):
-        return json.dumps(value)
-    return display_value(value)
+        return clip(json.dumps(value))
+    return clip(display_value(value))
+
+
+@register.filter
+def first_entries(mapping):
+    """The first MAX_CONFIG_ENTRIES (key, value) pairs of a dict; nothing for another value."""
+    if not isinstance(mapping, dict):
+        return []
+    return list(mapping.items())[:MAX_CONFIG_ENTRIES]
 
 
 @register.filter
