@@ -37,22 +37,14 @@ def rest(live_server, executor_user):
     instance.close()
 
 
-class FlakyProxy:
-    """A TCP proxy in front of the live server that fails chosen connections, as a network does.
+class LoopbackServer:
+    """A TCP server on 127.0.0.1 that hands each connection to handle() in its own thread
+    of accepting, and stops with close(). `listener` is a bound socket (created here when
+    None), so a subclass can set socket options before it listens."""
 
-    `plan` gives, connection by connection, what happens to it; connections past the
-    plan pass. "refuse": closed at once, before the request reaches the server.
-    "drop-response": the request reaches the server, which answers, but the answer is
-    lost (the connection closes before the client gets a byte). Traffic stays on
-    127.0.0.1, and the proxy stops with the test.
-    """
-
-    def __init__(self, target_url, plan=()):
-        parts = urlsplit(target_url)
-        self.target = (parts.hostname, parts.port)
-        self.plan = list(plan)
+    def __init__(self, listener=None):
         self.connections = 0
-        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener = listener or socket.create_server(("127.0.0.1", 0))
         self._listener.settimeout(0.2)
         self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
         self._stopped = threading.Event()
@@ -70,13 +62,36 @@ class FlakyProxy:
                 client, _ = self._listener.accept()
             except TimeoutError:
                 continue
-            action = self.plan[self.connections] if self.connections < len(self.plan) else "pass"
             self.connections += 1
-            if action == "refuse":
-                client.shutdown(socket.SHUT_RDWR)
-                client.close()
-                continue
-            threading.Thread(target=self._relay, args=(client, action == "drop-response"), daemon=True).start()
+            self.handle(client, self.connections - 1)
+
+    def handle(self, client, index):
+        raise NotImplementedError
+
+
+class FlakyProxy(LoopbackServer):
+    """A TCP proxy in front of the live server that fails chosen connections, as a network does.
+
+    `plan` gives, connection by connection, what happens to it; connections past the
+    plan pass. "refuse": closed at once, before the request reaches the server.
+    "drop-response": the request reaches the server, which answers, but the answer is
+    lost (the connection closes before the client gets a byte). Traffic stays on
+    127.0.0.1, and the proxy stops with the test.
+    """
+
+    def __init__(self, target_url, plan=()):
+        parts = urlsplit(target_url)
+        self.target = (parts.hostname, parts.port)
+        self.plan = list(plan)
+        super().__init__()
+
+    def handle(self, client, index):
+        action = self.plan[index] if index < len(self.plan) else "pass"
+        if action == "refuse":
+            client.shutdown(socket.SHUT_RDWR)
+            client.close()
+            return
+        threading.Thread(target=self._relay, args=(client, action == "drop-response"), daemon=True).start()
 
     def _relay(self, client, drop_response):
         upstream = socket.create_connection(self.target, timeout=30)
@@ -170,7 +185,7 @@ def gunicorn_url(django_db_setup, tmp_path_factory):
         log.close()
 
 
-class EarlyAnswer:
+class EarlyAnswer(LoopbackServer):
     """A server that answers every request as soon as it has its headers, reading none of
     its body, and closes: as a proxy refusing a body over its limit (nginx's 413), or a
     server refusing a request whatever its body (401). The client finds the connection
@@ -183,38 +198,22 @@ class EarlyAnswer:
             f"HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\n"
             f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
         ).encode() + body
-        self.connections = 0
-        self._listener = socket.socket()
-        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # accepted sockets inherit it
-        self._listener.bind(("127.0.0.1", 0))
-        self._listener.listen()
-        self._listener.settimeout(0.2)
-        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
-        self._stopped = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # accepted sockets inherit it
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        super().__init__(listener)
 
-    def close(self):
-        self._stopped.set()
-        self._thread.join(timeout=5)
-        self._listener.close()
-
-    def _serve(self):
-        while not self._stopped.is_set():
-            try:
-                client, _ = self._listener.accept()
-            except TimeoutError:
-                continue
-            self.connections += 1
-            client.settimeout(10)
-            received = b""
-            try:
-                while b"\r\n\r\n" not in received and (data := client.recv(4096)):
-                    received += data
-                client.sendall(self.answer)
-            except OSError:
-                pass
-            client.close()  # with the body unread: the client's next send fails
+    def handle(self, client, index):
+        client.settimeout(10)
+        received = b""
+        try:
+            while b"\r\n\r\n" not in received and (data := client.recv(4096)):
+                received += data
+            client.sendall(self.answer)
+        except OSError:
+            pass
+        client.close()  # with the body unread: the client's next send fails
 
 
 @pytest.fixture

@@ -361,6 +361,13 @@ def test_it_refuses_a_table_without_its_columns(database):
             "'{\"resource_args\": {\"multi_res_labels\": [\"acc\", \"' || replace(hex(zeroblob(128)), '0', 'x') || '\"]}}'",
             "experiment 1: a label name of resource_args.multi_res_labels is 256 characters long; aupsite keeps at most 255",
         ),
+        # More labels than an experiment may have (tracking.interface.MAX_LABELS).
+        (
+            "UPDATE experiment SET exp_config = '{\"resource_args\": {\"multi_res_labels\": ["
+            + ", ".join(f'\"l{n}\"' for n in range(101))
+            + "]}}'",
+            "experiment 1: resource_args.multi_res_labels names 101 labels; aupsite keeps at most 100",
+        ),
     ],
 )
 def test_it_writes_nothing_when_a_row_is_bad(database, change, message):

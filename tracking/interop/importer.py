@@ -49,7 +49,7 @@ from django.core.exceptions import ValidationError
 from django.db import connections, transaction
 from django.utils import timezone
 
-from tracking.interface import MAX_NESTING, InvalidInputError, check_storable, config_label_names
+from tracking.interface import MAX_LABELS, MAX_NESTING, InvalidInputError, check_storable, config_label_names
 from tracking.interop import schema
 from tracking.models import (
     Experiment,
@@ -370,7 +370,12 @@ class _Import:
             if name is not None and not isinstance(name, str):
                 self.fail(where, f"its name must be text, not {name!r}")
             self.storable(name, where, "its name")
-            for label in config_label_names(config):
+            labels = config_label_names(config)
+            if len(labels) > MAX_LABELS:
+                self.fail(
+                    where, f"resource_args.multi_res_labels names {len(labels)} labels; aupsite keeps at most {MAX_LABELS}"
+                )
+            for label in labels:
                 if len(label) > LABEL_MAX_LENGTH:
                     self.fail(
                         where,
