@@ -266,8 +266,13 @@ def test_it_stores_the_wire_spelling_of_infinity_and_the_largest_float(api, ids)
 
 
 def test_the_fields_say_in_the_interfaces_words_why_a_text_cannot_be_stored():
-    from tracking.api.fields import storable_text_problem
+    from rest_framework.exceptions import ValidationError
 
-    assert storable_text_problem("naïve ✓") is None
-    assert storable_text_problem("a\x00") == "contains a NUL character, which cannot be stored"
-    assert storable_text_problem("a\udfff").startswith("contains a lone surrogate (U+DFFF)")
+    from tracking.api.fields import StrictCharField
+
+    field = StrictCharField()
+    assert field.run_validation("naïve ✓") == "naïve ✓"
+    with pytest.raises(ValidationError, match="contains a NUL character, which cannot be stored"):
+        field.run_validation("a\x00")
+    with pytest.raises(ValidationError, match=r"contains a lone surrogate \(U\+DFFF\)"):
+        field.run_validation("a\udfff")

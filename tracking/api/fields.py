@@ -29,22 +29,6 @@ def storable(value, what):
         raise serializers.ValidationError(message[:1].upper() + message[1:] + ".") from None
 
 
-def storable_text_problem(text):
-    """Why `text` cannot be stored or shown, in the interface's words ("contains a NUL
-    character, which cannot be stored"), or None. StrictCharField and QueryTextField
-    already refuse such text; this serves a validator of a field of another kind."""
-    try:
-        check_storable(text, "")
-    except InvalidInputError as exc:
-        return str(exc).strip()
-    return None
-
-
-def _check_json(value):
-    # A config that can be stored (what JSONObjectField checks), for other JSON fields.
-    storable(value, "this config")
-
-
 # JSON bodies say what type a value has: an id is a JSON integer, never "3" or 3.0 (the
 # connector refuses those too), a flag is true or false, a text is a string. DRF's own
 # fields would coerce; these do not. (Query parameters are all text, and use DRF's.)
@@ -136,9 +120,7 @@ class JSONValueField(serializers.JSONField):
     """Any JSON value (a job's config, as Auptimizer stores any): what a database can store."""
 
     def to_internal_value(self, data):
-        data = super().to_internal_value(data)
-        _check_json(data)
-        return data
+        return storable(super().to_internal_value(data), "this config")
 
 
 @extend_schema_field({"type": "object", "additionalProperties": True})

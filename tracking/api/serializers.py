@@ -12,6 +12,7 @@ from tracking.models import ApiToken, Experiment, ExperimentQuerySet, JobQuerySe
 
 from tracking.api.fields import (
     ExperimentStatusField,
+    ID_MAX,
     IdField,
     IdQueryField,
     StrictBooleanField,
@@ -24,7 +25,6 @@ from tracking.api.fields import (
     QueryTextField,
     ScoreField,
     TextField,
-    storable_text_problem,
 )
 
 
@@ -124,11 +124,21 @@ def next_after_field(what):
     )
 
 
+def after_field(help_text, first=0, last=ID_MAX):
+    """A paged read's cursor in its query: only what comes after this; `first`, the default,
+    means from the start."""
+    return serializers.IntegerField(min_value=first, max_value=last, default=first, help_text=help_text)
+
+
+def limit_field(limit, **kwargs):
+    """At most limit() items an answer, which is also the default. The default is read when
+    a request is validated, so that a test can make the limit small."""
+    return serializers.IntegerField(min_value=1, max_value=limit(), default=limit, **kwargs)
+
+
 class IdsPageQueryIn(serializers.Serializer):
-    after = serializers.IntegerField(
-        min_value=0, max_value=2**63 - 1, default=0, help_text="Only ids after this one (paging)."
-    )
-    limit = serializers.IntegerField(min_value=1, max_value=IDS_LIMIT, default=lambda: IDS_LIMIT)
+    after = after_field("Only ids after this one (paging).")
+    limit = limit_field(lambda: IDS_LIMIT)
 
 
 class EidsOut(serializers.Serializer):
@@ -270,10 +280,8 @@ class HistoryRowOut(serializers.Serializer):
 
 
 class HistoryQueryIn(serializers.Serializer):
-    after = serializers.IntegerField(
-        min_value=0, max_value=2**63 - 1, default=0, help_text="Only jobs after this jid (paging)."
-    )
-    limit = serializers.IntegerField(min_value=1, max_value=HISTORY_LIMIT, default=lambda: HISTORY_LIMIT)
+    after = after_field("Only jobs after this jid (paging).")
+    limit = limit_field(lambda: HISTORY_LIMIT)
 
 
 class HistoryOut(serializers.Serializer):
@@ -292,13 +300,9 @@ class BestOut(serializers.Serializer):
 
 
 class ResultsPageQueryIn(serializers.Serializer):
-    after_jid = serializers.IntegerField(
-        min_value=0, max_value=2**63 - 1, default=0, help_text="Paging: with after_step, where the last answer ended."
-    )
+    after_jid = after_field("Paging: with after_step, where the last answer ended.")
     after_step = serializers.IntegerField(min_value=-1, max_value=2**31, default=-1)
-    limit = serializers.IntegerField(
-        min_value=1, max_value=RESULTS_LIMIT, default=lambda: RESULTS_LIMIT, help_text="At most this many scores."
-    )
+    limit = limit_field(lambda: RESULTS_LIMIT, help_text="At most this many scores.")
 
 
 class ResultsNextOut(serializers.Serializer):
@@ -396,10 +400,8 @@ class ExperimentDetailOut(ExperimentOut):
 
 
 class LabelsQueryIn(serializers.Serializer):
-    after = serializers.IntegerField(
-        min_value=0, max_value=2**31, default=0, help_text="Only labels after this order (paging)."
-    )
-    limit = serializers.IntegerField(min_value=1, max_value=LABELS_LIMIT, default=lambda: LABELS_LIMIT)
+    after = after_field("Only labels after this order (paging).", last=2**31)
+    limit = limit_field(lambda: LABELS_LIMIT)
 
 
 class LabelPageOut(serializers.Serializer):
@@ -464,10 +466,8 @@ class JobDetailOut(JobOut):
 
 
 class AttemptsQueryIn(serializers.Serializer):
-    after = serializers.IntegerField(
-        min_value=-1, max_value=2**31, default=-1, help_text="Only attempts after this number (paging)."
-    )
-    limit = serializers.IntegerField(min_value=1, max_value=ATTEMPTS_LIMIT, default=lambda: ATTEMPTS_LIMIT)
+    after = after_field("Only attempts after this number (paging).", first=-1, last=2**31)
+    limit = limit_field(lambda: ATTEMPTS_LIMIT)
 
 
 class AttemptsOut(serializers.Serializer):
@@ -476,10 +476,8 @@ class AttemptsOut(serializers.Serializer):
 
 
 class IntermediateResultsQueryIn(serializers.Serializer):
-    after = serializers.IntegerField(
-        min_value=-1, max_value=2**31, default=-1, help_text="Only steps after this one (the last step a client has)."
-    )
-    limit = serializers.IntegerField(min_value=1, max_value=JOB_RESULTS_LIMIT, default=lambda: JOB_RESULTS_LIMIT)
+    after = after_field("Only steps after this one (the last step a client has).", first=-1, last=2**31)
+    limit = limit_field(lambda: JOB_RESULTS_LIMIT)
 
 
 class IntermediateResultOut(serializers.Serializer):
@@ -544,9 +542,7 @@ class MultipleResultsQueryIn(serializers.Serializer):
         min_value=1, max_value=2**31, required=False, help_text="Or the label's order (1, 2, ...)."
     )
     jid = serializers.ListField(child=IdQueryField(), required=False, default=list, max_length=1000)
-    after = serializers.IntegerField(
-        min_value=0, max_value=2**63 - 1, default=0, help_text="Only rows after this id (paging)."
-    )
+    after = after_field("Only rows after this id (paging).")
     limit = serializers.IntegerField(min_value=1, max_value=5000, default=1000)
 
 
@@ -602,12 +598,6 @@ class AvailableIn(serializers.Serializer):
     )
     blacklist = serializers.ListField(child=IdField(), required=False, default=list, max_length=MAX_BLACKLIST)
 
-    def validate_rtype(self, value):
-        problem = value and storable_text_problem(value)
-        if problem:
-            raise serializers.ValidationError(f"A text that {problem}.")
-        return value
-
 
 class RidsOut(serializers.Serializer):
     rids = serializers.ListField(child=serializers.IntegerField())
@@ -640,10 +630,8 @@ class ResourceListItemOut(ResourceOut):
 
 
 class ResourcesQueryIn(serializers.Serializer):
-    after = serializers.IntegerField(
-        min_value=0, max_value=2**63 - 1, default=0, help_text="Only resources after this rid (paging)."
-    )
-    limit = serializers.IntegerField(min_value=1, max_value=RESOURCES_LIMIT, default=lambda: RESOURCES_LIMIT)
+    after = after_field("Only resources after this rid (paging).")
+    limit = limit_field(lambda: RESOURCES_LIMIT)
 
 
 class ResourcePageOut(serializers.Serializer):
@@ -684,10 +672,8 @@ class TokenOut(serializers.Serializer):
 
 
 class TokensQueryIn(serializers.Serializer):
-    after = serializers.IntegerField(
-        min_value=0, max_value=2**63 - 1, default=0, help_text="Only tokens after this id (paging)."
-    )
-    limit = serializers.IntegerField(min_value=1, max_value=TOKENS_LIMIT, default=lambda: TOKENS_LIMIT)
+    after = after_field("Only tokens after this id (paging).")
+    limit = limit_field(lambda: TOKENS_LIMIT)
 
 
 class TokenPageOut(serializers.Serializer):
