@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 from django.contrib.auth import get_user_model
+from django.db.models import Max
 from django.utils import timezone
 
 from tracking.models import (
@@ -38,10 +39,17 @@ def make_experiment(owner, name=None, status="RUNNING", config=None, **fields):
     return Experiment.objects.create(owner=owner, name=name, status=status, config=config or {}, **fields)
 
 
+def next_number(experiment):
+    """The number the experiment's next job gets, as the connector numbers them."""
+    highest = Job.objects.filter(experiment=experiment).aggregate(highest=Max("number"))["highest"]
+    return (highest or 0) + 1
+
+
 def make_job(experiment, resource=None, status="RUNNING", config=None, attempts=1, **fields):
     """A job started now, with `attempts` attempts (numbered 0, 1, ...) on `resource`."""
     now = timezone.now()
     fields.setdefault("start_time", now)
+    fields.setdefault("number", next_number(experiment))
     job = Job.objects.create(experiment=experiment, status=status, config=config or {}, **fields)
     for number in range(attempts):
         JobAttempt.objects.create(job=job, number=number, resource=resource, start_time=now)
@@ -97,6 +105,7 @@ def make_recorded_job(experiment, resource=None, status="RUNNING", started=None,
     (make_job builds the bare rows, for tests of the connector itself.)"""
     started = started or timezone.now()
     running = status == "RUNNING"
+    fields.setdefault("number", next_number(experiment))
     job = Job.objects.create(
         experiment=experiment, status=status, start_time=started, end_time=None if running else started, **fields
     )
@@ -150,9 +159,11 @@ def make_jobs(experiment, count, steps=0, resource=None, labels=0, status="FINIS
     from tracking.models import IntermediateResult, Job, JobAttempt, MultipleResult
 
     now = timezone.now()
+    first = next_number(experiment)
     jobs = Job.objects.bulk_create(
         Job(
             experiment=experiment,
+            number=first + index,
             config={"lr": round(0.01 * (index + 1), 4), "optimizer": "adam" if index % 2 else "sgd"},
             score=(index + 1) / count if score == "by index" else score,
             status=status,

@@ -492,8 +492,28 @@ class JobQuerySet(models.QuerySet):
         return list(rows.order_by("pk").values_list("pk", "score", "config"))
 
 
+def next_job_number(experiment_id):
+    """An expression for the number the next job of experiment `experiment_id` gets: one
+    past its highest (1 for its first job). Evaluated inside the job's INSERT, so it
+    costs no query of its own; the unique (experiment, number) index answers the MAX at
+    once. Callers serialise an experiment's job creators (DjangoConnector._start_job),
+    and the unique constraint refuses a duplicate should two ever race."""
+    highest = (
+        Job.objects.filter(experiment_id=experiment_id)
+        .order_by()
+        .values("experiment_id")
+        .annotate(highest=Max("number"))
+        .values("highest")
+    )
+    return Coalesce(Subquery(highest[:1]), Value(0)) + Value(1)
+
+
 class Job(models.Model):
     experiment = models.ForeignKey(Experiment, models.CASCADE, related_name="jobs", db_index=False)
+    # The job's number within its experiment: 1, 2, 3, ... in the order its jobs were
+    # started. What a person reads ("Job 3"); the id (jid) stays in URLs and the API.
+    # A restart deletes the jobs, so the next one is 1 again.
+    number = models.PositiveIntegerField()
     config = models.JSONField(default=dict, blank=True)
     # See tracking.scores: the finite number, or the text of anything else.
     score = models.FloatField(null=True, blank=True)
@@ -507,6 +527,9 @@ class Job(models.Model):
             models.CheckConstraint(
                 condition=Q(status__isnull=True) | Q(status__in=JobStatus.values), name="tracking_job_valid_status"
             ),
+            # Also the index behind next_job_number's MAX, and the recent jobs of an
+            # experiment (recovery.with_liveness: its last jobs by number).
+            models.UniqueConstraint(fields=["experiment", "number"], name="tracking_job_unique_number"),
         ]
         indexes = [
             # get_best_result and the best-score column: best finite score of an experiment.
@@ -518,7 +541,7 @@ class Job(models.Model):
     objects = JobQuerySet.as_manager()
 
     def __str__(self):
-        return f"Job {self.pk}"
+        return f"Job {self.number}"
 
     def get_absolute_url(self):
         return reverse("tracking:job", kwargs={"jid": self.pk})
