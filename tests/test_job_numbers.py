@@ -5,6 +5,7 @@ before it, a unique constraint keeps them apart. (Many writers at once:
 tests/test_connector_concurrency.py.)
 """
 
+import re
 import sqlite3
 from io import StringIO
 
@@ -14,7 +15,16 @@ from django.db import IntegrityError, connection, transaction
 from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
-from tests.factories import make_experiment, make_job, make_resources, make_user
+from tests.api_support import client_for
+from tests.factories import (
+    make_configured_experiment,
+    make_experiment,
+    make_job,
+    make_jobs,
+    make_recorded_job,
+    make_resources,
+    make_user,
+)
 from tracking.connector import DjangoConnector
 from tracking.interop import schema
 from tracking.models import Job
@@ -153,3 +163,101 @@ def test_the_migration_numbers_existing_jobs_by_jid_within_each_experiment(djang
         assert not NewJob.objects.filter(experiment_id=empty.pk).exists()
     finally:
         migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+
+
+# -- where a person reads them ----------------------------------------------------------
+
+
+@pytest.fixture
+def search(db):
+    """alice's experiment "search", whose jobs 1, 2, 3 have ids 4, 5, 6: another
+    experiment's three jobs came first."""
+    owner = make_user("alice")
+    earlier = make_configured_experiment(owner, name="earlier")
+    make_jobs(earlier, 3)
+    experiment = make_configured_experiment(owner, name="search", parameter_config=[{"name": "lr"}])
+    [cpu] = make_resources(1)
+    jobs = make_jobs(experiment, 3, steps=4, resource=cpu)
+    assert [job.pk - job.number for job in jobs] == [3, 3, 3]
+    return experiment, jobs, cpu
+
+
+def text_of(response):
+    return response.content.decode()
+
+
+def test_it_names_a_job_by_its_number_on_its_page(client, search):
+    experiment, jobs, _ = search
+    client.force_login(experiment.owner)
+
+    page = text_of(client.get(f"/jobs/{jobs[1].pk}/"))
+
+    assert "<title>Job 2 · search · aupsite</title>" in page
+    assert '<span aria-current="page">Job 2</span>' in page  # the breadcrumb
+    assert re.search(r"<h1>Job 2 <span", page)
+    assert f"Job {jobs[1].pk}" not in page
+
+
+def test_it_names_jobs_by_number_in_the_table_and_the_best_job(client, search):
+    experiment, jobs, _ = search
+    client.force_login(experiment.owner)
+
+    page = text_of(client.get(f"/experiments/{experiment.pk}/"))
+
+    links = re.findall(r'<a href="/jobs/(\d+)/">(\d+)</a>', page)
+    assert sorted(links) == [(str(job.pk), str(job.number)) for job in jobs]
+    assert 'aria-label="Pin job 3 to the learning-curve chart"' in page
+    # The best job (the last, by the builder's scores), linked by its id.
+    assert f'<a href="/jobs/{jobs[2].pk}/">Job 3</a>' in page
+
+
+def test_it_sends_the_charts_each_jobs_number_beside_its_id(client, search):
+    experiment, jobs, _ = search
+    client.force_login(experiment.owner)
+
+    payload = client.get(f"/experiments/{experiment.pk}/charts.json").json()
+
+    assert {(job["id"], job["number"]) for job in payload["curves"]["jobs"]} == {(job.pk, job.number) for job in jobs}
+    history = payload["history"]
+    assert history["points"][0] == [1, 2, 3]  # x: the job's number
+    assert history["jids"] == [job.pk for job in jobs]  # what a click opens
+    xs, scores, ids, numbers = history["params"]["series"]["lr"]
+    assert (ids, numbers) == ([job.pk for job in jobs], [1, 2, 3])
+
+
+def test_it_names_running_jobs_by_number_on_the_resources_page(client, search):
+    experiment, _, cpu = search
+    running = make_recorded_job(experiment, cpu, status="RUNNING")
+    client.force_login(experiment.owner)
+
+    page = text_of(client.get("/resources/"))
+
+    assert f'<a href="/jobs/{running.pk}/">Job 4</a> of' in page
+    assert f"Job {running.pk}" not in page
+
+
+def test_it_gives_the_jobs_number_in_the_api(search):
+    experiment, jobs, cpu = search
+    running = make_recorded_job(experiment, cpu, status="RUNNING")
+    api = client_for(experiment.owner)
+
+    listed = api.get(f"/api/experiments/{experiment.pk}/jobs/").json()["results"]
+    assert [(row["jid"], row["number"]) for row in listed] == [(job.pk, job.number) for job in [*jobs, running]]
+    assert api.get(f"/api/jobs/{jobs[0].pk}/").json()["number"] == 1
+    assert api.get(f"/api/experiments/{experiment.pk}/").json()["best"] == {"jid": jobs[2].pk, "number": 3, "score": 1.0}
+    [resource] = api.get("/api/resources/").json()["resources"]
+    assert resource["running"] == {"jid": running.pk, "number": 4, "eid": experiment.pk, "experiment": "search"}
+    schema = api.get("/api/schema/", HTTP_ACCEPT="application/json").json()
+    assert "number within its experiment" in schema["components"]["schemas"]["JobOut"]["properties"]["number"]["description"]
+
+
+def test_it_names_jobs_by_number_in_the_admin(client, search):
+    experiment, jobs, cpu = search
+    running = make_recorded_job(experiment, cpu, status="RUNNING")
+    client.force_login(make_user("root", is_staff=True, is_superuser=True))
+
+    changelist = text_of(client.get(f"/admin/tracking/job/?experiment__id__exact={experiment.pk}"))
+    assert re.search(rf'<a href="/admin/tracking/job/{running.pk}/change/[^"]*">Job 4</a>', changelist)
+    assert "Job 4" in text_of(client.get(f"/admin/tracking/job/{running.pk}/change/"))
+    resources = text_of(client.get("/admin/tracking/resource/"))
+    assert f'<a href="/admin/tracking/job/{running.pk}/change/">job 4</a>' in resources

@@ -283,9 +283,9 @@ TAKE_GRACE = timedelta(seconds=60)
 class ResourceQuerySet(models.QuerySet):
     def with_holder(self):
         """Annotate each resource with the job holding it: the latest attempt on it that
-        has not ended (``holder_job_id``, ``holder_experiment_id``,
+        has not ended (``holder_job_id``, ``holder_job_number``, ``holder_experiment_id``,
         ``holder_experiment_name``, ``holder_experiment_status``; None when no attempt
-        is open). Four correlated subqueries in the same statement, each answered by
+        is open). Five correlated subqueries in the same statement, each answered by
         the index tracking_jobattempt_resource.
         """
         open_attempts = JobAttempt.objects.filter(resource=OuterRef("pk"), end_time__isnull=True).order_by(
@@ -293,6 +293,7 @@ class ResourceQuerySet(models.QuerySet):
         )
         return self.annotate(
             holder_job_id=models.Subquery(open_attempts.values("job_id")[:1]),
+            holder_job_number=models.Subquery(open_attempts.values("job__number")[:1]),
             holder_experiment_id=models.Subquery(open_attempts.values("job__experiment_id")[:1]),
             holder_experiment_name=models.Subquery(open_attempts.values("job__experiment__name")[:1]),
             holder_experiment_status=models.Subquery(open_attempts.values("job__experiment__status")[:1]),
@@ -439,7 +440,7 @@ class JobQuerySet(models.QuerySet):
         return rows.order_by(*self.TABLE_SORTS.get(sort, self.TABLE_SORTS["id"]))
 
     def curve_set(self, maximize=True, best=10, running=10, selected=(), show_all=None):
-        """The jobs whose curves a chart draws: [(id, score, score_text, status)], in order.
+        """The jobs whose curves a chart draws: [(id, score, score_text, status, number)], in order.
 
         By default the `best` jobs by finite score in the target direction, the `running`
         most recent running jobs (their curves are the ones moving) and the `selected`
@@ -455,7 +456,7 @@ class JobQuerySet(models.QuerySet):
             wanted |= Q(pk__in=self.filter(status=JobStatus.RUNNING).order_by("-pk").values("pk")[:running])
         if selected:
             wanted |= Q(pk__in=list(selected))
-        rows = self.filter(wanted).order_by(by_score, "pk").values_list("pk", "score", "score_text", "status")
+        rows = self.filter(wanted).order_by(by_score, "pk").values_list("pk", "score", "score_text", "status", "number")
         return list(rows)
 
     def history_counts(self):
@@ -484,12 +485,12 @@ class JobQuerySet(models.QuerySet):
         return list(self.filter(score__isnull=False).order_by("pk").values_list("pk", "score"))
 
     def history_rows(self, ids=None):
-        """[(id, score, config)] of the jobs with a finite score (only those in `ids`
-        when given), by id. One query."""
+        """[(id, number, score, config)] of the jobs with a finite score (only those in
+        `ids` when given), by id. One query."""
         rows = self.filter(score__isnull=False)
         if ids is not None:
             rows = rows.filter(pk__in=list(ids))
-        return list(rows.order_by("pk").values_list("pk", "score", "config"))
+        return list(rows.order_by("pk").values_list("pk", "number", "score", "config"))
 
 
 def next_job_number(experiment_id):

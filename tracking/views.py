@@ -527,8 +527,8 @@ def history(jobs, budget, buckets, unless_version=None):
     JobQuerySet's history methods, for charts.history_payload.
 
     Returns a dict: ``version`` (changes whenever a job is added or ends), ``total``
-    jobs, ``non_finite`` (jobs without a finite score), ``rows`` [(id, score, config)]
-    by id, and ``sampled``. Up to `budget` jobs with a finite score come back whole;
+    jobs, ``non_finite`` (jobs without a finite score), ``rows`` [(id, number, score,
+    config)] by id, and ``sampled``. Up to `budget` jobs with a finite score come back whole;
     beyond, only the first, last, lowest and highest score of each of `buckets` runs of
     job ids (charts.history_sample), so the best and the worst jobs are always there.
     Two queries (counts, then rows), three when sampled (counts, every job's id and
