@@ -99,19 +99,17 @@ def make_multiple_results(job, scores, intermediate_result=None, is_last=False):
     return rows
 
 
-def make_recorded_job(experiment, resource=None, status="RUNNING", started=None, steps=0, **fields):
+def make_recorded_job(experiment, resource=None, status="RUNNING", started=None, steps=0, ended=None, **fields):
     """A job as the connector records it: its first attempt open while the job runs,
     on `resource`, which it takes as job_started does; `steps` intermediate results.
-    (make_job builds the bare rows, for tests of the connector itself.)"""
+    An ended job ended at `ended` (default: when it started). (make_job builds the bare
+    rows, for tests of the connector itself.)"""
     started = started or timezone.now()
     running = status == "RUNNING"
+    end = None if running else (ended or started)
     fields.setdefault("number", next_number(experiment))
-    job = Job.objects.create(
-        experiment=experiment, status=status, start_time=started, end_time=None if running else started, **fields
-    )
-    attempt = JobAttempt.objects.create(
-        job=job, number=0, resource=resource, start_time=started, end_time=None if running else started
-    )
+    job = Job.objects.create(experiment=experiment, status=status, start_time=started, end_time=end, **fields)
+    attempt = JobAttempt.objects.create(job=job, number=0, resource=resource, start_time=started, end_time=end)
     if resource is not None and running:
         Resource.objects.filter(pk=resource.pk).update(
             status=ResourceStatus.BUSY, holder="test", taken_at=started, taken_by_attempt=attempt.pk

@@ -157,12 +157,12 @@ def test_it_takes_the_same_queries_for_2_or_20_jobs(client, alice, experiment, d
     make_jobs(experiment, 1, status="RUNNING", score=None, steps=3, resource=cpu)
     client.force_login(alice)
     # Queries: session, user, experiment, result labels; summary: counts by status,
-    # best job; jobs table: count, page, final labeled values; charts: cursor, curve
-    # set, longest curve, reduced curves, history counts, history rows.
-    with django_assert_num_queries(15):
+    # best job, signs of life (it runs); jobs table: count, page, final labeled values;
+    # charts: cursor, curve set, longest curve, reduced curves, history counts, history rows.
+    with django_assert_num_queries(16):
         assert client.get(url(experiment)).status_code == 200
-    # Queries: session, user, experiment, counts by status, best job.
-    with django_assert_num_queries(5):
+    # Queries: session, user, experiment, counts by status, best job, signs of life.
+    with django_assert_num_queries(6):
         assert client.get(url(experiment), **HX, HTTP_HX_TARGET="summary").status_code == 200
     # Queries: session, user, experiment, result labels, count, page, final labeled values.
     with django_assert_num_queries(7):

@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 
 from django.db import transaction
-from django.db.models import Max, OuterRef, Subquery, Value
+from django.db.models import DurationField, ExpressionWrapper, F, Max, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
@@ -142,6 +142,91 @@ def last_signs_of_life(experiments):
     floor = Coalesce("start_time", Value(NEVER))
     latest = Greatest(floor, *(Coalesce(value, floor) for value in newest.values()))
     return experiments.annotate(last_sign_of_life=latest)
+
+
+# -- liveness: what the pages say of an active experiment's executor ----------------------
+#
+# The pages cannot know that an executor died either; they say how long an active
+# experiment has been silent, by the same signs of life, once that is longer than its own
+# jobs usually take. A job that reports no step writes only when it starts and when it
+# ends, so a whole job's duration may pass in silence: the experiment is "quiet" after
+# QUIET_FACTOR times the longest of its last QUIET_HISTORY_JOBS ended jobs, and never
+# before QUIET_FLOOR (short jobs, a scheduler's pause between them). Before any job has
+# ended there is no history to go by, and the rule is aup_reset's default,
+# DEFAULT_STALE_MINUTES.
+QUIET_FACTOR = 3
+QUIET_HISTORY_JOBS = 20
+QUIET_FLOOR = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class Liveness:
+    """What an active experiment's signs of life say at `now` (see liveness)."""
+
+    last_sign_of_life: object  # a datetime, or None when nothing was ever recorded
+    silent_for: timedelta
+    # How long it may stay silent before it is quiet: QUIET_FACTOR x its longest recent
+    # job (at least QUIET_FLOOR), or DEFAULT_STALE_MINUTES without an ended job.
+    expected_silence: timedelta
+    # Whether expected_silence comes from its own jobs (False: the default).
+    from_history: bool
+
+    @property
+    def quiet(self):
+        return self.silent_for > self.expected_silence
+
+    @property
+    def silent_minutes(self):
+        return int(self.silent_for.total_seconds() // 60)
+
+    @property
+    def expected_minutes(self):
+        return int(self.expected_silence.total_seconds() // 60)
+
+
+def with_liveness(experiments):
+    """Annotate ``last_sign_of_life`` (last_signs_of_life) and ``longest_recent_job``: the
+    longest duration of its last QUIET_HISTORY_JOBS ended jobs, NULL if none has ended.
+    One statement; the recent jobs are read by number, backwards, on the unique
+    (experiment, number) index, so the cost does not grow with the experiment."""
+    recent_ended = (
+        Job.objects.filter(experiment=OuterRef(OuterRef("pk")), end_time__isnull=False, start_time__isnull=False)
+        .order_by("-number")
+        .values("pk")[:QUIET_HISTORY_JOBS]
+    )
+    duration = ExpressionWrapper(F("end_time") - F("start_time"), output_field=DurationField())
+    longest = Job.objects.filter(pk__in=recent_ended).annotate(d=duration).order_by("-d").values("d")[:1]
+    return last_signs_of_life(experiments).annotate(longest_recent_job=Subquery(longest))
+
+
+def liveness(experiments, now):
+    """{experiment id: Liveness} of the active ones among `experiments` (a queryset), at
+    `now`. One query (with_liveness), none when `experiments` is empty."""
+    active = experiments.filter(status__in=ACTIVE_EXPERIMENT_STATUSES).order_by()
+    result = {}
+    for pk, last, longest in with_liveness(active).values_list("pk", "last_sign_of_life", "longest_recent_job"):
+        last = None if last is None or last == NEVER else last
+        if longest is not None:
+            expected, from_history = max(QUIET_FLOOR, QUIET_FACTOR * max(longest, timedelta(0))), True
+        else:
+            expected, from_history = timedelta(minutes=DEFAULT_STALE_MINUTES), False
+        silent = max(now - last, timedelta(0)) if last is not None else timedelta(0)
+        result[pk] = Liveness(last, silent, expected, from_history)
+    return result
+
+
+def executor_needed(eid):
+    """What an experiment waiting for an executor (fresh, or restarted: its jobs are gone)
+    needs from its owner: an executor resuming it by its id."""
+    return (
+        f"Resume it with experiment id {eid}: with Auptimizer, Experiment(exp_config, eid={eid}); "
+        f"with a loop of your own, record its jobs with connector.job_started({eid}, rid, config)."
+    )
+
+
+def repair_command(eid):
+    """The aup_reset line that repairs this one experiment, as its owner would run it."""
+    return f".venv/bin/python manage.py aup_reset --experiment {eid}"
 
 
 def stale_experiments(stale_minutes, now):
