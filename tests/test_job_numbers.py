@@ -170,15 +170,15 @@ def test_the_migration_numbers_existing_jobs_by_jid_within_each_experiment(djang
 
 @pytest.fixture
 def search(db):
-    """alice's experiment "search", whose jobs 1, 2, 3 have ids 4, 5, 6: another
-    experiment's three jobs came first."""
+    """alice's experiment "search", whose jobs 1, 2, 3 have other ids (4, 5, 6 on a
+    fresh SQLite database): another experiment's three jobs came first."""
     owner = make_user("alice")
     earlier = make_configured_experiment(owner, name="earlier")
     make_jobs(earlier, 3)
     experiment = make_configured_experiment(owner, name="search", parameter_config=[{"name": "lr"}])
     [cpu] = make_resources(1)
     jobs = make_jobs(experiment, 3, steps=4, resource=cpu)
-    assert [job.pk - job.number for job in jobs] == [3, 3, 3]
+    assert [job.number for job in jobs] == [1, 2, 3] and all(job.pk > job.number for job in jobs)
     return experiment, jobs, cpu
 
 
