@@ -168,8 +168,13 @@ class Liveness:
     # How long it may stay silent before it is quiet: QUIET_FACTOR x its longest recent
     # job (at least QUIET_FLOOR), or DEFAULT_STALE_MINUTES without an ended job.
     expected_silence: timedelta
-    # Whether expected_silence comes from its own jobs (False: the default).
-    from_history: bool
+    # The longest of its last QUIET_HISTORY_JOBS ended jobs; None before one has ended
+    # (expected_silence is then the default).
+    longest_recent_job: object
+
+    @property
+    def from_history(self):
+        return self.longest_recent_job is not None
 
     @property
     def quiet(self):
@@ -182,6 +187,26 @@ class Liveness:
     @property
     def expected_minutes(self):
         return int(self.expected_silence.total_seconds() // 60)
+
+    @property
+    def rule(self):
+        """Why it counts as quiet after expected_silence, in words, for the pages."""
+        if self.longest_recent_job is None:
+            return (
+                f"none of its jobs has ended yet to tell how long they take, so after {self.expected_minutes} min "
+                "of silence (aup_reset's default)"
+            )
+        longest = _minutes_text(self.longest_recent_job)
+        floor = int(QUIET_FLOOR.total_seconds() // 60)
+        return (
+            f"its recent jobs took at most {longest}, so after {self.expected_minutes} min of silence "
+            f"({QUIET_FACTOR} times that, and at least {floor} min)"
+        )
+
+
+def _minutes_text(duration):
+    minutes = int(duration.total_seconds() // 60)
+    return f"{minutes} min" if minutes else f"{int(duration.total_seconds())} s"
 
 
 def with_liveness(experiments):
@@ -207,11 +232,12 @@ def liveness(experiments, now):
     for pk, last, longest in with_liveness(active).values_list("pk", "last_sign_of_life", "longest_recent_job"):
         last = None if last is None or last == NEVER else last
         if longest is not None:
-            expected, from_history = max(QUIET_FLOOR, QUIET_FACTOR * max(longest, timedelta(0))), True
+            longest = max(longest, timedelta(0))
+            expected = max(QUIET_FLOOR, QUIET_FACTOR * longest)
         else:
-            expected, from_history = timedelta(minutes=DEFAULT_STALE_MINUTES), False
+            expected = timedelta(minutes=DEFAULT_STALE_MINUTES)
         silent = max(now - last, timedelta(0)) if last is not None else timedelta(0)
-        result[pk] = Liveness(last, silent, expected, from_history)
+        result[pk] = Liveness(last, silent, expected, longest)
     return result
 
 
