@@ -18,17 +18,23 @@ from tracking.models import Experiment, IntermediateResult, Job, JobAttempt, Res
 
 pytestmark = pytest.mark.django_db
 
+# The rule's tests pass this as `now`. The pages read the real clock: their tests set
+# times back from the moment they run (ago), and allow the minute to tick while they do.
 NOW = timezone.now().replace(microsecond=0)
 
 
-def minutes_ago(minutes):
-    return NOW - timedelta(minutes=minutes)
+def minutes_ago(minutes, now=NOW):
+    return now - timedelta(minutes=minutes)
 
 
-def with_ended_jobs(experiment, durations, started):
-    """Ended jobs of these durations (minutes), the first started `started` minutes ago,
-    one after the other."""
-    start = minutes_ago(started)
+def ago(minutes):
+    return minutes_ago(minutes, now=timezone.now())
+
+
+def with_ended_jobs(experiment, durations, started, now=NOW):
+    """Ended jobs of these durations (minutes), the first started `started` minutes
+    before `now`, one after the other."""
+    start = minutes_ago(started, now)
     for minutes in durations:
         make_recorded_job(experiment, None, status="FINISHED", started=start, ended=start + timedelta(minutes=minutes))
         start += timedelta(minutes=minutes)
@@ -164,9 +170,9 @@ def test_it_says_what_a_restart_needs_and_waits_after_it(alice):
 
 
 def test_it_shows_no_sign_of_life_with_the_repair_for_its_owner(alice):
-    experiment = make_experiment(alice, "crashed", start_time=minutes_ago(120))
-    with_ended_jobs(experiment, [5, 5], started=120)  # expects 15 minutes of silence at most
-    make_recorded_job(experiment, make_resource(), started=minutes_ago(100))  # then nothing for 100 minutes
+    experiment = make_experiment(alice, "crashed", start_time=ago(120))
+    with_ended_jobs(experiment, [5, 5], started=120, now=timezone.now())  # expects 15 minutes of silence at most
+    make_recorded_job(experiment, make_resource(), started=ago(100))  # then nothing for 100 minutes
     client = client_of(alice)
 
     page = summary(client, experiment)
@@ -181,8 +187,8 @@ def test_it_shows_no_sign_of_life_with_the_repair_for_its_owner(alice):
 
 
 def test_it_shows_staff_the_reset_button_and_shared_users_neither(alice):
-    experiment = make_experiment(alice, "crashed", start_time=minutes_ago(120))
-    make_recorded_job(experiment, None, started=minutes_ago(100))  # no ended job: quiet after 60
+    experiment = make_experiment(alice, "crashed", start_time=ago(120))
+    make_recorded_job(experiment, None, started=ago(100))  # no ended job: quiet after 60
     staff, bob = make_user("root", is_staff=True), make_user("bob")
     make_share(experiment, user=bob)
 
@@ -194,9 +200,9 @@ def test_it_shows_staff_the_reset_button_and_shared_users_neither(alice):
 
 
 def test_it_stays_live_while_it_writes(alice):
-    experiment = make_experiment(alice, "healthy", start_time=minutes_ago(120))
-    with_ended_jobs(experiment, [5, 5], started=120)
-    job = make_recorded_job(experiment, None, started=minutes_ago(100))
+    experiment = make_experiment(alice, "healthy", start_time=ago(120))
+    with_ended_jobs(experiment, [5, 5], started=120, now=timezone.now())
+    job = make_recorded_job(experiment, None, started=ago(100))
     IntermediateResult.objects.create(job=job, number=0, score=0.5, receive_time=timezone.now())
 
     page = summary(client_of(alice), experiment)
@@ -207,9 +213,9 @@ def test_it_stays_live_while_it_writes(alice):
 
 
 def crashed(owner):
-    experiment = make_experiment(owner, "crashed", start_time=minutes_ago(120))
+    experiment = make_experiment(owner, "crashed", start_time=ago(120))
     cpu = make_resource()
-    job = make_recorded_job(experiment, cpu, started=minutes_ago(100))
+    job = make_recorded_job(experiment, cpu, started=ago(100))
     return experiment, job, cpu
 
 
@@ -239,7 +245,7 @@ def test_it_confirms_with_a_dry_run_then_resets_as_aup_reset_does(alice):
 
 
 def test_it_refuses_a_reset_with_nothing_to_repair(alice):
-    experiment = make_experiment(alice, "done", status="FINISHED", start_time=minutes_ago(10))
+    experiment = make_experiment(alice, "done", status="FINISHED", start_time=ago(10))
     client = client_of(make_user("root", is_staff=True))
 
     assert "Nothing to repair" in client.get(f"/experiments/{experiment.pk}/reset/").content.decode()
