@@ -228,7 +228,7 @@ def test_it_confirms_with_a_dry_run_then_resets_as_aup_reset_does(alice):
     page = confirmation.content.decode()
     assert confirmation.status_code == 200
     assert f"aup_reset --experiment {experiment.pk}" in page and "RUNNING -&gt; FAILED" in page
-    assert f"failed 1 running job(s) [#{job.pk}]" in page and f"freed 1 resource(s) [#{cpu.pk}]" in page
+    assert f"failed 1 running job(s) [job {job.number} #{job.pk}]" in page and f"freed 1 resource(s) [#{cpu.pk}]" in page
     assert Experiment.objects.get(pk=experiment.pk).status == "RUNNING"  # the dry run wrote nothing
     assert Resource.objects.get(pk=cpu.pk).status == "busy"
 

@@ -60,6 +60,8 @@ class ExperimentReset:
     last_sign_of_life: object  # a datetime, or None
     ended_attempts: list = field(default_factory=list)
     failed_jobs: list = field(default_factory=list)
+    # {job id: its number in the experiment}, to name the failed jobs as the pages do.
+    job_numbers: dict = field(default_factory=dict)
     freed_resources: list = field(default_factory=list)
 
     @property
@@ -75,7 +77,8 @@ class ExperimentReset:
             since = f"last sign of life {self.last_sign_of_life:%Y-%m-%d %H:%M:%S %Z}, {minutes} min ago"
         parts = [f"{self.old_status} -> {self.new_status}" if self.old_status != self.new_status else f"stays {self.old_status}"]
         parts.append(f"ended {len(self.ended_attempts)} attempt(s){_ids(self.ended_attempts)}")
-        parts.append(f"failed {len(self.failed_jobs)} running job(s){_ids(self.failed_jobs)}")
+        jobs = f" [{', '.join(f'job {self.job_numbers.get(pk)} #{pk}' for pk in self.failed_jobs)}]" if self.failed_jobs else ""
+        parts.append(f"failed {len(self.failed_jobs)} running job(s){jobs}")
         parts.append(f"freed {len(self.freed_resources)} resource(s){_ids(self.freed_resources)}")
         return f"{label} ({since}): " + "; ".join(parts)
 
@@ -288,7 +291,8 @@ def _reset_experiment(eid, now, stale_cutoff):
     JobAttempt.objects.filter(pk__in=reset.ended_attempts).update(end_time=now)
 
     running = Job.objects.filter(experiment_id=eid, status=JobStatus.RUNNING)
-    reset.failed_jobs = sorted(running.values_list("pk", flat=True))
+    reset.job_numbers = dict(running.values_list("pk", "number"))
+    reset.failed_jobs = sorted(reset.job_numbers)
     Job.objects.filter(pk__in=reset.failed_jobs).update(status=JobStatus.FAILED, end_time=Coalesce("end_time", Value(now)))
 
     if experiment.status in ACTIVE_EXPERIMENT_STATUSES:
