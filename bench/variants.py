@@ -68,7 +68,7 @@ class DjangoVariant:
         owner = Experiment.objects.get(pk=self.eid).owner
         history = Experiment.objects.create(owner=owner, name="history", status="FINISHED")
         jobs = Job.objects.bulk_create(
-            [Job(experiment=history, status="FINISHED", score=0.5) for _ in range(-(-count // STEPS))]
+            [Job(experiment=history, number=n, status="FINISHED", score=0.5) for n in range(1, 1 - (-count // STEPS))]
         )
         for start in range(0, count, 5000):
             results = IntermediateResult.objects.bulk_create(

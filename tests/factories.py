@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 from django.contrib.auth import get_user_model
+from django.db.models import Max
 from django.utils import timezone
 
 from tracking.models import (
@@ -38,10 +39,17 @@ def make_experiment(owner, name=None, status="RUNNING", config=None, **fields):
     return Experiment.objects.create(owner=owner, name=name, status=status, config=config or {}, **fields)
 
 
+def next_number(experiment):
+    """The number the experiment's next job gets, as the connector numbers them."""
+    highest = Job.objects.filter(experiment=experiment).aggregate(highest=Max("number"))["highest"]
+    return (highest or 0) + 1
+
+
 def make_job(experiment, resource=None, status="RUNNING", config=None, attempts=1, **fields):
     """A job started now, with `attempts` attempts (numbered 0, 1, ...) on `resource`."""
     now = timezone.now()
     fields.setdefault("start_time", now)
+    fields.setdefault("number", next_number(experiment))
     job = Job.objects.create(experiment=experiment, status=status, config=config or {}, **fields)
     for number in range(attempts):
         JobAttempt.objects.create(job=job, number=number, resource=resource, start_time=now)
@@ -91,18 +99,17 @@ def make_multiple_results(job, scores, intermediate_result=None, is_last=False):
     return rows
 
 
-def make_recorded_job(experiment, resource=None, status="RUNNING", started=None, steps=0, **fields):
+def make_recorded_job(experiment, resource=None, status="RUNNING", started=None, steps=0, ended=None, **fields):
     """A job as the connector records it: its first attempt open while the job runs,
     on `resource`, which it takes as job_started does; `steps` intermediate results.
-    (make_job builds the bare rows, for tests of the connector itself.)"""
+    An ended job ended at `ended` (default: when it started). (make_job builds the bare
+    rows, for tests of the connector itself.)"""
     started = started or timezone.now()
     running = status == "RUNNING"
-    job = Job.objects.create(
-        experiment=experiment, status=status, start_time=started, end_time=None if running else started, **fields
-    )
-    attempt = JobAttempt.objects.create(
-        job=job, number=0, resource=resource, start_time=started, end_time=None if running else started
-    )
+    end = None if running else (ended or started)
+    fields.setdefault("number", next_number(experiment))
+    job = Job.objects.create(experiment=experiment, status=status, start_time=started, end_time=end, **fields)
+    attempt = JobAttempt.objects.create(job=job, number=0, resource=resource, start_time=started, end_time=end)
     if resource is not None and running:
         Resource.objects.filter(pk=resource.pk).update(
             status=ResourceStatus.BUSY, holder="test", taken_at=started, taken_by_attempt=attempt.pk
@@ -150,9 +157,11 @@ def make_jobs(experiment, count, steps=0, resource=None, labels=0, status="FINIS
     from tracking.models import IntermediateResult, Job, JobAttempt, MultipleResult
 
     now = timezone.now()
+    first = next_number(experiment)
     jobs = Job.objects.bulk_create(
         Job(
             experiment=experiment,
+            number=first + index,
             config={"lr": round(0.01 * (index + 1), 4), "optimizer": "adam" if index % 2 else "sgd"},
             score=(index + 1) / count if score == "by index" else score,
             status=status,

@@ -190,7 +190,7 @@ def test_it_asks_before_freeing_a_resource_a_running_job_holds(client, root, wor
     assert response.status_code == 200
     body = response.content.decode()
     assert "still held by a running job" in body
-    assert f"job {world['running'].pk} of" in body
+    assert f"job {world['running'].number} (id {world['running'].pk}) of" in body
     assert statuses()[held.pk] == statuses()[idle.pk] == "busy"  # nothing yet
 
     # "Only those whose holder has ended" keeps the held one.

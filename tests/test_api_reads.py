@@ -128,7 +128,7 @@ def test_it_details_an_experiment(api, user, other_user, cpu):
 
     assert detail["config"] == {"target": "min", "lr": 0.1}
     assert detail["jobs_by_status"] == {"FINISHED": 2, "FAILED": 1, "none": 1, "RUNNING": 1}
-    assert detail["best"] == {"jid": best.pk, "score": 0.1}
+    assert detail["best"] == {"jid": best.pk, "number": 2, "score": 0.1}
     assert detail["labels"] == [{"order": 1, "name": "accuracy"}]
     assert (detail["jobs_total"], detail["jobs_done"], detail["best_score"]) == (5, 4, 0.1)
 
@@ -161,6 +161,7 @@ def test_it_lists_the_jobs_of_an_experiment(api, user, cpu):
     first = rows["results"][0]
     assert first == {
         "jid": done.pk,
+        "number": 1,
         "eid": experiment.pk,
         "status": "FINISHED",
         "score": 0.5,
@@ -385,7 +386,7 @@ def test_it_shows_what_runs_on_a_resource_only_to_who_may_see_it(
         rows = api.get("/api/resources/").json()["resources"]
 
     assert [(row["rid"], row["status"], row["in_service"], row["running"]) for row in rows] == [
-        (gpu.pk, "busy", True, {"jid": mine.pk, "eid": mine.experiment_id, "experiment": "mine"}),
+        (gpu.pk, "busy", True, {"jid": mine.pk, "number": mine.number, "eid": mine.experiment_id, "experiment": "mine"}),
         # Someone else's job: only that the resource is busy.
         (cpu.pk, "busy", True, None),
         (spare.pk, "free", False, None),

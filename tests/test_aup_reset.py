@@ -77,7 +77,7 @@ def test_it_repairs_a_crashed_executor_and_leaves_a_healthy_one_alone(crash):
     assert JobAttempt.objects.get(job=crash["healthy_job"]).end_time is None
     assert statuses[cpus[2].pk] == statuses[cpus[4].pk] == "busy"
 
-    jids = ", ".join(f"#{job.pk}" for job in crash["dead_jobs"])
+    jids = ", ".join(f"job {job.number} #{job.pk}" for job in crash["dead_jobs"])
     assert f"experiment {dead.pk} 'dead'" in output
     assert "RUNNING -> FAILED" in output
     assert f"failed 2 running job(s) [{jids}]" in output
@@ -187,7 +187,7 @@ def test_it_cleans_up_after_a_real_connector_that_died(user, cpu):
     output = aup_reset("--experiment", str(eid))
     assert connector.get_experiment_status(eid) == "FAILED"
     assert Resource.objects.get(pk=cpu.pk).status == "free"
-    assert f"failed 1 running job(s) [#{jid}]" in output
+    assert f"failed 1 running job(s) [job 1 #{jid}]" in output
     # The connector sees the resource free again.
     assert connector.get_available_resource("alice", "cpu") == [cpu.pk]
     connector.close()

@@ -101,9 +101,9 @@ def test_it_derives_parameter_axes_and_scatter_series():
     assert axes == [("lr", "number", []), ("opt", "category", ["adam", "sgd"]), ("deep", "category", ["True", "False"])]
     declared = charts.parameter_axes([{"name": "opt"}, {"name": "lr"}], configs)
     assert [name for name, _, _ in declared] == ["opt", "lr"]
-    series = charts.parameter_series(axes, [(7, configs[0], 0.9), (8, configs[1], 0.5)])
-    assert series["lr"] == [[0.01, 0.1], [0.5, 0.9], [8, 7]]
-    assert series["opt"] == [[0, 1], [0.9, 0.5], [7, 8]]
+    series = charts.parameter_series(axes, [(7, 1, configs[0], 0.9), (8, 2, configs[1], 0.5)])
+    assert series["lr"] == [[0.01, 0.1], [0.5, 0.9], [8, 7], [2, 1]]
+    assert series["opt"] == [[0, 1], [0.9, 0.5], [7, 8], [1, 2]]
 
 
 # -- shaping for the pages and the API -------------------------------------------------------
@@ -212,7 +212,7 @@ def test_it_samples_the_history_of_a_big_experiment_keeping_the_extremes(experim
     Job.objects.filter(pk=jobs[5].pk).update(score=None, score_text="nan")
     history = views.history(experiment.jobs.all(), budget=20, buckets=5)
     assert history["sampled"] and history["total"] == 60 and history["non_finite"] == 1
-    ids = [jid for jid, _, _ in history["rows"]]
+    ids = [row[0] for row in history["rows"]]
     assert len(ids) <= 4 * 5 and ids == sorted(ids)
     assert jobs[17].pk in ids and jobs[41].pk in ids and jobs[0].pk in ids and jobs[-1].pk in ids
     # Unchanged since the version the client holds: one query, no rows.
@@ -237,8 +237,8 @@ def build_big_experiment(owner):
     with connection.cursor() as cursor:
         cursor.execute(
             f"WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < %s) "
-            f"INSERT INTO {job_table} (experiment_id, config, score, status, start_time, end_time) "
-            f"SELECT %s, %s, (i * 7919 %% 10007) / 10007.0, 'FINISHED', %s, %s FROM n",
+            f"INSERT INTO {job_table} (experiment_id, number, config, score, status, start_time, end_time) "
+            f"SELECT %s, i, %s, (i * 7919 %% 10007) / 10007.0, 'FINISHED', %s, %s FROM n",
             [BIG_JOBS, experiment.pk, json.dumps({"lr": 0.01, "layers": 3}), now, now],
         )
         long_ids = list(experiment.jobs.order_by("-score").values_list("pk", flat=True)[:LONG_JOBS])

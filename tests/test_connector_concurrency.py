@@ -80,6 +80,25 @@ def test_it_numbers_steps_without_gaps_when_8_threads_report_for_one_job():
     connector.close()
 
 
+def test_it_numbers_jobs_without_gaps_when_8_threads_start_jobs_in_one_experiment():
+    make_user("alice")
+    resources = make_resources(8)
+    connector = DjangoConnector()
+    eid = connector.start_experiment("alice", {"name": "one experiment"})
+
+    def executor(index):
+        for _ in range(10):
+            connector.job_started(eid, resources[index].pk, {"thread": index})
+
+    run_in_threads(8, executor)
+
+    numbers = sorted(Job.objects.filter(experiment_id=eid).values_list("number", flat=True))
+    assert numbers == list(range(1, 81))
+    # Numbered in the order the jobs were started, as their ids are.
+    assert list(Job.objects.filter(experiment_id=eid).order_by("pk").values_list("number", flat=True)) == numbers
+    connector.close()
+
+
 def test_it_gives_each_thread_its_own_connection_and_drops_it_when_the_thread_ends():
     make_user("alice")
     connector = DjangoConnector()
@@ -160,6 +179,7 @@ def test_it_keeps_every_row_when_8_processes_write_one_database(tmp_path):
 
     jids = [result["jid"] for result in results]
     assert len(set(jids)) == 8
+    assert sorted(Job.objects.filter(experiment_id=eid).values_list("number", flat=True)) == list(range(1, 9))
     assert Job.objects.filter(experiment_id=eid, status="FINISHED").count() == 8
     assert JobAttempt.objects.filter(job__experiment_id=eid).count() == 16  # a retry each
     assert IntermediateResult.objects.filter(job__experiment_id=eid).count() == 8 * 40

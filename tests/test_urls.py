@@ -143,7 +143,7 @@ def test_it_names_the_site_once_in_every_page_title(client, alice):
         f"/experiments/{experiment.pk}/restart/": "Restart mine · aupsite",
         f"/experiments/{experiment.pk}/delete/": "Delete mine · aupsite",
         f"/experiments/{experiment.pk}/share/": "Share mine · aupsite",
-        f"/jobs/{job.pk}/": f"Job {job.pk} · mine · aupsite",
+        f"/jobs/{job.pk}/": f"Job {job.number} · mine · aupsite",
         "/resources/": "Resources · aupsite",
         "/no-such-page/": "Not found · aupsite",
     }

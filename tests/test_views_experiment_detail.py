@@ -51,7 +51,7 @@ def test_it_shows_the_configuration_progress_and_best_job(client, alice, experim
     html = client.get(url(experiment)).content.decode()
     assert "bayes" in html and "train.py" in html and "<td class=\"strong\">lr</td>" in html
     assert 'max="8" value="4"' in html and "1 running" in html and "4 finished" in html
-    assert f'<a href="/jobs/{jobs[-1].pk}/">Job {jobs[-1].pk}</a>' in html  # best (max)
+    assert f'<a href="/jobs/{jobs[-1].pk}/">Job {jobs[-1].number}</a>' in html  # best (max), by its number
     assert 'id="curves-chart"' in html and 'id="chart-data"' in html
     assert "<th scope=\"col\" class=\"num label-col\">accuracy</th>" in html
     # Live: the summary polls (the page's one clock) and the table refreshes on its answers, without overlapping.
@@ -157,12 +157,12 @@ def test_it_takes_the_same_queries_for_2_or_20_jobs(client, alice, experiment, d
     make_jobs(experiment, 1, status="RUNNING", score=None, steps=3, resource=cpu)
     client.force_login(alice)
     # Queries: session, user, experiment, result labels; summary: counts by status,
-    # best job; jobs table: count, page, final labeled values; charts: cursor, curve
-    # set, longest curve, reduced curves, history counts, history rows.
-    with django_assert_num_queries(15):
+    # best job, signs of life (it runs); jobs table: count, page, final labeled values;
+    # charts: cursor, curve set, longest curve, reduced curves, history counts, history rows.
+    with django_assert_num_queries(16):
         assert client.get(url(experiment)).status_code == 200
-    # Queries: session, user, experiment, counts by status, best job.
-    with django_assert_num_queries(5):
+    # Queries: session, user, experiment, counts by status, best job, signs of life.
+    with django_assert_num_queries(6):
         assert client.get(url(experiment), **HX, HTTP_HX_TARGET="summary").status_code == 200
     # Queries: session, user, experiment, result labels, count, page, final labeled values.
     with django_assert_num_queries(7):

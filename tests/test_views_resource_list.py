@@ -23,7 +23,7 @@ def test_it_shows_what_runs_where_and_hides_other_peoples_jobs(client, alice):
     [their_job] = make_jobs(theirs, 1, status="RUNNING", score=None, resource=gpu1)
     client.force_login(alice)
     html = client.get("/resources/").content.decode()
-    assert f'<a href="/jobs/{my_job.pk}/">Job {my_job.pk}</a>' in html and "my sweep" in html
+    assert f'<a href="/jobs/{my_job.pk}/">Job {my_job.number}</a>' in html and "my sweep" in html
     assert "busy (another user's job)" in html
     assert "bobs secret" not in html and f"/jobs/{their_job.pk}/" not in html
     assert "never used" in html and "idle" in html

@@ -112,7 +112,7 @@ class ResourceAdmin(admin.ModelAdmin):
 
     @admin.display(description="held by job")
     def holder_job(self, resource):
-        return admin_link(Job, resource.holder_job_id, f"job {resource.holder_job_id}")
+        return admin_link(Job, resource.holder_job_id, f"job {resource.holder_job_number}")
 
     @admin.display(description="of experiment")
     def holder_experiment(self, resource):
@@ -395,13 +395,19 @@ class JobAdmin(admin.ModelAdmin):
     """Jobs are the executors' record: browsable and searchable, never edited or
     deleted by hand (they go with their experiment, or with its restart)."""
 
-    list_display = ["id", "experiment_link", "status", "score_display", "start_time", "end_time", "attempt_count", "dashboard"]
+    # Its number within its experiment is what the pages call it ("Job 3"); the id is
+    # the jid of URLs, the API and executors' logs.
+    list_display = [
+        "number_display", "id", "experiment_link", "status", "score_display", "start_time", "end_time",
+        "attempt_count", "dashboard",
+    ]
+    list_display_links = ["number_display", "id"]
     list_filter = ["status"]
     search_fields = ["=id", "experiment__name", "=experiment__id"]
     list_select_related = ["experiment"]
     ordering = ["-id"]
     fields = [
-        "experiment_link", "status", "score_display", "start_time", "end_time",
+        "number", "experiment_link", "status", "score_display", "start_time", "end_time",
         "attempt_count", "step_count", "labeled_count", "dashboard", "config_display",
     ]
     readonly_fields = fields
@@ -419,6 +425,10 @@ class JobAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    @admin.display(description="job", ordering="number")
+    def number_display(self, job):
+        return str(job)
 
     @admin.display(description="experiment", ordering="experiment")
     def experiment_link(self, job):

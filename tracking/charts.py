@@ -257,15 +257,17 @@ def display_value(value):
 
 
 def parameter_series(axes, jobs):
-    """Per parameter, uPlot columns [[x...], [score...], [job id...]] for a scatter.
+    """Per parameter, columns [[x...], [score...], [job id...], [job number...]] for a
+    scatter (uPlot draws the first two; the id opens the job, the number names it).
 
-    `jobs` are (job id, config, score) with a finite score. A category's x is its index
-    in the axis' categories. Jobs missing the parameter are left out of that chart.
+    `jobs` are (job id, job number, config, score) with a finite score. A category's x
+    is its index in the axis' categories. Jobs missing the parameter are left out of
+    that chart.
     """
     series = {}
     for name, kind, categories in axes:
-        xs, ys, ids = [], [], []
-        for jid, config, score in jobs:
+        xs, ys, ids, numbers = [], [], [], []
+        for jid, number, config, score in jobs:
             if not isinstance(config, dict) or name not in config:
                 continue
             value = config[name]
@@ -278,8 +280,9 @@ def parameter_series(axes, jobs):
             xs.append(compact(x))
             ys.append(compact(score))
             ids.append(jid)
+            numbers.append(number)
         order = sorted(range(len(xs)), key=lambda i: xs[i])
-        series[name] = [[xs[i] for i in order], [ys[i] for i in order], [ids[i] for i in order]]
+        series[name] = [[column[i] for i in order] for column in (xs, ys, ids, numbers)]
     return series
 
 
@@ -329,16 +332,18 @@ def curves_note(show_all, shown, total, budget, best):
 
 def curve_jobs(shown, selected):
     """The drawn jobs, in order, as the page lists them: `shown` are (id, score,
-    score_text, status) rows (JobQuerySet.curve_set), `selected` the user's picks."""
+    score_text, status, number) rows (JobQuerySet.curve_set), `selected` the user's
+    picks. A legend, a tooltip and a table name a job by its number; its id opens it."""
     return [
         {
             "id": jid,
+            "number": number,
             "score": finite_or_none(score),
             "score_text": None if text is None else str(decode_score(score, text)),
             "status": status,
             "selected": jid in selected,
         }
-        for jid, score, text, status in shown
+        for jid, score, text, status, number in shown
     ]
 
 
@@ -351,13 +356,14 @@ def history_sample(scores, buckets):
 
 def history_payload(history, maximize, parameter_config):
     """The optimization-history and parameter charts from `history` (the rows and
-    counts tracking.views.history reads): each job's score, the best so far, a note
+    counts tracking.views.history reads): each job's score by job number, the best so
+    far, the job ids (``jids``, parallel to the points: a click opens the job), a note
     on what is left out, and one scatter per hyperparameter."""
     rows = history["rows"]
-    points = [(jid, finite_or_none(score)) for jid, score, _ in rows]
+    points = [(number, finite_or_none(score)) for _, number, score, _ in rows]
     best = best_so_far(points, maximize)
-    jobs = [(jid, config, score) for jid, score, config in rows]
-    axes = parameter_axes(parameter_config, [config for _, config, _ in jobs])
+    jobs = [(jid, number, config, score) for jid, number, score, config in rows]
+    axes = parameter_axes(parameter_config, [config for _, _, config, _ in jobs])
     notes = []
     if history["sampled"]:
         notes.append(
@@ -368,6 +374,7 @@ def history_payload(history, maximize, parameter_config):
         notes.append(f"Not drawn: {history['non_finite']} job(s) with no finite score (running, NaN, inf or text).")
     return {
         "points": columns(points),
+        "jids": [jid for jid, _, _, _ in rows],
         "best": columns(best),
         "note": " ".join(notes),
         "params": {

@@ -15,9 +15,10 @@ There is no lock in this process: each thread uses its own database connection
 (Django's connections are per thread; a thread's connection is reused across calls and
 closed when the thread ends), writes are short transactions (IMMEDIATE on SQLite, so
 writers queue on the busy timeout), and the one contended row, a resource, changes
-status by compare-and-set. Numbers of a job's steps and attempts are "last + 1", taken
-while the job's writers are serialised (SQLite's database lock; on PostgreSQL the job
-row's lock, see _lock_job) and guarded by unique constraints.
+status by compare-and-set. Numbers of a job's steps and attempts, and of an
+experiment's jobs, are "last + 1", taken while their writers are serialised (SQLite's
+database lock; on PostgreSQL the job row's lock, see _lock_job, or the experiment row's,
+see _lock_experiment_jobs) and guarded by unique constraints.
 """
 
 # First, for its side effect: an executor imports this module in a plain Python process,
@@ -56,10 +57,12 @@ from tracking.models import (
     ResourceStatus,
     ResultLabel,
     json_value,
+    next_job_number,
 )
 
 # How often a write that lost a race on a unique constraint is tried again (experiment
-# names; numbering is serialised by _lock_job, so there this is only a safety net).
+# names; numbering is serialised by _lock_job and _lock_experiment_jobs, so there this
+# is only a safety net).
 CONFLICT_RETRIES = 20
 
 
@@ -252,6 +255,21 @@ class DjangoConnector(AbstractConnector):
         else:
             self._require(Job, jid, "job")
 
+    def _lock_experiment_jobs(self, eid):
+        """Serialise the writers that number an experiment's jobs (next_job_number).
+
+        On PostgreSQL the experiment row is locked FOR NO KEY UPDATE, in place of the
+        existence check (the same one query): job creators queue on it, and the foreign
+        keys' KEY SHARE locks of every other write (an attempt, a result) do not wait
+        for it. SQLite's writers are already serialised by the database lock.
+        """
+        if connections[self.using].features.has_select_for_update:
+            experiments = self._objects(Experiment).select_for_update(no_key=True)
+            if not list(experiments.filter(pk=eid).values_list("pk", flat=True)):
+                raise NotFoundError(f"experiment {eid} does not exist")
+        else:
+            self._require(Experiment, eid, "experiment")
+
     def _experiment_id_of_job(self, jid):
         eid = self._objects(Job).filter(pk=jid).values_list("experiment_id", flat=True).first()
         if eid is None:
@@ -386,15 +404,18 @@ class DjangoConnector(AbstractConnector):
     @connector_method()
     def start_job(self, eid, rid, job_config):
         eid, rid, config = _id(eid, "eid"), _id(rid, "rid"), _job_config(job_config)
-        with self._atomic():
-            return self._start_job(eid, rid, config)
+        return self._retry_on_conflict(lambda: self._start_job(eid, rid, config))
 
     def _start_job(self, eid, rid, config, take=False):
-        self._require(Experiment, eid, "experiment")
+        self._lock_experiment_jobs(eid)
         self._require(Resource, rid, "resource")
         now = timezone.now()
         job = self._objects(Job).create(
-            experiment_id=eid, config=json_value(config), status=JobStatus.RUNNING, start_time=now
+            experiment_id=eid,
+            number=next_job_number(eid),
+            config=json_value(config),
+            status=JobStatus.RUNNING,
+            start_time=now,
         )
         attempt = self._objects(JobAttempt).create(job=job, number=0, resource_id=rid, start_time=now)
         self._hold_for(rid, attempt.pk, take)
@@ -473,9 +494,8 @@ class DjangoConnector(AbstractConnector):
     @connector_method()
     def job_started(self, eid, rid, job_config):
         eid, rid, config = _id(eid, "eid"), _id(rid, "rid"), _job_config(job_config)
-        with self._atomic():
-            # Recorded whether or not the take wins: the executor runs the job there.
-            return self._start_job(eid, rid, config, take=True)
+        # Recorded whether or not the take wins: the executor runs the job there.
+        return self._retry_on_conflict(lambda: self._start_job(eid, rid, config, take=True))
 
     @connector_method()
     def job_finished(self, rid, jid, score=None, status=None):

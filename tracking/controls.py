@@ -1,7 +1,9 @@
-"""An experiment's controls: request a stop, restart, delete, and share it read-only.
+"""An experiment's controls: request a stop, restart, delete, and share it read-only;
+for staff, reset it as aup_reset does when its executor is gone.
 
 Only its owner and staff may use them (ExperimentQuerySet.changeable_by); to anyone
 else, including users it is shared with, the experiment does not exist here (404).
+Reset is staff's alone: whoever may see the experiment but is not staff gets 403.
 Each change is a POST behind CSRF, after a GET confirmation page. Status changes go
 through DjangoConnector, the one writer of experiment records, inside a transaction
 that locks the experiment row, so the status checked is still the status changed
@@ -12,11 +14,13 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import pluralize
 from django.views.decorators.http import require_http_methods, require_POST
 
+from tracking import recovery
 from tracking.connector import DjangoConnector
 from tracking.models import (
     ACTIVE_EXPERIMENT_STATUSES,
@@ -121,7 +125,10 @@ def restart(request, eid):
     it is RUNNING again with a new start time. Refused while an executor may be at work."""
 
     def done(experiment):
-        messages.success(request, f"{experiment} restarted: start its executor with eid={experiment.pk} to run jobs.")
+        messages.success(
+            request,
+            f"{experiment} restarted. Nothing runs until an executor works on it again: {recovery.executor_needed(experiment.pk)}",
+        )
         return redirect(experiment)
 
     def page_of(experiment):
@@ -132,7 +139,9 @@ def restart(request, eid):
             "consequence": (
                 f"Restarting deletes its {jobs} job{pluralize(jobs)} with their attempts and results, and marks the "
                 "experiment RUNNING again with a new start time, as Auptimizer does when an executor resumes it. "
-                f"Start its executor again with experiment id {experiment.pk} to run new jobs."
+                "It starts no executor: aupsite records experiments, it does not run them. Until an executor works "
+                "on it again its page says it is waiting for one. "
+                f"{recovery.executor_needed(experiment.pk)}"
             ),
             "button": "Delete its jobs and restart",
             "destroys": True,
@@ -175,6 +184,40 @@ def delete(request, eid):
         lambda experiment: DjangoConnector().delete_experiment(experiment.pk),
         done,
     )
+
+
+@require_http_methods(["GET", "POST"])
+def reset(request, eid):
+    """Staff only: repair what a gone executor left of this experiment, exactly as
+    ``manage.py aup_reset --experiment EID`` does (recovery.reset with its id): its open
+    attempts end, its running jobs fail, an active experiment ends (STOPPED if a stop was
+    requested, FAILED otherwise), the resources they held are freed, and so is any busy
+    resource whose holder has ended. The confirmation page shows a dry run of it."""
+    experiment = get_object_or_404(Experiment.objects.visible_to(request.user), pk=eid)
+    if not request.user.is_staff:
+        raise PermissionDenied("Only staff may reset an experiment.")
+    if request.method == "POST":
+        report = recovery.reset(eids=[experiment.pk])
+        if report.changed:
+            messages.success(request, "Reset: " + "; ".join(report.lines()))
+            return redirect(experiment)
+        refusal = "Nothing to repair: it has no open attempt, no running job, and it has ended."
+    else:
+        report = recovery.reset(eids=[experiment.pk], dry_run=True)
+        refusal = None if report.changed else "Nothing to repair: it has no open attempt, no running job, and it has ended."
+    experiment.refresh_from_db()
+    page = {
+        "title": f"Reset {experiment}",
+        "heading": f"Reset {experiment}",
+        "consequence": (
+            "Do this only when its executor is gone: a live executor's jobs would be marked FAILED under it. "
+            "This does what aup_reset --experiment " + str(experiment.pk) + " does; now it would change: "
+            + "; ".join(line for line in report.lines() if line != "dry run: nothing was written") + "."
+        ),
+        "button": "Reset the experiment",
+        "destroys": True,
+    }
+    return _confirm(request, experiment, refusal, page)
 
 
 class ShareForm(forms.Form):

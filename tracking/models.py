@@ -283,9 +283,9 @@ TAKE_GRACE = timedelta(seconds=60)
 class ResourceQuerySet(models.QuerySet):
     def with_holder(self):
         """Annotate each resource with the job holding it: the latest attempt on it that
-        has not ended (``holder_job_id``, ``holder_experiment_id``,
+        has not ended (``holder_job_id``, ``holder_job_number``, ``holder_experiment_id``,
         ``holder_experiment_name``, ``holder_experiment_status``; None when no attempt
-        is open). Four correlated subqueries in the same statement, each answered by
+        is open). Five correlated subqueries in the same statement, each answered by
         the index tracking_jobattempt_resource.
         """
         open_attempts = JobAttempt.objects.filter(resource=OuterRef("pk"), end_time__isnull=True).order_by(
@@ -293,6 +293,7 @@ class ResourceQuerySet(models.QuerySet):
         )
         return self.annotate(
             holder_job_id=models.Subquery(open_attempts.values("job_id")[:1]),
+            holder_job_number=models.Subquery(open_attempts.values("job__number")[:1]),
             holder_experiment_id=models.Subquery(open_attempts.values("job__experiment_id")[:1]),
             holder_experiment_name=models.Subquery(open_attempts.values("job__experiment__name")[:1]),
             holder_experiment_status=models.Subquery(open_attempts.values("job__experiment__status")[:1]),
@@ -439,7 +440,7 @@ class JobQuerySet(models.QuerySet):
         return rows.order_by(*self.TABLE_SORTS.get(sort, self.TABLE_SORTS["id"]))
 
     def curve_set(self, maximize=True, best=10, running=10, selected=(), show_all=None):
-        """The jobs whose curves a chart draws: [(id, score, score_text, status)], in order.
+        """The jobs whose curves a chart draws: [(id, score, score_text, status, number)], in order.
 
         By default the `best` jobs by finite score in the target direction, the `running`
         most recent running jobs (their curves are the ones moving) and the `selected`
@@ -455,7 +456,7 @@ class JobQuerySet(models.QuerySet):
             wanted |= Q(pk__in=self.filter(status=JobStatus.RUNNING).order_by("-pk").values("pk")[:running])
         if selected:
             wanted |= Q(pk__in=list(selected))
-        rows = self.filter(wanted).order_by(by_score, "pk").values_list("pk", "score", "score_text", "status")
+        rows = self.filter(wanted).order_by(by_score, "pk").values_list("pk", "score", "score_text", "status", "number")
         return list(rows)
 
     def history_counts(self):
@@ -484,16 +485,36 @@ class JobQuerySet(models.QuerySet):
         return list(self.filter(score__isnull=False).order_by("pk").values_list("pk", "score"))
 
     def history_rows(self, ids=None):
-        """[(id, score, config)] of the jobs with a finite score (only those in `ids`
-        when given), by id. One query."""
+        """[(id, number, score, config)] of the jobs with a finite score (only those in
+        `ids` when given), by id. One query."""
         rows = self.filter(score__isnull=False)
         if ids is not None:
             rows = rows.filter(pk__in=list(ids))
-        return list(rows.order_by("pk").values_list("pk", "score", "config"))
+        return list(rows.order_by("pk").values_list("pk", "number", "score", "config"))
+
+
+def next_job_number(experiment_id):
+    """An expression for the number the next job of experiment `experiment_id` gets: one
+    past its highest (1 for its first job). Evaluated inside the job's INSERT, so it
+    costs no query of its own; the unique (experiment, number) index answers the MAX at
+    once. Callers serialise an experiment's job creators (DjangoConnector._start_job),
+    and the unique constraint refuses a duplicate should two ever race."""
+    highest = (
+        Job.objects.filter(experiment_id=experiment_id)
+        .order_by()
+        .values("experiment_id")
+        .annotate(highest=Max("number"))
+        .values("highest")
+    )
+    return Coalesce(Subquery(highest[:1]), Value(0)) + Value(1)
 
 
 class Job(models.Model):
     experiment = models.ForeignKey(Experiment, models.CASCADE, related_name="jobs", db_index=False)
+    # The job's number within its experiment: 1, 2, 3, ... in the order its jobs were
+    # started. What a person reads ("Job 3"); the id (jid) stays in URLs and the API.
+    # A restart deletes the jobs, so the next one is 1 again.
+    number = models.PositiveIntegerField()
     config = models.JSONField(default=dict, blank=True)
     # See tracking.scores: the finite number, or the text of anything else.
     score = models.FloatField(null=True, blank=True)
@@ -507,6 +528,9 @@ class Job(models.Model):
             models.CheckConstraint(
                 condition=Q(status__isnull=True) | Q(status__in=JobStatus.values), name="tracking_job_valid_status"
             ),
+            # Also the index behind next_job_number's MAX, and the recent jobs of an
+            # experiment (recovery.with_liveness: its last jobs by number).
+            models.UniqueConstraint(fields=["experiment", "number"], name="tracking_job_unique_number"),
         ]
         indexes = [
             # get_best_result and the best-score column: best finite score of an experiment.
@@ -518,7 +542,7 @@ class Job(models.Model):
     objects = JobQuerySet.as_manager()
 
     def __str__(self):
-        return f"Job {self.pk}"
+        return f"Job {self.number}"
 
     def get_absolute_url(self):
         return reverse("tracking:job", kwargs={"jid": self.pk})

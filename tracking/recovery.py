@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 
 from django.db import transaction
-from django.db.models import Max, OuterRef, Subquery, Value
+from django.db.models import DurationField, ExpressionWrapper, F, Max, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
@@ -60,6 +60,8 @@ class ExperimentReset:
     last_sign_of_life: object  # a datetime, or None
     ended_attempts: list = field(default_factory=list)
     failed_jobs: list = field(default_factory=list)
+    # {job id: its number in the experiment}, to name the failed jobs as the pages do.
+    job_numbers: dict = field(default_factory=dict)
     freed_resources: list = field(default_factory=list)
 
     @property
@@ -75,7 +77,8 @@ class ExperimentReset:
             since = f"last sign of life {self.last_sign_of_life:%Y-%m-%d %H:%M:%S %Z}, {minutes} min ago"
         parts = [f"{self.old_status} -> {self.new_status}" if self.old_status != self.new_status else f"stays {self.old_status}"]
         parts.append(f"ended {len(self.ended_attempts)} attempt(s){_ids(self.ended_attempts)}")
-        parts.append(f"failed {len(self.failed_jobs)} running job(s){_ids(self.failed_jobs)}")
+        jobs = f" [{', '.join(f'job {self.job_numbers.get(pk)} #{pk}' for pk in self.failed_jobs)}]" if self.failed_jobs else ""
+        parts.append(f"failed {len(self.failed_jobs)} running job(s){jobs}")
         parts.append(f"freed {len(self.freed_resources)} resource(s){_ids(self.freed_resources)}")
         return f"{label} ({since}): " + "; ".join(parts)
 
@@ -144,6 +147,117 @@ def last_signs_of_life(experiments):
     return experiments.annotate(last_sign_of_life=latest)
 
 
+# -- liveness: what the pages say of an active experiment's executor ----------------------
+#
+# The pages cannot know that an executor died either; they say how long an active
+# experiment has been silent, by the same signs of life, once that is longer than its own
+# jobs usually take. A job that reports no step writes only when it starts and when it
+# ends, so a whole job's duration may pass in silence: the experiment is "quiet" after
+# QUIET_FACTOR times the longest of its last QUIET_HISTORY_JOBS ended jobs, and never
+# before QUIET_FLOOR (short jobs, a scheduler's pause between them). Before any job has
+# ended there is no history to go by, and the rule is aup_reset's default,
+# DEFAULT_STALE_MINUTES.
+QUIET_FACTOR = 3
+QUIET_HISTORY_JOBS = 20
+QUIET_FLOOR = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class Liveness:
+    """What an active experiment's signs of life say at `now` (see liveness)."""
+
+    last_sign_of_life: object  # a datetime, or None when nothing was ever recorded
+    silent_for: timedelta
+    # How long it may stay silent before it is quiet: QUIET_FACTOR x its longest recent
+    # job (at least QUIET_FLOOR), or DEFAULT_STALE_MINUTES without an ended job.
+    expected_silence: timedelta
+    # The longest of its last QUIET_HISTORY_JOBS ended jobs; None before one has ended
+    # (expected_silence is then the default).
+    longest_recent_job: object
+
+    @property
+    def from_history(self):
+        return self.longest_recent_job is not None
+
+    @property
+    def quiet(self):
+        return self.silent_for > self.expected_silence
+
+    @property
+    def silent_minutes(self):
+        return int(self.silent_for.total_seconds() // 60)
+
+    @property
+    def expected_minutes(self):
+        return int(self.expected_silence.total_seconds() // 60)
+
+    @property
+    def rule(self):
+        """Why it counts as quiet after expected_silence, in words, for the pages."""
+        if self.longest_recent_job is None:
+            return (
+                f"none of its jobs has ended yet to tell how long they take, so after {self.expected_minutes} min "
+                "of silence (aup_reset's default)"
+            )
+        longest = _minutes_text(self.longest_recent_job)
+        floor = int(QUIET_FLOOR.total_seconds() // 60)
+        return (
+            f"its recent jobs took at most {longest}, so after {self.expected_minutes} min of silence "
+            f"({QUIET_FACTOR} times that, and at least {floor} min)"
+        )
+
+
+def _minutes_text(duration):
+    minutes = int(duration.total_seconds() // 60)
+    return f"{minutes} min" if minutes else f"{int(duration.total_seconds())} s"
+
+
+def with_liveness(experiments):
+    """Annotate ``last_sign_of_life`` (last_signs_of_life) and ``longest_recent_job``: the
+    longest duration of its last QUIET_HISTORY_JOBS ended jobs, NULL if none has ended.
+    One statement; the recent jobs are read by number, backwards, on the unique
+    (experiment, number) index, so the cost does not grow with the experiment."""
+    recent_ended = (
+        Job.objects.filter(experiment=OuterRef(OuterRef("pk")), end_time__isnull=False, start_time__isnull=False)
+        .order_by("-number")
+        .values("pk")[:QUIET_HISTORY_JOBS]
+    )
+    duration = ExpressionWrapper(F("end_time") - F("start_time"), output_field=DurationField())
+    longest = Job.objects.filter(pk__in=recent_ended).annotate(d=duration).order_by("-d").values("d")[:1]
+    return last_signs_of_life(experiments).annotate(longest_recent_job=Subquery(longest))
+
+
+def liveness(experiments, now):
+    """{experiment id: Liveness} of the active ones among `experiments` (a queryset), at
+    `now`. One query (with_liveness), none when `experiments` is empty."""
+    active = experiments.filter(status__in=ACTIVE_EXPERIMENT_STATUSES).order_by()
+    result = {}
+    for pk, last, longest in with_liveness(active).values_list("pk", "last_sign_of_life", "longest_recent_job"):
+        last = None if last is None or last == NEVER else last
+        if longest is not None:
+            longest = max(longest, timedelta(0))
+            expected = max(QUIET_FLOOR, QUIET_FACTOR * longest)
+        else:
+            expected = timedelta(minutes=DEFAULT_STALE_MINUTES)
+        silent = max(now - last, timedelta(0)) if last is not None else timedelta(0)
+        result[pk] = Liveness(last, silent, expected, longest)
+    return result
+
+
+def executor_needed(eid):
+    """What an experiment waiting for an executor (fresh, or restarted: its jobs are gone)
+    needs from its owner: an executor resuming it by its id."""
+    return (
+        f"Resume it with experiment id {eid}: with Auptimizer, Experiment(exp_config, eid={eid}); "
+        f"with a loop of your own, record its jobs with connector.job_started({eid}, rid, config)."
+    )
+
+
+def repair_command(eid):
+    """The aup_reset line that repairs this one experiment, as its owner would run it."""
+    return f".venv/bin/python manage.py aup_reset --experiment {eid}"
+
+
 def stale_experiments(stale_minutes, now):
     """Active experiments with no sign of life for `stale_minutes` before `now`."""
     cutoff = now - timedelta(minutes=stale_minutes)
@@ -177,7 +291,8 @@ def _reset_experiment(eid, now, stale_cutoff):
     JobAttempt.objects.filter(pk__in=reset.ended_attempts).update(end_time=now)
 
     running = Job.objects.filter(experiment_id=eid, status=JobStatus.RUNNING)
-    reset.failed_jobs = sorted(running.values_list("pk", flat=True))
+    reset.job_numbers = dict(running.values_list("pk", "number"))
+    reset.failed_jobs = sorted(reset.job_numbers)
     Job.objects.filter(pk__in=reset.failed_jobs).update(status=JobStatus.FAILED, end_time=Coalesce("end_time", Value(now)))
 
     if experiment.status in ACTIVE_EXPERIMENT_STATUSES:

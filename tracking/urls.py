@@ -22,6 +22,7 @@ urlpatterns = [
     path("experiments/<id:eid>/stop/", controls.stop, name="experiment-stop"),
     path("experiments/<id:eid>/restart/", controls.restart, name="experiment-restart"),
     path("experiments/<id:eid>/delete/", controls.delete, name="experiment-delete"),
+    path("experiments/<id:eid>/reset/", controls.reset, name="experiment-reset"),
     path("experiments/<id:eid>/share/", controls.share, name="experiment-share"),
     path("experiments/<id:eid>/share/<id:share_id>/remove/", controls.unshare, name="experiment-unshare"),
     # -- jobs

@@ -23,9 +23,10 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from tracking import charts
+from tracking import charts, recovery
 from tracking.api.fields import ID_MAX
 from tracking.models import (
+    ACTIVE_EXPERIMENT_STATUSES,
     Experiment,
     ExperimentQuerySet,
     ExperimentStatus,
@@ -242,9 +243,14 @@ def experiment_list(request):
     rows = visible.for_list(search=search, status=status, owner_id=owner_id, sort=sort)
     page = Paginator(rows, EXPERIMENTS_PER_PAGE).get_page(_query_page(request))
     now = timezone.now()
+    # The active experiments' signs of life: one query, none when the page has none.
+    active = [experiment.pk for experiment in page if experiment.status in ACTIVE_EXPERIMENT_STATUSES]
+    signs = recovery.liveness(Experiment.objects.filter(pk__in=active), now) if active else {}
     for experiment in page:
         experiment.jobs_planned = max(experiment.planned_jobs or 0, experiment.jobs_total)
         experiment.elapsed = _elapsed(experiment, now)
+        experiment.liveness = signs.get(experiment.pk)
+        experiment.waiting = _waiting_for_executor(experiment, experiment.jobs_total)
     filtered = bool(search or status or owner_id)
     return render(
         request,
@@ -272,15 +278,27 @@ def _elapsed(experiment, now):
 # -- experiment page and its fragments -------------------------------------------------
 
 
-def _summary_context(experiment):
-    """Status, counts, progress, ETA and the best job. Two queries."""
+def _waiting_for_executor(experiment, jobs_total):
+    # RUNNING with no job yet: fresh, or restarted (which deletes its jobs). Only an
+    # executor's first job says that one is at work on it.
+    return experiment.status == ExperimentStatus.RUNNING and jobs_total == 0
+
+
+def _summary_context(experiment, user, now=None):
+    """Status, counts, progress, ETA, the best job and, while the experiment is active,
+    its signs of life (recovery.liveness): waiting for an executor, or quiet for longer
+    than its jobs usually take, with the repair for its owner (the aup_reset line) and
+    staff (a button). Two queries, three while it is active."""
     jobs = experiment.jobs.all()
     counts = jobs.status_counts()
     total = sum(counts.values())
     running = counts.get(JobStatus.RUNNING, 0)
     done = total - running
     planned = experiment.planned_jobs
-    now = timezone.now()
+    now = now or timezone.now()
+    liveness = None
+    if experiment.status in ACTIVE_EXPERIMENT_STATUSES:
+        liveness = recovery.liveness(Experiment.objects.filter(pk=experiment.pk), now).get(experiment.pk)
     elapsed = _elapsed(experiment, now)
     eta = None
     if not experiment.ended and elapsed is not None:
@@ -309,6 +327,12 @@ def _summary_context(experiment):
         "best": best,
         "polling": not experiment.ended,
         "poll_seconds": POLL_SECONDS,
+        "liveness": liveness,
+        "waiting": _waiting_for_executor(experiment, total),
+        "quiet": liveness is not None and liveness.quiet,
+        "can_change": experiment.is_changeable_by(user),
+        "repair_command": recovery.repair_command(experiment.pk),
+        "executor_needed": recovery.executor_needed(experiment.pk),
     }
 
 
@@ -393,7 +417,7 @@ def experiment_detail(request, eid):
     experiment = _visible_experiment(request, eid)
     target = _hx_target(request)
     if target == "summary":
-        response = render(request, "tracking/_experiment_summary.html", _summary_context(experiment))
+        response = render(request, "tracking/_experiment_summary.html", _summary_context(experiment, request.user))
         return _stop_polling_when_ended(request, response, experiment.ended)
     labels, labels_total = _shown_labels(experiment)
     if target == "jobs":
@@ -406,11 +430,10 @@ def experiment_detail(request, eid):
     except BadRequest as exc:  # pragma: no cover - fixed, valid arguments
         raise Http404(str(exc)) from None
     context = {
-        **_summary_context(experiment),
+        **_summary_context(experiment, request.user),
         **_jobs_table_context(request, experiment, labels, labels_total),
         "config": _config_context(experiment),
         "chart_payload": payload,
-        "can_change": experiment.is_changeable_by(request.user),
     }
     return render(request, "tracking/experiment_detail.html", context)
 
@@ -527,8 +550,8 @@ def history(jobs, budget, buckets, unless_version=None):
     JobQuerySet's history methods, for charts.history_payload.
 
     Returns a dict: ``version`` (changes whenever a job is added or ends), ``total``
-    jobs, ``non_finite`` (jobs without a finite score), ``rows`` [(id, score, config)]
-    by id, and ``sampled``. Up to `budget` jobs with a finite score come back whole;
+    jobs, ``non_finite`` (jobs without a finite score), ``rows`` [(id, number, score,
+    config)] by id, and ``sampled``. Up to `budget` jobs with a finite score come back whole;
     beyond, only the first, last, lowest and highest score of each of `buckets` runs of
     job ids (charts.history_sample), so the best and the worst jobs are always there.
     Two queries (counts, then rows), three when sampled (counts, every job's id and

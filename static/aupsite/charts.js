@@ -211,7 +211,7 @@
     var best = this.jobs.length ? this.jobs[0].id : null;
     var series = [{ label: "step" }].concat(this.jobs.map(function (j) {
       return {
-        label: "Job " + j.id, stroke: colorFor(j.id),
+        label: "Job " + j.number, stroke: colorFor(j.id),
         width: (j.id === best || self.selected.has(j.id)) ? 2.2 : 1.3,
         points: { show: false }, spanGaps: false
       };
@@ -257,7 +257,7 @@
     if (!j || idx === null || idx === undefined) return;
     var sIdx = this.jobs.indexOf(j) + 1;
     var y = u.data[sIdx] ? u.data[sIdx][idx] : null;
-    info.textContent = "Job " + j.id + " · step " + u.data[0][idx] + " · " + this.seriesName + " " + fmt(y) +
+    info.textContent = "Job " + j.number + " · step " + u.data[0][idx] + " · " + this.seriesName + " " + fmt(y) +
       " · final score " + (j.score !== null ? fmt(j.score) : (j.score_text || "—")) + " · click to open";
   };
 
@@ -302,7 +302,7 @@
     var rows = this.jobs.map(function (j) {
       var c = self.curves.get(j.id) || [[], []];
       var n = c[0].length;
-      return ["Job " + j.id, j.status || "no status", j.score !== null ? fmt(j.score) : (j.score_text || "—"),
+      return ["Job " + j.number, j.status || "no status", j.score !== null ? fmt(j.score) : (j.score_text || "—"),
         n, n ? c[0][n - 1] : "—", n ? fmt(c[1][n - 1]) : "—"];
     });
     table(document.getElementById("curves-table"),
@@ -313,9 +313,10 @@
     var self = this;
     var el = document.getElementById("history-chart");
     document.getElementById("history-note").textContent = h.note || "";
-    var ids = h.points[0];
+    // x is the job's number within the experiment; h.jids[i] is the id that opens it.
+    var numbers = h.points[0];
     if (this.history) { this.history.destroy(); this.history = null; }
-    if (!ids.length) { emptyNote(el, "No job has a finite score yet."); table(document.getElementById("history-table"), ["Job", "Score", "Best so far"], []); return; }
+    if (!numbers.length) { emptyNote(el, "No job has a finite score yet."); table(document.getElementById("history-table"), ["Job", "Score", "Best so far"], []); return; }
     clear(el);
     var data = uPlot.join([h.points, h.best]);
     this.history = new uPlot({
@@ -323,7 +324,7 @@
       legend: { show: false },
       cursor: { drag: { x: true, y: false }, points: { size: 8 } },
       scales: { x: { time: false } },
-      axes: [axis("job id", WHOLE), axis("score", { size: 60 })],
+      axes: [axis("job", WHOLE), axis("score", { size: 60 })],
       series: [
         { label: "job" },
         { label: "score", stroke: PALETTE[0], fill: PALETTE[0], paths: function () { return null; }, points: { show: true, size: 6, stroke: PALETTE[0], fill: PALETTE[0] + "99" } },
@@ -338,15 +339,15 @@
     this.history.over.addEventListener("click", function () {
       var i = self.history.cursor.idx;
       if (i !== null && i !== undefined && self.history.data[1][i] !== undefined && !self.history.select.width) {
-        window.location.href = self.jobLink(self.history.data[0][i]);
+        window.location.href = self.jobLink(h.jids[i]);
       }
     });
     var best = new Map();
     for (var k = 0; k < h.best[0].length; k++) best.set(h.best[0][k], h.best[1][k]);
     var running = null;
-    var rows = ids.map(function (id, n) {
-      if (best.has(id)) running = best.get(id);
-      return ["Job " + id, fmt(h.points[1][n]), fmt(running)];
+    var rows = numbers.map(function (number, n) {
+      if (best.has(number)) running = best.get(number);
+      return ["Job " + number, fmt(h.points[1][n]), fmt(running)];
     });
     table(document.getElementById("history-table"), ["Job", "Score", "Best so far"], rows, this.limits.table_rows);
   };
@@ -398,7 +399,7 @@
           var i = u.cursor.idx;
           if (i === null || i === undefined) return;
           var x = a.kind === "category" ? a.categories[s[0][i]] : fmt(s[0][i]);
-          document.getElementById("params-info").textContent = "Job " + s[2][i] + " · " + a.name + " = " + x + " · score " + fmt(s[1][i]) + " · click to open";
+          document.getElementById("params-info").textContent = "Job " + s[3][i] + " · " + a.name + " = " + x + " · score " + fmt(s[1][i]) + " · click to open";
         }] }
       }, [s[0], s[1]], fig);
       u.over.addEventListener("click", function () {
@@ -412,13 +413,13 @@
     axes.forEach(function (a, col) {
       var s = p.series[a.name];
       for (var i = 0; i < s[2].length; i++) {
-        var row = byJob.get(s[2][i]) || { score: s[1][i], values: [] };
+        var row = byJob.get(s[2][i]) || { number: s[3][i], score: s[1][i], values: [] };
         row.values[col] = a.kind === "category" ? a.categories[s[0][i]] : fmt(s[0][i]);
         byJob.set(s[2][i], row);
       }
     });
     var rows = Array.from(byJob.entries()).sort(function (x, y) { return self.maximize ? y[1].score - x[1].score : x[1].score - y[1].score; })
-      .map(function (e) { return ["Job " + e[0]].concat(axes.map(function (_, c) { return e[1].values[c] === undefined ? "—" : e[1].values[c]; })).concat([fmt(e[1].score)]); });
+      .map(function (e) { return ["Job " + e[1].number].concat(axes.map(function (_, c) { return e[1].values[c] === undefined ? "—" : e[1].values[c]; })).concat([fmt(e[1].score)]); });
     table(document.getElementById("params-table"), ["Job"].concat(axes.map(function (a) { return a.name; })).concat(["Score"]), rows, this.limits.table_rows);
   };
 

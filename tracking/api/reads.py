@@ -289,7 +289,12 @@ def resource_items(resources, visible_experiments, limit=None):
     visible = set(visible_experiments.filter(pk__in=holder_eids).values_list("pk", flat=True)) if holder_eids else set()
     for row in rows:
         row.running = (
-            {"jid": row.holder_job_id, "eid": row.holder_experiment_id, "experiment": row.holder_experiment_name}
+            {
+                "jid": row.holder_job_id,
+                "number": row.holder_job_number,
+                "eid": row.holder_experiment_id,
+                "experiment": row.holder_experiment_name,
+            }
             if row.holder_experiment_id in visible
             else None
         )

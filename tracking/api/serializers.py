@@ -53,6 +53,12 @@ TOKENS_LIMIT = 1_000  # tokens of tokens/
 LABELS_LIMIT = 1_000  # label names of experiments/<eid>/labels/, and the first ones in experiments/<eid>/
 # (A limit's default is read when a request comes: a test makes it small to see the pages.)
 
+# What a person reads as "Job 3" (the pages name jobs so); the jid stays the id.
+JOB_NUMBER_HELP = (
+    "The job's number within its experiment: 1, 2, 3, ... in the order its jobs started (a restart "
+    "starts again at 1). The pages name a job by it; jid is its id, in URLs and the API."
+)
+
 
 # -- errors ---------------------------------------------------------------------------------
 
@@ -377,6 +383,7 @@ class ExperimentPageOut(serializers.Serializer):
 
 class BestJobOut(serializers.Serializer):
     jid = serializers.IntegerField(source="pk")
+    number = serializers.IntegerField(help_text=JOB_NUMBER_HELP)
     score = serializers.FloatField()
 
 
@@ -421,6 +428,7 @@ class JobListQueryIn(PageQueryIn):
 
 class JobOut(serializers.Serializer):
     jid = serializers.IntegerField(source="pk")
+    number = serializers.IntegerField(help_text=JOB_NUMBER_HELP)
     eid = serializers.IntegerField(source="experiment_id")
     status = serializers.CharField(allow_null=True)
     score = ScoreField(source="score_value")
@@ -571,6 +579,7 @@ class MultipleResultsOut(serializers.Serializer):
 
 class RunningOut(serializers.Serializer):
     jid = serializers.IntegerField()
+    number = serializers.IntegerField(help_text=JOB_NUMBER_HELP)
     eid = serializers.IntegerField()
     experiment = serializers.CharField(allow_null=True, help_text="The experiment's name.")
 

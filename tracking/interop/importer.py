@@ -435,6 +435,9 @@ class _Import:
         """{jid: (aupsite job id, aupsite experiment id)} and the jids of skipped experiments."""
         total = self.count("job")
         jids, skipped, batch, done = {}, set(), [], 0
+        # Numbered 1, 2, ... within each experiment in the file's jid order, the order
+        # Auptimizer started them (each imported experiment is new, so it starts at 1).
+        numbers = {}
         for jid, score, eid, start, end, status, config in self.rows(
             "SELECT jid, score, eid, start_time, end_time, status, job_config FROM job ORDER BY jid"
         ):
@@ -450,8 +453,10 @@ class _Import:
             if status == "RUNNING":
                 self.report.running += 1
             number, text = self.score(score, where, "score")
+            numbers[eid] = numbers.get(eid, 0) + 1
             job = Job(
                 experiment_id=eids[eid],
+                number=numbers[eid],
                 config=json_value(self.json_object(config, where, "job_config", any_value=True)),
                 score=number,
                 score_text=text,
