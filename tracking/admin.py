@@ -141,11 +141,9 @@ class ResourceAdmin(admin.ModelAdmin):
         if request.method == "POST" and form.is_valid():
             with transaction.atomic():
                 report = add_resources(**form.cleaned_data)
-            if report:
-                for line in report:
-                    self.message_user(request, line, messages.SUCCESS)
-            else:
-                self.message_user(request, "Nothing to add: every resource already exists.", messages.INFO)
+            # One line a type, what exists and what was added, as aup_setup prints.
+            for line in report:
+                self.message_user(request, str(line), messages.SUCCESS if line.added else messages.INFO)
             return HttpResponseRedirect(reverse("admin:tracking_resource_changelist"))
         context = {
             **self.admin_site.each_context(request),
