@@ -70,7 +70,7 @@ def admin_link(model, pk, text):
 class BulkAddResourcesForm(forms.Form):
     cpu = forms.IntegerField(
         label="CPU slots in all", min_value=0, max_value=4096, initial=0,
-        help_text="The number of cpu resources wanted; only the missing ones are added.",
+        help_text="The number of cpu slots on localhost wanted; only the missing ones are added (others, such as the demo's, are not counted).",
     )
     gpu = forms.CharField(label="GPU ids", required=False, help_text="Comma-separated, e.g. 0,1,2,3")
     node = forms.CharField(label="Remote nodes", required=False, help_text="Comma-separated, e.g. me@host1,me@host2:2222")

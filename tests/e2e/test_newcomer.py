@@ -142,26 +142,34 @@ def test_it_walks_a_newcomer_from_make_run_to_their_own_remote_experiment(make_r
     # stays the login page's; what is shown is the experiments list.)
     page.wait_for_selector("main h1:has-text('Experiments')")
 
-    # The demo that make run started is on the list.
-    demo = Experiment.objects.get()
-    assert demo.owner.username == make_run.username
-    reload_until(page, f"{make_run.url}/", lambda p: p.locator("table.data tbody tr", has_text=demo.name))
+    # The demo that make run started is on the list, running, the admin's.
+    reload_until(
+        page,
+        f"{make_run.url}/",
+        lambda p: p.locator("table.data tbody tr", has_text=make_run.username).filter(
+            has=p.locator(".badge", has_text="running")
+        ),
+    )
 
     # The user menu, with the keyboard: open it, and the first entry is API tokens.
     page.focus("details.usermenu summary")
     page.keyboard.press("Enter")
     assert page.locator("details.usermenu").get_attribute("open") is not None
+    page.screenshot(path=str(tmp_path / "usermenu.png"))
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.textContent") == "API tokens"
     page.keyboard.press("Enter")
     page.wait_for_url(f"{make_run.url}/tokens/")
     page.screenshot(path=str(tmp_path / "tokens-empty.png"), full_page=True)
 
-    # A token, and the lines to paste.
+    # A token, and the lines to paste: its Copy button puts the export line on the clipboard.
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=make_run.url)
     page.fill("#id_name", "my-laptop")
     page.click("button:has-text('Issue token')")
-    page.wait_for_selector("#token-export")
-    export_line = page.inner_text("#token-export").strip()
+    page.click("button[data-copy='token-export']")
+    page.wait_for_selector("button[data-copy='token-export']:has-text('Copied')")
+    export_line = page.evaluate("navigator.clipboard.readText()")
+    assert export_line == page.inner_text("#token-export").strip()
     assert re.fullmatch(r"export AUPSITE_TOKEN=aup_[A-Za-z0-9_-]+", export_line)
     assert f'RestConnector("{make_run.url}")' in page.inner_text("#token-python")
     page.screenshot(path=str(tmp_path / "tokens-issued.png"), full_page=True)
