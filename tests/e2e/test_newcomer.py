@@ -98,7 +98,8 @@ def answers(url):
 @pytest.fixture
 def make_run(transactional_db):
     """make run, as the README's Quick start says, on a free port and the test database."""
-    [line] = [line for line in command_lines(code_block("Quick start", "make run")) if line.startswith("make run")]
+    # The block's first `make run` line (it may go on to show other ways to run it).
+    line = next(line for line in command_lines(code_block("Quick start", "make run")) if line.startswith("make run"))
     host, port = "127.0.0.1", free_port()
     # -o: the test run has installed and migrated already (and must not reach pip).
     command = substitute(line, {"make run": f"make -o install -o migrate run HOST={host} PORT={port}"})
