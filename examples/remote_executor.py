@@ -1,12 +1,14 @@
 """A tiny tuning loop that records itself in aupsite over HTTP, through RestConnector.
 
-    export AUPSITE_TOKEN=aup_...          # manage.py aup_token create --user alice --name my-laptop
-    python examples/remote_executor.py --url http://127.0.0.1:8000 --user alice --jobs 6
+    export AUPSITE_TOKEN=aup_...          # from the API tokens page, or manage.py aup_token create
+    python3 examples/remote_executor.py --url http://127.0.0.1:8000 --user alice --jobs 6
 
 The same loop as examples/random_search.py, with one line changed: the connector is a
 RestConnector (site address and API token) instead of a DjangoConnector. It needs
-neither Django nor the database, only tracking/client.py, tracking/interface.py and
-tracking/scores.py, and Python's standard library.
+neither Django nor the database, only Python's standard library and four files of the
+client, tracking/__init__.py, client.py, interface.py and scores.py, found beside this
+folder: run it from a checkout, or from a copy of those files and this one that keeps
+their paths (README, "REST API and remote executors"), with any python3.
 
 Each job "trains" for a few steps, reporting its learning curve and two labeled results
 per step; one job fails on its first attempt and is retried, as executors do. Lost
@@ -16,8 +18,17 @@ connections are retried by the connector without recording anything twice.
 import argparse
 import math
 import random
+import sys
+from pathlib import Path
 
-from tracking.client import RestConnector
+# The client is the `tracking` folder beside this one (a checkout, or the copy the README
+# makes): put it first on the path, so that a plain python3, with no virtualenv, no
+# installed aupsite and no PYTHONPATH, finds it wherever it is run from.
+CLIENT_ROOT = Path(__file__).resolve().parent.parent
+if (CLIENT_ROOT / "tracking" / "client.py").is_file():
+    sys.path.insert(0, str(CLIENT_ROOT))
+
+from tracking.client import RestConnector  # after the path is set
 
 
 def train(connector, eid, jid, config, steps):

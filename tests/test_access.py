@@ -26,7 +26,7 @@ from django.utils.regex_helper import normalize
 
 from tests import factories
 from tests.factories import make_experiment, make_recorded_job, make_resource, make_share, make_user
-from tracking.models import Experiment, ExperimentShare, IntermediateResult, Job, MultipleResult, Resource, ResultLabel
+from tracking.models import ApiToken, Experiment, ExperimentShare, IntermediateResult, Job, MultipleResult, Resource, ResultLabel
 
 pytestmark = pytest.mark.django_db
 
@@ -135,6 +135,8 @@ class World:
             list(ExperimentShare.objects.order_by("pk").values_list("pk", "user", "group")),
             IntermediateResult.objects.count(),
             MultipleResult.objects.count(),
+            # The walk issues the owner a token for each URL naming one; none may be revoked.
+            ApiToken.objects.filter(user=self.owner, revoked__isnull=False).count(),
         )
 
 

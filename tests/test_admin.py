@@ -233,7 +233,8 @@ def test_it_adds_resources_in_bulk_like_aup_setup(client, root, world):
     assert Resource.objects.filter(type="node", name="me@host1").exists()
     assert Resource.objects.filter(type="passive").count() == 1
     messages = [str(message) for message in response.wsgi_request._messages]
-    assert "added 2 cpu slot(s), 5 in all" in messages
+    assert "cpu: 5 slot(s) on localhost in all, 2 added" in messages
+    assert "gpu: 2 in all, 1 added: 1" in messages  # gpu 0 existed
     # Again: nothing is duplicated.
     before = Resource.objects.count()
     client.post("/admin/tracking/resource/add-bulk/", {"cpu": "5", "gpu": "0,1", "passive": "on"})

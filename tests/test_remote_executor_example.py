@@ -1,40 +1,57 @@
-"""examples/remote_executor.py: an executor that has only RestConnector and a token."""
+"""examples/remote_executor.py: an executor that has only RestConnector and a token.
 
-import os
+It is run as README.md says ("REST API and remote executors", step 2), from its code
+blocks (tests/readme.py): the client packed by the README's tar line in the checkout,
+unpacked into an empty folder, and the example run there by Debian's python3 with
+nothing but the standard library (-I -S: no site-packages, no PYTHON* variables), in an
+environment holding only PATH and HOME.
+"""
+
 import subprocess
-import sys
+import tarfile
 
 import pytest
 
 from tests.factories import make_resource, make_token, make_user
+from tests.readme import PLAIN_PYTHON, client_archive_command, remote_executor_script
 from tests.test_connector_concurrency import PROJECT_DIR
 from tracking.models import Experiment, IntermediateResult, JobAttempt, MultipleResult, Resource, ResultLabel
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-# Runs the example with Django unimportable: the executor's machine may not have it.
-WITHOUT_DJANGO = "import runpy, sys; sys.modules['django'] = None; sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')"
+CLIENT_FILES = [
+    "examples/remote_executor.py",
+    "tracking/__init__.py",
+    "tracking/client.py",
+    "tracking/interface.py",
+    "tracking/scores.py",
+]
+
+
+def pack_client(tmp_path):
+    """The client archive, made by the README's command in the checkout."""
+    archive = tmp_path / "aupsite-client.tar"
+    subprocess.run(client_archive_command(archive), shell=True, cwd=PROJECT_DIR, check=True)
+    return archive
+
+
+def run_readme_commands(script, folder):
+    """Run the README's commands (a shell script) in `folder`, with a bare environment."""
+    folder.mkdir(exist_ok=True)
+    return subprocess.run(
+        ["/bin/sh", "-c", script],
+        cwd=folder,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(folder)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def run_example(url, secret, tmp_path, *args):
-    env = {key: value for key, value in os.environ.items() if key not in ("DJANGO_SETTINGS_MODULE", "DATABASE_URL")}
-    env["AUPSITE_TOKEN"] = secret
-    return subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            WITHOUT_DJANGO,
-            str(PROJECT_DIR / "examples" / "remote_executor.py"),
-            "--url",
-            url,
-            *args,
-        ],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    archive = pack_client(tmp_path)
+    script = remote_executor_script(archive, url, token=secret, extra_args=args)
+    return run_readme_commands(script, tmp_path / "elsewhere")
 
 
 def assert_recorded(jobs, steps):
@@ -93,3 +110,31 @@ def test_it_fails_loudly_with_a_revoked_token(live_server, tmp_path):
     assert result.returncode != 0
     assert "AccessDeniedError" in result.stderr and "Invalid token" in result.stderr
     assert not Experiment.objects.exists()
+
+
+def test_it_packs_only_the_client_and_runs_with_the_standard_library_alone(tmp_path):
+    with tarfile.open(pack_client(tmp_path)) as archive:
+        assert sorted(archive.getnames()) == CLIENT_FILES
+    # What PLAIN_PYTHON imports from: the standard library only (no site-packages, so no
+    # Django however it is installed here).
+    probe = subprocess.run(
+        [*PLAIN_PYTHON.split(), "-c", "import sys, importlib.util; print(importlib.util.find_spec('django')); print(sys.path)"],
+        capture_output=True, text=True, check=True,
+    )
+    assert probe.stdout.splitlines()[0] == "None"
+    assert "site-packages" not in probe.stdout and "dist-packages" not in probe.stdout
+
+
+def test_it_finds_the_client_in_the_checkout_from_any_folder(live_server, tmp_path):
+    alice = make_user("alice")
+    make_resource("cpu")
+    _, secret = make_token(alice, "remote")
+
+    result = subprocess.run(
+        [*PLAIN_PYTHON.split(), str(PROJECT_DIR / "examples" / "remote_executor.py"), "--url", live_server.url,
+         "--token", secret, "--user", "alice", "--jobs", "2", "--steps", "3"],
+        cwd=tmp_path, env={"PATH": "/usr/bin:/bin"}, capture_output=True, text=True, timeout=300,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert_recorded(jobs=2, steps=3)

@@ -74,6 +74,8 @@ def test_it_spells_each_objects_id_one_way_in_every_path():
         ("tracking:job", {"jid": 9}, "/jobs/9/"),
         ("tracking:job-chart", {"jid": 9}, "/jobs/9/chart.json"),
         ("tracking:resource-list", {}, "/resources/"),
+        ("tracking:token-list", {}, "/tokens/"),
+        ("tracking:token-revoke", {"token_id": 4}, "/tokens/4/revoke/"),
         ("tracking:api-experiments", {}, "/api/experiments/"),
         ("tracking:api-experiment-curves", {"eid": 7}, "/api/experiments/7/curves/"),
         ("tracking:api-job", {"jid": 9}, "/api/jobs/9/"),

@@ -16,7 +16,7 @@ from django.urls import get_resolver
 from django.utils import timezone
 from django.utils.regex_helper import normalize
 
-from tests.factories import make_configured_experiment, make_jobs, make_share, make_user
+from tests.factories import make_api_token, make_configured_experiment, make_jobs, make_share, make_user
 from tests.test_access import walk
 
 pytestmark = pytest.mark.django_db
@@ -50,9 +50,9 @@ HOSTILE = [
 FRAGMENTS = {"tracking:experiment": ["summary", "jobs"], "tracking:job": ["job-summary"]}
 
 
-def page_paths(experiment, job, share):
+def page_paths(experiment, job, share, token):
     """(name, path) of every page URL, its parameters filled with the owner's objects."""
-    values = {"eid": experiment.pk, "jid": job.pk, "share_id": share.pk}
+    values = {"eid": experiment.pk, "jid": job.pk, "share_id": share.pk, "token_id": token.pk}
     for name, regex, _ in walk(get_resolver().url_patterns):
         if not (name or "").startswith("tracking:") or name.startswith("tracking:api-"):
             continue
@@ -60,9 +60,9 @@ def page_paths(experiment, job, share):
         yield name, "/" + template % {parameter: values[parameter] for parameter in parameters}
 
 
-def walk_hostile(client, experiment, job, share):
+def walk_hostile(client, experiment, job, share, token):
     failures, requests = [], 0
-    for name, path in page_paths(experiment, job, share):
+    for name, path in page_paths(experiment, job, share, token):
         for target in [None, *FRAGMENTS.get(name, [])]:
             headers = {"HX-Request": "true", "HX-Target": target, "HX-Trigger": target} if target else {}
             for query in NAMES:
@@ -89,9 +89,10 @@ def test_it_answers_no_500_to_hostile_query_values_on_any_page_or_fragment(statu
         experiment.save(update_fields=["end_time"])
     job = make_jobs(experiment, 3, steps=3, labels=1)[0]
     share = make_share(experiment, user=make_user("bob"))
+    token = make_api_token(owner)
     client = Client(raise_request_exception=False)
     client.force_login(owner)
-    failures, requests = walk_hostile(client, experiment, job, share)
+    failures, requests = walk_hostile(client, experiment, job, share, token)
     assert failures == []
     assert requests > 1000  # the walk did reach every page
 

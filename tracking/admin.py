@@ -70,7 +70,7 @@ def admin_link(model, pk, text):
 class BulkAddResourcesForm(forms.Form):
     cpu = forms.IntegerField(
         label="CPU slots in all", min_value=0, max_value=4096, initial=0,
-        help_text="The number of cpu resources wanted; only the missing ones are added.",
+        help_text="The number of cpu slots on localhost wanted; only the missing ones are added (others, such as the demo's, are not counted).",
     )
     gpu = forms.CharField(label="GPU ids", required=False, help_text="Comma-separated, e.g. 0,1,2,3")
     node = forms.CharField(label="Remote nodes", required=False, help_text="Comma-separated, e.g. me@host1,me@host2:2222")
@@ -141,11 +141,9 @@ class ResourceAdmin(admin.ModelAdmin):
         if request.method == "POST" and form.is_valid():
             with transaction.atomic():
                 report = add_resources(**form.cleaned_data)
-            if report:
-                for line in report:
-                    self.message_user(request, line, messages.SUCCESS)
-            else:
-                self.message_user(request, "Nothing to add: every resource already exists.", messages.INFO)
+            # One line a type, what exists and what was added, as aup_setup prints.
+            for line in report:
+                self.message_user(request, str(line), messages.SUCCESS if line.added else messages.INFO)
             return HttpResponseRedirect(reverse("admin:tracking_resource_changelist"))
         context = {
             **self.admin_site.each_context(request),

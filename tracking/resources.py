@@ -1,5 +1,7 @@
 """Adding resources, shared by the aup_setup command and the admin's bulk-add form."""
 
+from dataclasses import dataclass
+
 from tracking.models import Resource
 
 LOCAL_NAME = "localhost"
@@ -22,32 +24,75 @@ def comma_list(value):
 comma_list.__name__ = "comma-separated list"
 
 
-def add_resources(cpu=0, gpu=(), node=(), aws=(), passive=False):
-    """Create the resources that are missing, as Auptimizer's setup does, and say what
-    was added (a list of lines; empty when nothing was missing).
+# In Auptimizer's order (aup.setupdb.sqlite.create_database): GPUs, nodes, AWS, CPU
+# slots, passive, so that get_resource_type() lists the types as Auptimizer's does.
+RESOURCE_TYPES = ("gpu", "node", "aws", "cpu", "passive")
+# How many names of other CPU slots (the demo's, ...) a report line lists.
+OTHER_NAMES_SHOWN = 3
 
-    `cpu` is the number of CPU slots wanted in all: only the missing ones are added.
-    gpu, node and aws resources are matched by name, the passive resource by type, so
-    running it twice duplicates nothing. The caller holds the transaction.
+
+@dataclass(frozen=True)
+class TypeReport:
+    """What add_resources found and did for one resource type: how many exist now
+    (`in_all`), what it `added` (names; CPU slots are all LOCAL_NAME), and for CPU
+    slots how many of other names (`others`, e.g. the demo's) it left out of the count."""
+
+    type: str
+    in_all: int
+    added: tuple = ()
+    others: int = 0
+    other_names: tuple = ()
+
+    def __str__(self):
+        if self.type == "cpu":
+            line = f"cpu: {self.in_all} slot(s) on {LOCAL_NAME} in all, {len(self.added) or 'none'} added"
+            if self.others:
+                names = ", ".join(self.other_names[:OTHER_NAMES_SHOWN])
+                more = ", ..." if len(self.other_names) > OTHER_NAMES_SHOWN else ""
+                line += f"; {self.others} cpu slot(s) of other names ({names}{more}) not counted"
+            return line
+        added = f"{len(self.added)} added: {', '.join(self.added)}" if self.added else "none added"
+        return f"{self.type}: {self.in_all} in all, {added}"
+
+
+def add_resources(cpu=0, gpu=(), node=(), aws=(), passive=False):
+    """Create the resources that are missing, as Auptimizer's setup does; return a
+    TypeReport for every type (in RESOURCE_TYPES' order), whose str() is one line that
+    says what exists and what was added.
+
+    `cpu` is the number of CPU slots on LOCAL_NAME wanted in all: only the missing ones
+    are added. Slots of other names are not counted: the demo's (tracking/demo.py) are
+    its own and busy while it runs, so counting them would leave an executor set up
+    beside a running demo nothing free. gpu, node and aws resources are matched by
+    name, the passive resource by type, so running it twice duplicates nothing. The
+    caller holds the transaction. Two queries a type, and one a named resource asked for.
     """
     if cpu < 0:
         raise ValueError("the number of CPU slots must be 0 or more")
-    report = []
+    wanted = {"gpu": gpu, "node": node, "aws": aws, "passive": [LOCAL_NAME] if passive else []}
+    reports = []
+    for rtype in RESOURCE_TYPES:
+        if rtype == "cpu":
+            reports.append(_add_cpu_slots(cpu))
+            continue
+        added = tuple(
+            name for name in wanted[rtype] if Resource.objects.get_or_create(type=rtype, name=name)[1]
+        )
+        reports.append(TypeReport(rtype, Resource.objects.filter(type=rtype).count(), added))
+    return reports
 
-    def add_named(rtype, names):
-        for name in names:
-            _, created = Resource.objects.get_or_create(type=rtype, name=name)
-            if created:
-                report.append(f"added {rtype} {name}")
 
-    # In Auptimizer's order (aup.setupdb.sqlite.create_database): GPUs, nodes, AWS, CPU
-    # slots, passive, so that get_resource_type() lists the types as Auptimizer's does.
-    add_named("gpu", gpu)
-    add_named("node", node)
-    add_named("aws", aws)
-    have_cpu = Resource.objects.filter(type="cpu").count()
-    if cpu > have_cpu:
-        Resource.objects.bulk_create(Resource(type="cpu", name=LOCAL_NAME) for _ in range(have_cpu, cpu))
-        report.append(f"added {cpu - have_cpu} cpu slot(s), {cpu} in all")
-    add_named("passive", [LOCAL_NAME] if passive else [])
-    return report
+def _add_cpu_slots(wanted):
+    slots = Resource.objects.filter(type="cpu")
+    have = slots.filter(name=LOCAL_NAME).count()
+    if wanted > have:
+        Resource.objects.bulk_create(Resource(type="cpu", name=LOCAL_NAME) for _ in range(have, wanted))
+    others = slots.exclude(name=LOCAL_NAME)
+    other_names = tuple(others.order_by("name").values_list("name", flat=True).distinct()[: OTHER_NAMES_SHOWN + 1])
+    return TypeReport(
+        "cpu",
+        max(have, wanted),
+        added=(LOCAL_NAME,) * max(0, wanted - have),
+        others=others.count() if other_names else 0,
+        other_names=other_names,
+    )

@@ -8,7 +8,7 @@ tracking/api/urls.py, included here so that they join the namespace unchanged.
 
 from django.urls import include, path
 
-from tracking import controls, views
+from tracking import controls, tokens, views
 from tracking.api import urls as api_urls  # registers the <id:...> converter used below
 
 app_name = "tracking"
@@ -30,6 +30,9 @@ urlpatterns = [
     path("jobs/<id:jid>/chart.json", views.job_chart, name="job-chart"),
     # -- resources
     path("resources/", views.resource_list, name="resource-list"),
+    # -- the signed-in user's own API tokens (tracking/tokens.py)
+    path("tokens/", tokens.token_list, name="token-list"),
+    path("tokens/<id:token_id>/revoke/", tokens.token_revoke, name="token-revoke"),
     # -- the API (its own 404 for any other path under api/)
     path("api/", include(api_urls)),
 ]
