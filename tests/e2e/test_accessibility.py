@@ -40,6 +40,7 @@ from tests.factories import (
     make_user,
 )
 from tracking.models import Experiment, ResultLabel
+from tracking.views import JOBS_PER_PAGE
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -89,6 +90,11 @@ def jobs_filtered_and_sorted(page, site):
     page.wait_for_selector("#filter-finished[aria-current=true]")
     page.click("#sort-score")
     page.wait_for_url("**sort=*score*")
+
+
+def jobs_paged(page, site):
+    charts_drawn(page, site)
+    page.wait_for_selector("#jobs .pagination [rel=prev]")
 
 
 def user_menu_open(page, site):
@@ -160,6 +166,7 @@ PAGE_STATES = [
     PageState("experiment running, no job of a status", "/experiments/{running}/?status=EARLY_STOPPED", then=charts_drawn),
     PageState("experiment ended", "/experiments/{ended}/", then=charts_drawn),
     PageState("experiment failed, with its error", "/experiments/{failed}/", then=charts_settled),
+    PageState("experiment, jobs on a second page", "/experiments/{paged}/?page=2", then=jobs_paged),
     PageState("job running", "/jobs/{running_job}/", then=job_chart_drawn),
     PageState("job ended, retried", "/jobs/{retried_job}/", then=job_chart_drawn),
     PageState("resources", "/resources/"),
@@ -234,12 +241,15 @@ def site():
     retried_job = make_recorded_job(ended, resource=cpu, status="FINISHED", config={"lr": 0.02, "optimizer": "sgd"}, steps=4, score=0.4)
     retried_job.attempts.create(number=1, resource=gpu, start_time=retried_job.start_time, end_time=retried_job.start_time)
 
+    paged = make_configured_experiment(alice, "wide sweep", status="FINISHED", parameter_config=parameters)
+    make_jobs(paged, JOBS_PER_PAGE + 5, steps=2)
+
     failed = make_configured_experiment(alice, "broken sweep", status="FAILED", parameter_config=parameters)
     Experiment.objects.filter(pk=failed.pk).update(error_msg="Traceback: train.py exited with 1")
     make_jobs(failed, 2, status="FAILED", score=None, steps=1)
 
     token, _ = make_token(alice)
-    ids = {"running": running.pk, "ended": ended.pk, "failed": failed.pk, "running_job": running_job.pk, "retried_job": retried_job.pk}
+    ids = {"running": running.pk, "ended": ended.pk, "failed": failed.pk, "running_job": running_job.pk, "retried_job": retried_job.pk, "paged": paged.pk}
     for model in admin.site._registry:
         first = model._default_manager.order_by("pk").first()
         assert first is not None, f"the audit's site has no {model._meta.label} to open in the admin"
