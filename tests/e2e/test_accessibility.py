@@ -67,24 +67,36 @@ def job_chart_drawn(page, site):
     page.wait_for_selector("#job-chart canvas")
 
 
-def live_fragments_loaded(page, site):
-    """A tick of the page's clock has landed (the summary polled, then the jobs table
-    and the charts refreshed); the clock is then held still so that no swap happens
-    while axe reads the page."""
-    charts_drawn(page, site)
+def tick_then_hold(page, swapped):
+    """Wait for a tick of the page's clock to land (`swapped`: the id of the element its
+    last refresh swaps), then hold the clock still, so that no swap happens while axe
+    reads the page. Held right after a tick, no poll is in flight."""
     page.evaluate(
-        "() => { window.__jobsSwapped = false;"
+        "(id) => { window.__swapped = false;"
         " document.body.addEventListener('htmx:afterSettle', (e) => {"
-        " if (e.detail.elt && e.detail.elt.id === 'jobs') window.__jobsSwapped = true; }); }"
+        " if (e.detail.elt && e.detail.elt.id === id) window.__swapped = true; }); }",
+        swapped,
     )
-    wait_until(page, "() => window.__jobsSwapped && document.querySelector('#jobs[hx-trigger]') !== null")
+    wait_until(page, "() => window.__swapped")
     page.hold_clock()
+
+
+def live_fragments_loaded(page, site):
+    """The running experiment as it stays on screen: charts drawn, and the summary, the
+    jobs table and the charts refreshed by a tick of the clock."""
+    charts_drawn(page, site)
+    tick_then_hold(page, "jobs")
+    assert page.locator("#jobs[hx-trigger]").count() == 1  # still live
+
+
+def job_live(page, site):
+    job_chart_drawn(page, site)
+    tick_then_hold(page, "job-summary")
 
 
 def jobs_filtered_and_sorted(page, site):
     """The jobs table after a status filter and a sort, both swapped in by htmx."""
-    charts_drawn(page, site)
-    page.hold_clock()
+    live_fragments_loaded(page, site)
     page.click("#filter-finished")
     page.wait_for_url("**status=FINISHED*")
     page.wait_for_selector("#filter-finished[aria-current=true]")
@@ -163,11 +175,11 @@ PAGE_STATES = [
     PageState("user menu open", "/", then=user_menu_open),
     PageState("experiment running, live", "/experiments/{running}/", then=live_fragments_loaded),
     PageState("experiment running, jobs filtered and sorted", "/experiments/{running}/", then=jobs_filtered_and_sorted),
-    PageState("experiment running, no job of a status", "/experiments/{running}/?status=EARLY_STOPPED", then=charts_drawn),
+    PageState("experiment running, no job of a status", "/experiments/{running}/?status=EARLY_STOPPED", then=live_fragments_loaded),
     PageState("experiment ended", "/experiments/{ended}/", then=charts_drawn),
     PageState("experiment failed, with its error", "/experiments/{failed}/", then=charts_settled),
     PageState("experiment, jobs on a second page", "/experiments/{paged}/?page=2", then=jobs_paged),
-    PageState("job running", "/jobs/{running_job}/", then=job_chart_drawn),
+    PageState("job running", "/jobs/{running_job}/", then=job_live),
     PageState("job ended, retried", "/jobs/{retried_job}/", then=job_chart_drawn),
     PageState("resources", "/resources/"),
     PageState("share", "/experiments/{running}/share/"),
