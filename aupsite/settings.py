@@ -304,7 +304,10 @@ SPECTACULAR_SETTINGS = {
     # Swagger UI's files come from the drf-spectacular-sidecar package, served by us.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
-    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "persistAuthorization": False},
+    # No deep links: Swagger UI draws each one inside its operation's summary button, a
+    # link nested in a button that keyboards and screen readers cannot reach on its own
+    # (axe-core's nested-interactive, tests/e2e/test_accessibility.py).
+    "SWAGGER_UI_SETTINGS": {"deepLinking": False, "persistAuthorization": False},
 }
 
 LOGGING = {

@@ -1,0 +1,438 @@
+"""The accessibility audit: axe-core in Chromium on every page and fragment state a
+person reaches, light and dark. A serious or critical violation fails the test.
+
+To audit a new page, add one line to PAGE_STATES: its name, its path (formatted with
+the ids of the `site` fixture's objects), who looks at it (None: nobody logged in) and,
+when the page needs it, what the person does before it counts as shown (`then`).
+
+axe-core is vendored in tests/e2e/vendor/ (test-only: no static files finder reaches
+tests/) and injected through page.evaluate of the file's text, which Chromium runs
+outside the page's Content-Security-Policy (add_script_tag would be an inline script
+the policy refuses). No bypass_csp: each page is audited under the policy it is
+served with, as a person sees it, and a violation of the page's own still fails the
+test through the page fixture's console check; only the reports of the <style> probe
+axe itself inserts while it runs are set aside (audit()).
+
+Dark mode: app.css follows prefers-color-scheme, set by the context's color_scheme.
+"""
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import pytest
+from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.test import RequestFactory
+
+from tests.browser import wait_until
+from tests.factories import (
+    make_configured_experiment,
+    make_intermediate_results,
+    make_jobs,
+    make_multiple_results,
+    make_recorded_job,
+    make_resource,
+    make_share,
+    make_token,
+    make_user,
+)
+from tracking.models import Experiment, ResultLabel
+from tracking.views import JOBS_PER_PAGE
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+AXE = Path(__file__).parent / "vendor" / "axe-core-4.14.1.min.js"
+# What fails the test; "moderate" and "minor" findings (e.g. best practices about
+# landmarks) are advice.
+FAILING_IMPACTS = ("serious", "critical")
+SCHEMES = ("light", "dark")
+# Elements listed per rule in a failure's message (the count says how many more).
+NODES_LISTED = 5
+CHARTS_DRAWN = "() => window.aupsiteChart && window.aupsiteChart.u && document.querySelectorAll('canvas').length > 0"
+
+
+def charts_drawn(page, site):
+    wait_until(page, CHARTS_DRAWN)
+
+
+def charts_settled(page, site):
+    """charts.js has drawn what there is: curves, or the note saying there are none."""
+    page.wait_for_selector("#curves-chart canvas, #curves-chart .empty-chart")
+
+
+def job_chart_drawn(page, site):
+    page.wait_for_selector("#job-chart canvas")
+
+
+def tick_then_hold(page, swapped):
+    """Wait for a tick of the page's clock to land (`swapped`: the id of the element its
+    last refresh swaps), then hold the clock still, so that no swap happens while axe
+    reads the page. Held right after a tick, no poll is in flight."""
+    page.evaluate(
+        "(id) => { window.__swapped = false;"
+        " document.body.addEventListener('htmx:afterSettle', (e) => {"
+        " if (e.detail.elt && e.detail.elt.id === id) window.__swapped = true; }); }",
+        swapped,
+    )
+    wait_until(page, "() => window.__swapped")
+    page.hold_clock()
+
+
+def live_fragments_loaded(page, site):
+    """The running experiment as it stays on screen: charts drawn, and the summary, the
+    jobs table and the charts refreshed by a tick of the clock."""
+    charts_drawn(page, site)
+    tick_then_hold(page, "jobs")
+    assert page.locator("#jobs[hx-trigger]").count() == 1  # still live
+
+
+def job_live(page, site):
+    job_chart_drawn(page, site)
+    tick_then_hold(page, "job-summary")
+
+
+def jobs_filtered_and_sorted(page, site):
+    """The jobs table after a status filter and a sort, both swapped in by htmx."""
+    live_fragments_loaded(page, site)
+    page.click("#filter-finished")
+    page.wait_for_url("**status=FINISHED*")
+    page.wait_for_selector("#filter-finished[aria-current=true]")
+    page.click("#sort-score")
+    page.wait_for_url("**sort=*score*")
+
+
+def jobs_paged(page, site):
+    charts_drawn(page, site)
+    page.wait_for_selector("#jobs .pagination [rel=prev]")
+
+
+def user_menu_open(page, site):
+    page.click(".usermenu summary")
+    page.wait_for_selector(".usermenu-panel", state="visible")
+
+
+def share_form_refused(page, site):
+    page.expected_problems.append("400 (Bad Request)")  # the refusal's status
+    page.click("button.primary")
+    page.wait_for_selector(".errorlist")
+
+
+def login_refused(page, site):
+    page.fill("#id_username", "alice")
+    page.fill("#id_password", "not the password")
+    with page.expect_navigation():
+        page.click("button[type=submit]")
+    page.wait_for_selector(".alert")
+
+
+def api_docs_drawn(page, site):
+    page.wait_for_selector("#swagger-ui .opblock")
+
+
+def reset_confirmation(page, site):
+    page.check(f"input[name=_selected_action][value='{site['ended']}']")
+    page.select_option("select[name=action]", "reset_experiments")
+    with page.expect_navigation():
+        page.click("button[name=index]")
+
+
+# Violations in code that is not ours, each with why it stays: (rule, a pattern of
+# axe's target), matched on those elements only, so that the same rule anywhere else
+# still fails. All are Django 5.2's own admin markup, which our admin classes only use.
+KNOWN_VIOLATIONS = [
+    # admin/js/SelectFilter2.js: the search icon of a filter_horizontal widget (a
+    # group's or a user's permissions) is a <span> with an aria-label and no role;
+    # the field's label is beside it.
+    ("aria-prohibited-attr", r"\.search-label-icon"),
+    # AdminSplitDateTime (a user's last login, date joined): its date and time inputs
+    # are captioned by text, not by <label>s.
+    ("label", r"^#id_\w+_[01]$"),
+    # A TabularInline (an experiment's shares): the "Delete?" column header names the
+    # rows' delete checkboxes, and the autocomplete (select2) of a foreign key left
+    # empty has no name of its own.
+    ("label", r"^#id_\w+-\d+-DELETE$"),
+    ("aria-input-field-name", r"select2"),
+]
+
+
+@dataclass(frozen=True)
+class PageState:
+    name: str
+    path: str
+    user: str | None = "alice"
+    then: Callable | None = None
+
+
+PAGE_STATES = [
+    PageState("experiment list", "/"),
+    PageState("experiment list filtered", "/?q=sweep&status=RUNNING"),
+    PageState("experiment list, no match", "/?q=no+such+experiment"),
+    PageState("experiment list, no experiment yet", "/", user="carol"),
+    PageState("experiment list as staff", "/", user="root"),
+    PageState("user menu open", "/", then=user_menu_open),
+    PageState("experiment running, live", "/experiments/{running}/", then=live_fragments_loaded),
+    PageState("experiment running, jobs filtered and sorted", "/experiments/{running}/", then=jobs_filtered_and_sorted),
+    PageState("experiment running, no job of a status", "/experiments/{running}/?status=EARLY_STOPPED", then=live_fragments_loaded),
+    PageState("experiment ended", "/experiments/{ended}/", then=charts_drawn),
+    PageState("experiment failed, with its error", "/experiments/{failed}/", then=charts_settled),
+    PageState("experiment, jobs on a second page", "/experiments/{paged}/?page=2", then=jobs_paged),
+    PageState("job running", "/jobs/{running_job}/", then=job_live),
+    PageState("job ended, retried", "/jobs/{retried_job}/", then=job_chart_drawn),
+    PageState("resources", "/resources/"),
+    PageState("share", "/experiments/{running}/share/"),
+    PageState("share, refused", "/experiments/{running}/share/", then=share_form_refused),
+    PageState("confirm stop", "/experiments/{running}/stop/"),
+    PageState("confirm restart", "/experiments/{ended}/restart/"),
+    PageState("confirm delete", "/experiments/{ended}/delete/"),
+    PageState("control refused", "/experiments/{running}/delete/"),
+    PageState("login", "/accounts/login/", user=None),
+    PageState("login refused", "/accounts/login/", user=None, then=login_refused),
+    PageState("not found", "/experiments/999999/"),
+    PageState("API docs", "/api/docs/", then=api_docs_drawn),
+    PageState("admin index", "/admin/", user="root"),
+    PageState("admin: add resources in bulk", "/admin/tracking/resource/add-bulk/", user="root"),
+    PageState("admin: reset an experiment", "/admin/tracking/experiment/", user="root", then=reset_confirmation),
+]
+
+
+def admin_key(model):
+    """The name of the id of `model`'s first object in the `site` fixture's ids."""
+    return f"{model._meta.app_label}_{model._meta.model_name}"
+
+
+def admin_states():
+    """A change list, an add form and a change form of every model in the admin, so that
+    a model registered later is audited without a line here."""
+    request = RequestFactory().get("/admin/")
+    request.user = get_user_model()(is_staff=True, is_superuser=True, is_active=True)
+    states = []
+    for model, model_admin in admin.site._registry.items():
+        base = f"/admin/{model._meta.app_label}/{model._meta.model_name}/"
+        name = f"admin: {model._meta.verbose_name}"
+        states.append(PageState(f"{name} list", base, user="root"))
+        if model_admin.has_add_permission(request):  # rows an executor writes have no add form
+            states.append(PageState(f"{name} add", f"{base}add/", user="root"))
+        states.append(PageState(f"{name} change", f"{base}{{{admin_key(model)}}}/change/", user="root"))
+    return states
+
+
+ALL_STATES = PAGE_STATES + admin_states()
+
+
+@pytest.fixture
+def site():
+    """A small site as a researcher sees it: alice's running, ended and failed
+    experiments (jobs running, finished, failed, retried; curves and labels; a resource
+    busy), shared with a group; carol has nothing; root is staff. Returns the ids the
+    page states' paths name (and one object of every model in the admin)."""
+    alice = make_user("alice")
+    make_user("carol")
+    root = make_user("root", is_staff=True, is_superuser=True)
+    group = Group.objects.create(name="vision team")
+    cpu, gpu = make_resource("cpu", "localhost"), make_resource("gpu", "0")
+    parameters = [{"name": "lr", "range": [0.001, 0.1], "type": "float"}, {"name": "optimizer", "range": ["sgd", "adam"], "type": "choice"}]
+
+    running = make_configured_experiment(
+        alice, "live sweep", proposer="random", n_samples=8, parameter_config=parameters, script="train.py", resource="cpu",
+        resource_args={"multi_res_labels": ["loss", "accuracy"]},
+    )
+    make_jobs(running, 3, steps=6, resource=cpu, labels=2)
+    make_jobs(running, 1, steps=2, status="FAILED", score=None)
+    running_job = make_recorded_job(running, resource=gpu, config={"lr": 0.05, "optimizer": "adam"})
+    make_intermediate_results(running_job, [0.1, 0.2, 0.35])
+    make_multiple_results(running_job, [0.5, 0.6])
+    make_share(running, group=group)
+    make_share(running, user=root)
+
+    ended = make_configured_experiment(alice, "finished sweep", status="FINISHED", proposer="random", n_samples=4, parameter_config=parameters)
+    jobs = make_jobs(ended, 4, steps=5, resource=cpu)
+    Experiment.objects.filter(pk=ended.pk).update(end_time=jobs[0].end_time)
+    retried_job = make_recorded_job(ended, resource=cpu, status="FINISHED", config={"lr": 0.02, "optimizer": "sgd"}, steps=4, score=0.4)
+    retried_job.attempts.create(number=1, resource=gpu, start_time=retried_job.start_time, end_time=retried_job.start_time)
+
+    paged = make_configured_experiment(alice, "wide sweep", status="FINISHED", parameter_config=parameters)
+    make_jobs(paged, JOBS_PER_PAGE + 5, steps=2)
+
+    failed = make_configured_experiment(alice, "broken sweep", status="FAILED", parameter_config=parameters)
+    Experiment.objects.filter(pk=failed.pk).update(error_msg="Traceback: train.py exited with 1")
+    make_jobs(failed, 2, status="FAILED", score=None, steps=1)
+
+    token, _ = make_token(alice)
+    ids = {"running": running.pk, "ended": ended.pk, "failed": failed.pk, "running_job": running_job.pk, "retried_job": retried_job.pk, "paged": paged.pk}
+    for model in admin.site._registry:
+        first = model._default_manager.order_by("pk").first()
+        assert first is not None, f"the audit's site has no {model._meta.label} to open in the admin"
+        ids[admin_key(model)] = first.pk
+    assert ResultLabel.objects.exists() and token.pk
+    return ids
+
+
+def log_in(page, live_server, username):
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    client = Client()
+    client.force_login(get_user_model().objects.get(username=username))
+    page.context.add_cookies(
+        [{"name": settings.SESSION_COOKIE_NAME, "value": client.cookies[settings.SESSION_COOKIE_NAME].value, "url": live_server.url}]
+    )
+
+
+def with_clock_hold(page):
+    """page.hold_clock(): from then on the summary's polls are never answered, so the
+    page's one clock stops (hx-sync drops every later tick) and nothing is swapped."""
+    held = []
+
+    def hold_polls(route):
+        if held and route.request.headers.get("hx-target") in ("summary", "job-summary"):
+            return  # left unanswered: the context closes with it
+        route.fallback()
+
+    page.route("**/*", hold_polls)
+    page.hold_clock = lambda: held.append(True)
+
+
+def audit(page):
+    """axe-core's violations of the page as it is now, serious and critical only, less
+    the KNOWN_VIOLATIONS."""
+    if not page.evaluate("() => typeof window.axe === 'object'"):
+        page.evaluate(AXE.read_text())
+    # Everything a person can open counts: the tables under the charts, the
+    # configuration, the attempts (the user menu is a state of its own).
+    page.evaluate("() => document.querySelectorAll('details:not(.usermenu)').forEach((d) => { d.open = true; })")
+    before = len(page.problems)
+    # preload: false: axe would copy the page's stylesheets into <style> elements of its
+    # own, which the CSP refuses (only css-orientation-lock reads them; app.css has no
+    # orientation query). The zero timeout lets the policy's reports of what axe still
+    # injects (a <style> probe) arrive before they are told from the page's own.
+    result = page.evaluate(
+        "() => axe.run(document, {resultTypes: ['violations'], preload: false}).then((r) =>"
+        " new Promise((done) => setTimeout(() => done(r.violations.map((v) => ({"
+        " id: v.id, impact: v.impact, help: v.help,"
+        " nodes: v.nodes.map((n) => ({target: n.target.join(' '), summary: n.failureSummary}))}))), 0)))"
+    )
+    page.problems[before:] = [p for p in page.problems[before:] if not is_axe_style_probe(p)]
+    violations = []
+    for violation in result:
+        if violation["impact"] not in FAILING_IMPACTS:
+            continue
+        nodes = [n for n in violation["nodes"] if not known(violation["id"], n["target"])]
+        if nodes:
+            violations.append({**violation, "nodes": nodes})
+    return violations
+
+
+def is_axe_style_probe(problem):
+    return "Applying inline style violates" in problem or problem == "CSP violation: style-src-elem inline"
+
+
+def known(rule, target):
+    return any(rule == known_rule and re.search(pattern, target) for known_rule, pattern in KNOWN_VIOLATIONS)
+
+
+def describe(violations):
+    lines = []
+    for violation in violations:
+        nodes = violation["nodes"]
+        lines.append(f"{violation['id']} ({violation['impact']}): {violation['help']}, {len(nodes)} element(s)")
+        for node in nodes[:NODES_LISTED]:
+            summary = " ".join((node["summary"] or "").split())
+            lines.append(f"  {node['target']}: {summary}")
+        if len(nodes) > NODES_LISTED:
+            lines.append(f"  ... and {len(nodes) - NODES_LISTED} more")
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize("context_options", [{"color_scheme": scheme} for scheme in SCHEMES], ids=SCHEMES)
+@pytest.mark.parametrize("state", ALL_STATES, ids=lambda state: state.name)
+def test_it_finds_no_serious_accessibility_violation(page, live_server, site, state, context_options):
+    with_clock_hold(page)
+    if state.user:
+        log_in(page, live_server, state.user)
+    response = page.goto(state.path.format(**site))
+    expected_status = 404 if state.name == "not found" else 200
+    assert response.status == expected_status, f"{state.name}: {state.path} answered {response.status}"
+    if state.then:
+        state.then(page, site)
+    violations = audit(page)
+    assert violations == [], f"{state.name} ({context_options['color_scheme']}), {page.url}:\n{describe(violations)}"
+
+
+@pytest.mark.parametrize("context_options", [{"color_scheme": "dark"}], ids=["dark"])
+def test_it_audits_the_dark_scheme_as_the_stylesheet_draws_it(page, live_server, site, context_options):
+    """The dark runs above really see the dark palette (app.css follows
+    prefers-color-scheme, which the context's color_scheme sets)."""
+    log_in(page, live_server, "alice")
+    page.goto("/")
+    background = "() => getComputedStyle(document.body).backgroundColor"
+    dark = page.evaluate(background)
+    page.emulate_media(color_scheme="light")
+    assert page.evaluate(background) != dark
+
+
+def test_it_fails_on_what_axe_calls_serious(page, live_server, site):
+    """The audit itself: a page with a contrast too low and an unlabelled field is
+    reported, rule by rule, with the element and axe's summary."""
+    log_in(page, live_server, "alice")
+    page.goto("/")
+    # (A CSSOM colour, which the CSP allows, unlike a style attribute.)
+    page.evaluate(
+        "() => { const p = document.createElement('p'); p.id = 'faint'; p.textContent = 'faint text';"
+        " document.querySelector('main').append(p); p.style.setProperty('color', '#ccc');"
+        " const i = document.createElement('input'); i.id = 'unlabelled'; document.querySelector('main').append(i); }"
+    )
+    violations = audit(page)
+    message = describe(violations)
+    assert {v["id"] for v in violations} >= {"color-contrast", "label"}, message
+    assert "#faint" in message and "#unlabelled" in message and "contrast" in message
+
+
+# Every element that moves: a CSS animation, or a transition of any length.
+MOVING = (
+    "() => [...document.querySelectorAll('*')].filter((e) => { const s = getComputedStyle(e);"
+    " return s.animationName !== 'none' || s.transitionDuration.split(',').some((d) => parseFloat(d) > 0); })"
+    ".map((e) => e.tagName.toLowerCase() + (e.className && typeof e.className === 'string' ? '.' + e.className.split(' ').join('.') : ''))"
+)
+
+
+@pytest.mark.parametrize("context_options", [{"reduced_motion": "reduce"}], ids=["reduce"])
+def test_it_moves_nothing_for_who_asks_for_less_motion(page, live_server, site, context_options):
+    log_in(page, live_server, "alice")
+    page.goto(f"/experiments/{site['running']}/")
+    charts_drawn(page, site)
+    assert page.locator(".live-dot").count() == 1  # still says it is live, without the pulse
+    assert page.evaluate(MOVING) == []
+    assert page.evaluate("() => document.getAnimations().length") == 0
+    for path, drawn in ((f"/jobs/{site['running_job']}/", job_chart_drawn), ("/api/docs/", api_docs_drawn)):
+        page.goto(path)
+        drawn(page, site)
+        assert page.evaluate(MOVING) == [], path
+
+
+@pytest.mark.parametrize("context_options", [{"reduced_motion": "no-preference"}], ids=["no-preference"])
+def test_it_keeps_the_live_pulse_for_everyone_else(page, live_server, site, context_options):
+    """The other side of the rule above: without the preference the live dot pulses, so
+    the reduce test sees the rule at work and not a page that never moved."""
+    log_in(page, live_server, "alice")
+    page.goto(f"/experiments/{site['running']}/")
+    charts_drawn(page, site)
+    assert "span.live-dot" in page.evaluate(MOVING)
+    assert page.evaluate("() => document.getAnimations().length") > 0
+
+
+def test_it_never_serves_the_audits_axe_core():
+    """axe-core is for the tests only: no static files finder reaches tests/."""
+    from django.contrib.staticfiles import finders
+
+    tests = Path(__file__).resolve().parents[1]
+    served = [
+        Path(storage.path(path)).resolve()
+        for finder in finders.get_finders()
+        for path, storage in finder.list([])
+    ]
+    assert AXE.exists() and served
+    assert [path for path in served if path.is_relative_to(tests)] == []
