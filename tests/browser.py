@@ -2,6 +2,7 @@
 page tests, with every Content Security Policy violation of a page collected."""
 
 import os
+import time
 from contextlib import contextmanager
 
 from django.conf import settings
@@ -85,3 +86,16 @@ def logged_in_page(browser, live_server_url, user):
 
     page.csp_violations = csp_violations
     return page
+
+
+def wait_until(page, predicate, timeout=20.0):
+    """Poll a JS function until it returns something truthy. (Playwright's
+    wait_for_function evaluates strings with eval, which the page's CSP refuses.)"""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = page.evaluate(predicate)
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still false after {timeout}s: {predicate}")
+        page.wait_for_timeout(200)

@@ -2,10 +2,10 @@
 DjangoConnector): list, experiment page with live curves and table, job, resources."""
 
 import re
-import time
 
 import pytest
 
+from tests.browser import wait_until
 from tracking.demo import DemoExecutor
 from tracking.models import IntermediateResult
 
@@ -15,19 +15,6 @@ CURVE_POINTS = (
     "() => window.aupsiteChart && window.aupsiteChart.u ? window.aupsiteChart.u.data.slice(1)"
     ".reduce((n, s) => n + s.filter(v => v !== null && v !== undefined).length, 0) : 0"
 )
-
-
-def wait_until(page, predicate, timeout=20.0):
-    """Poll a JS function until it returns something truthy. (Playwright's
-    wait_for_function evaluates strings with eval, which the page's CSP refuses.)"""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = page.evaluate(predicate)
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"still false after {timeout}s: {predicate}")
-        page.wait_for_timeout(200)
 
 
 def test_it_follows_a_running_experiment_live(page, login):
