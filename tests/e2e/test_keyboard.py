@@ -244,10 +244,20 @@ def test_it_keeps_the_keyboard_focus_in_the_jobs_table_while_it_refreshes(page, 
     page.evaluate("() => { window.__focused = document.activeElement; }")
     # Two refreshes of the table on the page's clock replace the link; the focus moves
     # to the new link of the same id, so the next Tab goes on from the same place.
-    page.evaluate("() => { window.__swaps = 0; document.body.addEventListener('htmx:afterSettle', e => { if (e.target.id === 'jobs' || e.target.closest('#jobs')) window.__swaps++; }); }")
-    wait_until(page, "() => window.__swaps >= 2", 30)
+    page.evaluate(
+        "() => { window.__swaps = {jobs: 0, summary: 0}; document.body.addEventListener('htmx:afterSettle', e => {"
+        " const id = e.target.closest('#jobs') ? 'jobs' : e.target.id; if (id in window.__swaps) window.__swaps[id]++; }); }"
+    )
+    wait_until(page, "() => window.__swaps.jobs >= 2", 30)
     assert page.evaluate("() => window.__focused !== document.activeElement && !document.body.contains(window.__focused)")
     assert active(page)["id"] == f"job-link-{jobs[0].pk}"
+
+    # So is the summary's link to the best job, swapped on every tick.
+    page.focus("#best-job-link")
+    page.evaluate("() => { window.__focused = document.activeElement; window.__swaps.summary = 0; }")
+    wait_until(page, "() => window.__swaps.summary >= 2", 30)
+    assert page.evaluate("() => window.__focused !== document.activeElement && !document.body.contains(window.__focused)")
+    assert active(page)["id"] == "best-job-link"
 
 
 def drag_zoom(page, selector):
