@@ -83,8 +83,6 @@
 
   function plural(n, word) { return n + " " + word + (n === 1 ? "" : "s"); }
 
-  function scoreOf(j) { return j.score !== null ? fmt(j.score) : (j.score_text || "none"); }
-
   // The keyboard's way to undo a drag-zoom (a double-click for the mouse): a button,
   // aria-disabled rather than disabled while there is no zoom, so that pressing it
   // never drops the keyboard focus. reset() restores the full view.
@@ -663,7 +661,8 @@
     });
   };
 
-  // "Learning curve of this job: score over 40 steps (0 to 39), last 0.91, best 0.93 at step 31; also accuracy, loss."
+  // "Learning curve of this job: score over 40 points (steps 0 to 39), last 0.91, best 0.93
+  // at step 31; accuracy over 40 points (steps 0 to 39), last 0.9." Hidden series are left out.
   JobChart.prototype.describe = function () {
     var self = this;
     var series = this.shown();
@@ -671,7 +670,7 @@
       describe("job-chart-summary", this.payload.ended ? "No intermediate result was reported." : "No intermediate result yet.");
       return;
     }
-    var parts = series.filter(function (s) { return !self.hidden.has(s.name); }).map(function (s, i) {
+    var parts = series.filter(function (s) { return !self.hidden.has(s.name); }).map(function (s) {
       var xs = s.data[0], ys = s.data[1], best = -1;
       for (var k = 0; k < ys.length; k++) {
         if (ys[k] === null || ys[k] === undefined) continue;
