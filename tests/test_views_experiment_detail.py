@@ -51,7 +51,7 @@ def test_it_shows_the_configuration_progress_and_best_job(client, alice, experim
     html = client.get(url(experiment)).content.decode()
     assert "bayes" in html and "train.py" in html and "<td class=\"strong\">lr</td>" in html
     assert 'max="8" value="4"' in html and "1 running" in html and "4 finished" in html
-    assert f'<a href="/jobs/{jobs[-1].pk}/">Job {jobs[-1].number}</a>' in html  # best (max), by its number
+    assert f'<a href="/jobs/{jobs[-1].pk}/" id="best-job-link">Job {jobs[-1].number}</a>' in html  # best (max), by its number
     assert 'id="curves-chart"' in html and 'id="chart-data"' in html
     assert "<th scope=\"col\" class=\"num label-col\">accuracy</th>" in html
     # Live: the summary polls (the page's one clock) and the table refreshes on its answers, without overlapping.

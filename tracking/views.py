@@ -636,7 +636,8 @@ def job_payload(job, labels):
     ) if labels else {}
     names = {label.label_order: label.name for label in labels}
     series = charts.job_series(score.get(job.pk, []), labeled, names)
-    return {"ended": not _job_live(job), "cursor": cursor, "series": series}
+    # maximize: which way the score's best goes, for the chart's text summary.
+    return {"ended": not _job_live(job), "maximize": job.experiment.maximize, "cursor": cursor, "series": series}
 
 
 def _job_context(job, labels, labels_total):

@@ -12,6 +12,12 @@
  * ended: htmx stops the clock, and that last answer is the last tick, so the charts and
  * the table fetch once more and show the end. One stop rule, one timer, no interval
  * typed in JavaScript.
+ *
+ * Every chart has its equivalents for those who do not use a mouse or do not see it:
+ * a table under it, a text summary (what it shows, how many jobs, the best) that its
+ * element names with aria-describedby and that is rewritten whenever its data changes,
+ * and buttons for what a pointer does on it (reset the zoom, choose the series, pin
+ * a job: the jobs table's checkboxes).
  */
 (function () {
   "use strict";
@@ -67,6 +73,35 @@
   }
 
   function clear(el) { while (el.firstChild) el.removeChild(el.firstChild); }
+
+  // Rewritten only when it says something new: a screen reader reading the description
+  // is not interrupted by the same words again.
+  function describe(id, text) {
+    var el = document.getElementById(id);
+    if (el && el.textContent !== text) el.textContent = text;
+  }
+
+  function plural(n, word) { return n + " " + word + (n === 1 ? "" : "s"); }
+
+  // The keyboard's way to undo a drag-zoom (a double-click for the mouse): a button,
+  // aria-disabled rather than disabled while there is no zoom, so that pressing it
+  // never drops the keyboard focus. reset() restores the full view.
+  function ZoomReset(id, reset) {
+    var self = this;
+    this.button = document.getElementById(id);
+    this.on = false;
+    if (!this.button) return;
+    this.button.addEventListener("click", function () {
+      if (!self.on) return;
+      reset();
+      self.set(false);
+    });
+  }
+
+  ZoomReset.prototype.set = function (on) {
+    this.on = on;
+    if (this.button) this.button.setAttribute("aria-disabled", String(!on));
+  };
 
   function emptyNote(el, text) {
     clear(el);
@@ -149,6 +184,8 @@
     this.history = null;
     this.paramCharts = [];
     this.generation = 0;       // bumps on a control change: late answers are dropped
+    this.curvesZoom = new ZoomReset("curves-reset", function () { if (self.u) self.u.setData(self.u.data, true); self.setZoomed(false); });
+    this.historyZoom = new ZoomReset("history-reset", function () { if (self.history) self.history.setData(self.history.data, true); });
     this.apply(payload, true);
     this.bind();
     // A failed update is retried on the next tick.
@@ -157,12 +194,18 @@
 
   Experiment.prototype.jobLink = function (id) { return this.jobUrl.replace(/\/0\/$/, "/" + id + "/"); };
 
+  Experiment.prototype.setZoomed = function (on) {
+    this.zoomed = on;
+    this.curvesZoom.set(on);
+  };
+
   Experiment.prototype.apply = function (payload, full) {
     var self = this;
     this.cursor = payload.cursor;
     this.ended = payload.ended;
     this.maximize = payload.maximize;
     this.seriesName = payload.series.name;
+    this.totalJobs = payload.curves.total_jobs;
     if (full) this.curves.clear();
     var keep = new Set(payload.curves.jobs.map(function (j) { return j.id; }));
     Array.from(this.curves.keys()).forEach(function (id) { if (!keep.has(id)) self.curves.delete(id); });
@@ -179,6 +222,35 @@
       this.drawParams(payload.history.params);
     }
     this.markTable();
+    this.describeCurves();
+  };
+
+  // "Learning curves (score) of 10 of 24 jobs, 2 running; best job 7, score 0.93 at step 40."
+  Experiment.prototype.describeCurves = function () {
+    var self = this;
+    if (!this.jobs.length) {
+      describe("curves-summary", this.ended ? "No job reported an intermediate result." : "No learning curve yet.");
+      return;
+    }
+    var running = this.jobs.filter(function (j) { return j.status === "RUNNING"; }).length;
+    var pinned = this.jobs.filter(function (j) { return self.selected.has(j.id); }).length;
+    var text = "Learning curves (" + this.seriesName + ") of " + this.jobs.length + " of " + plural(this.totalJobs, "job");
+    if (running) text += ", " + running + " running";
+    if (pinned) text += ", " + pinned + " pinned";
+    // Drawn jobs come best first (the server's order); the best has a finite score.
+    var best = this.jobs[0].score !== null ? this.jobs[0] : null;
+    if (best) {
+      var c = this.curves.get(best.id);
+      var last = c && c[0].length ? c[0].length - 1 : -1;
+      text += "; best job " + best.number + ", score " + fmt(best.score);
+      if (last >= 0) {
+        text += this.series === "score" ? " at step " + c[0][last]
+          : "; its last " + this.seriesName + " " + fmt(c[1][last]) + " at step " + c[0][last];
+      }
+    } else {
+      text += "; no job has a finite score yet";
+    }
+    describe("curves-summary", text + ".");
   };
 
   Experiment.prototype.curveData = function () {
@@ -194,6 +266,7 @@
     var el = this.root;
     if (!data) {
       if (this.u) { this.u.destroy(); this.u = null; }
+      this.setZoomed(false);
       emptyNote(el, this.ended ? "No job reported an intermediate result." : "Waiting for the first intermediate results…");
       this.curvesTable();
       return;
@@ -204,8 +277,9 @@
       this.curvesTable();
       return;
     }
-    var keepX = this.u && this.zoomed ? this.u.scales.x : null;
-    var keepY = this.u && this.zoomed ? this.u.scales.y : null;
+    var wasZoomed = this.zoomed;
+    var keepX = this.u && wasZoomed ? this.u.scales.x : null;
+    var keepY = this.u && wasZoomed ? this.u.scales.y : null;
     if (this.u) this.u.destroy();
     clear(el);
     var best = this.jobs.length ? this.jobs[0].id : null;
@@ -227,7 +301,7 @@
       hooks: {
         setSeries: [function (u, idx) { self.focusRow(idx === null ? null : self.jobs[idx - 1]); }],
         setCursor: [function (u) { self.showCursor(u); }],
-        setSelect: [function (u) { if (u.select.width > 0) self.zoomed = true; }],
+        setSelect: [function (u) { if (u.select.width > 0) self.setZoomed(true); }],
         // The moment the curves are first on screen, for the browser benchmark
         // (bench/browser.py) and the end-to-end tests: a Performance API mark.
         draw: [function () {
@@ -236,7 +310,7 @@
       }
     };
     this.u = new uPlot(opts, data, el);
-    this.u.over.addEventListener("dblclick", function () { self.zoomed = false; });
+    this.u.over.addEventListener("dblclick", function () { self.setZoomed(false); });
     this.u.over.addEventListener("click", function () {
       var j = self.focused;
       if (j && !self.u.select.width) window.location.href = self.jobLink(j.id);
@@ -244,7 +318,9 @@
     if (keepX && keepX.min !== null) {
       this.u.setScale("x", { min: keepX.min, max: keepX.max });
       if (keepY && keepY.min !== null) this.u.setScale("y", { min: keepY.min, max: keepY.max });
-      this.zoomed = true;
+      this.setZoomed(true);
+    } else {
+      this.setZoomed(false);
     }
     this.colorSwatches();
     this.curvesTable();
@@ -316,7 +392,16 @@
     // x is the job's number within the experiment; h.jids[i] is the id that opens it.
     var numbers = h.points[0];
     if (this.history) { this.history.destroy(); this.history = null; }
-    if (!numbers.length) { emptyNote(el, "No job has a finite score yet."); table(document.getElementById("history-table"), ["Job", "Score", "Best so far"], []); return; }
+    this.historyZoom.set(false);
+    if (!numbers.length) {
+      emptyNote(el, "No job has a finite score yet.");
+      describe("history-summary", "Optimization history of " + plural(this.totalJobs, "job") + ": no job has a finite score yet.");
+      table(document.getElementById("history-table"), ["Job", "Score", "Best so far"], []);
+      return;
+    }
+    var n = h.best[0].length;
+    describe("history-summary", "Optimization history: the final score of " + plural(numbers.length, "job") + " of " + this.totalJobs +
+      " in order, and the best so far; best job " + h.best[0][n - 1] + ", score " + fmt(h.best[1][n - 1]) + ".");
     clear(el);
     var data = uPlot.join([h.points, h.best]);
     this.history = new uPlot({
@@ -330,12 +415,13 @@
         { label: "score", stroke: PALETTE[0], fill: PALETTE[0], paths: function () { return null; }, points: { show: true, size: 6, stroke: PALETTE[0], fill: PALETTE[0] + "99" } },
         { label: "best so far", stroke: PALETTE[2], width: 2, paths: uPlot.paths.stepped({ align: 1 }), points: { show: false } }
       ],
-      hooks: { setCursor: [function (u) {
+      hooks: { setSelect: [function (u) { if (u.select.width > 0) self.historyZoom.set(true); }], setCursor: [function (u) {
         var i = u.cursor.idx;
         if (i === null || i === undefined) return;
         document.getElementById("history-info").textContent = "Job " + u.data[0][i] + " · score " + fmt(u.data[1][i]) + " · click to open";
       }] }
     }, data, el);
+    this.history.over.addEventListener("dblclick", function () { self.historyZoom.set(false); });
     this.history.over.addEventListener("click", function () {
       var i = self.history.cursor.idx;
       if (i !== null && i !== undefined && self.history.data[1][i] !== undefined && !self.history.select.width) {
@@ -359,7 +445,12 @@
     this.paramCharts = [];
     clear(el);
     var axes = p.axes.filter(function (a) { return p.series[a.name] && p.series[a.name][0].length; });
-    if (!axes.length) { emptyNote(el, "No finished job with parameters and a finite score yet."); table(document.getElementById("params-table"), ["Job"], []); return; }
+    if (!axes.length) {
+      emptyNote(el, "No finished job with parameters and a finite score yet.");
+      describe("params-summary", "Hyperparameters vs score: no finished job with parameters and a finite score yet.");
+      table(document.getElementById("params-table"), ["Job"], []);
+      return;
+    }
     axes.forEach(function (a) {
       var s = p.series[a.name];
       var fig = document.createElement("figure");
@@ -421,6 +512,10 @@
     var rows = Array.from(byJob.entries()).sort(function (x, y) { return self.maximize ? y[1].score - x[1].score : x[1].score - y[1].score; })
       .map(function (e) { return ["Job " + e[1].number].concat(axes.map(function (_, c) { return e[1].values[c] === undefined ? "—" : e[1].values[c]; })).concat([fmt(e[1].score)]); });
     table(document.getElementById("params-table"), ["Job"].concat(axes.map(function (a) { return a.name; })).concat(["Score"]), rows, this.limits.table_rows);
+    var best = rows[0];
+    describe("params-summary", "Hyperparameters vs score: one scatter for each of " + axes.map(function (a) { return a.name; }).join(", ") +
+      ", over " + plural(rows.length, "job") + "; best " + best[0].toLowerCase() + ", score " + best[best.length - 1] +
+      ", with " + axes.map(function (a, c) { return a.name + " " + best[c + 1]; }).join(", ") + ".");
   };
 
   Experiment.prototype.query = function (incremental) {
@@ -456,14 +551,14 @@
     var self = this;
     var seriesSelect = document.getElementById("curves-series");
     seriesSelect.value = this.series;
-    seriesSelect.addEventListener("change", function () { self.series = seriesSelect.value; self.zoomed = false; self.reload(); });
+    seriesSelect.addEventListener("change", function () { self.series = seriesSelect.value; self.setZoomed(false); self.reload(); });
     var logBox = document.getElementById("curves-logy");
     logBox.addEventListener("change", function () { self.logY = logBox.checked; self.drawCurves(true); });
     var allButton = document.getElementById("curves-all");
     allButton.addEventListener("click", function () {
       self.showAll = !self.showAll;
+      // A toggle button keeps its name; its pressed state says which view is on.
       allButton.setAttribute("aria-pressed", String(self.showAll));
-      allButton.textContent = self.showAll ? "Show best" : "Show all";
       self.reload();
     });
     // The jobs table is swapped by htmx (sorting, paging, polling): listen on the document.
@@ -472,6 +567,10 @@
       if (!box.matches || !box.matches('#jobs input[name="plot"]')) return;
       var id = +box.value;
       if (box.checked) self.selected.add(id); else self.selected.delete(id);
+      // The server draws at most limits.selected pins: past it the oldest pin goes, so
+      // that a checked box always means a drawn curve.
+      while (self.selected.size > self.limits.selected) self.selected.delete(self.selected.values().next().value);
+      self.markTable();
       self.reload();
     });
     document.addEventListener("mouseover", function (e) {
@@ -498,10 +597,22 @@
     this.url = el.dataset.url;
     this.logY = false;
     this.zoomed = false;
+    this.hidden = new Set();   // names of the series the user hid
     this.payload = payload;
+    this.zoom = new ZoomReset("job-reset", function () { if (self.u) self.u.setData(self.u.data, true); self.zoomed = false; });
     this.draw();
     var box = document.getElementById("job-logy");
     if (box) box.addEventListener("change", function () { self.logY = box.checked; self.draw(); });
+    // The series checkboxes: the keyboard's (and everyone's) way to hide a series,
+    // kept in step with a click on the chart's legend.
+    document.addEventListener("change", function (e) {
+      var check = e.target;
+      if (!check.matches || !check.matches("#job-series input[type=checkbox]")) return;
+      if (check.checked) self.hidden.delete(check.value); else self.hidden.add(check.value);
+      var idx = self.shownNames().indexOf(check.value);
+      if (self.u && idx >= 0) self.u.setSeries(idx + 1, { show: check.checked });
+      self.describe();
+    });
     whenResized(el, function () { return [self.u]; });
     onTick(el.dataset.clock, function () { return self.update().catch(function () {}); });
   }
@@ -513,7 +624,7 @@
       if (next.unchanged) return;
       var sameSeries = next.series.length === self.payload.series.length;
       self.payload = next;
-      if (self.u && sameSeries) self.u.setData(self.data(), !self.zoomed); else self.draw();
+      if (self.u && sameSeries) { self.u.setData(self.data(), !self.zoomed); self.describe(); } else self.draw();
     });
   };
 
@@ -521,14 +632,67 @@
     return this.payload.series.filter(function (s) { return s.data[0].length; });
   };
 
+  JobChart.prototype.shownNames = function () {
+    return this.shown().map(function (s) { return s.name; });
+  };
+
   JobChart.prototype.data = function () {
     return logSafe(uPlot.join(this.shown().map(function (s) { return s.data; })), this.logY);
+  };
+
+  JobChart.prototype.toggles = function () {
+    var self = this;
+    var box = document.getElementById("job-series");
+    if (!box) return;
+    var names = this.shownNames();
+    var have = Array.prototype.map.call(box.querySelectorAll("input"), function (c) { return c.value; });
+    if (have.join("\n") === names.join("\n")) return;  // rebuilt only when the series change (keeps the focus)
+    Array.prototype.slice.call(box.querySelectorAll("label")).forEach(function (l) { box.removeChild(l); });
+    names.forEach(function (name, i) {
+      var label = document.createElement("label");
+      label.className = "check";
+      var check = document.createElement("input");
+      check.type = "checkbox";
+      check.value = name;
+      check.id = "job-series-" + i;
+      check.checked = !self.hidden.has(name);
+      label.appendChild(check);
+      label.appendChild(document.createTextNode(" " + name));
+      box.appendChild(label);
+    });
+  };
+
+  // "Learning curve of this job: score over 40 points (steps 0 to 39), last 0.91, best 0.93
+  // at step 31; accuracy over 40 points (steps 0 to 39), last 0.9." Hidden series are left out.
+  JobChart.prototype.describe = function () {
+    var self = this;
+    var series = this.shown();
+    if (!series.length) {
+      describe("job-chart-summary", this.payload.ended ? "No intermediate result was reported." : "No intermediate result yet.");
+      return;
+    }
+    var parts = series.filter(function (s) { return !self.hidden.has(s.name); }).map(function (s) {
+      var xs = s.data[0], ys = s.data[1], best = -1;
+      for (var k = 0; k < ys.length; k++) {
+        if (ys[k] === null || ys[k] === undefined) continue;
+        // The target's direction ranks the score; a labeled result's direction is unknown.
+        if (best < 0 || (self.payload.maximize ? ys[k] > ys[best] : ys[k] < ys[best])) best = k;
+      }
+      var text = s.name + " over " + plural(xs.length, "point") + " (steps " + xs[0] + " to " + xs[xs.length - 1] + "), last " + fmt(ys[ys.length - 1]);
+      if (s.name === "score" && best >= 0) text += ", best " + fmt(ys[best]) + " at step " + xs[best];
+      return text;
+    });
+    describe("job-chart-summary", parts.length ? "Learning curve of this job: " + parts.join("; ") + "." : "Every series is hidden.");
   };
 
   JobChart.prototype.draw = function () {
     var self = this;
     var series = this.shown();
     if (this.u) { this.u.destroy(); this.u = null; }
+    this.zoomed = false;
+    this.zoom.set(false);
+    this.toggles();
+    this.describe();
     if (!series.length) { emptyNote(this.el, this.payload.ended ? "No intermediate result was reported." : "Waiting for the first intermediate result…"); return; }
     clear(this.el);
     this.u = new uPlot({
@@ -537,11 +701,22 @@
       scales: { x: { time: false }, y: { distr: this.logY ? 3 : 1 } },
       axes: [axis("step", WHOLE), axis("value", { size: 60 })],
       series: [{ label: "step" }].concat(series.map(function (s, i) {
-        return { label: s.name, stroke: i === 0 ? ACCENT : PALETTE[(i + 1) % PALETTE.length], width: i === 0 ? 2 : 1.5, spanGaps: false, value: function (u, v) { return fmt(v); } };
+        return { label: s.name, show: !self.hidden.has(s.name), stroke: i === 0 ? ACCENT : PALETTE[(i + 1) % PALETTE.length], width: i === 0 ? 2 : 1.5, spanGaps: false, value: function (u, v) { return fmt(v); } };
       })),
-      hooks: { setSelect: [function (u) { if (u.select.width > 0) self.zoomed = true; }] }
+      hooks: {
+        setSelect: [function (u) { if (u.select.width > 0) { self.zoomed = true; self.zoom.set(true); } }],
+        // A click on the legend shows or hides a series: the checkboxes follow.
+        setSeries: [function (u, idx, opts) {
+          if (!idx || !opts || opts.show === undefined) return;
+          var name = u.series[idx].label;
+          if (opts.show) self.hidden.delete(name); else self.hidden.add(name);
+          var check = document.querySelector('#job-series input[value="' + CSS.escape(name) + '"]');
+          if (check) check.checked = opts.show;
+          self.describe();
+        }]
+      }
     }, this.data(), this.el);
-    this.u.over.addEventListener("dblclick", function () { self.zoomed = false; });
+    this.u.over.addEventListener("dblclick", function () { self.zoomed = false; self.zoom.set(false); });
   };
 
   /* ---------------------------------------------------------------- start */
