@@ -28,7 +28,7 @@ def test_it_gives_the_summary_the_best_job_as_a_fact_and_the_end_only_once_ended
     client.force_login(alice)
 
     summary = client.get(f"/experiments/{experiment.pk}/", HTTP_HX_TARGET="summary", **HX)
-    assert facts(summary) == {"best": (str(jobs[-1].pk), f"New best: job {jobs[-1].pk}, score 1.")}
+    assert facts(summary) == {"best": (str(jobs[-1].pk), f"New best: job {jobs[-1].number}, score 1.")}
     assert facts(client.get(f"/experiments/{experiment.pk}/")) == facts(summary)  # the page renders the same fragment
 
     ended = timezone.now()
@@ -36,7 +36,7 @@ def test_it_gives_the_summary_the_best_job_as_a_fact_and_the_end_only_once_ended
     found = facts(client.get(f"/experiments/{experiment.pk}/", HTTP_HX_TARGET="summary", **HX))
     assert found["end"] == (
         f"FINISHED {ended.isoformat()}",
-        f"The experiment has ended: finished, 3 of 4 jobs done; best job {jobs[-1].pk}, score 1.",
+        f"The experiment has ended: finished, 3 of 4 jobs done; best job {jobs[-1].number}, score 1.",
     )
 
 
@@ -56,12 +56,12 @@ def test_it_gives_a_job_summary_its_end_as_a_fact_once_the_job_has_ended(client,
     ended = timezone.now()
     Job.objects.filter(pk=job.pk).update(status="FAILED", end_time=ended)
     assert facts(client.get(f"/jobs/{job.pk}/", HTTP_HX_TARGET="job-summary", **HX)) == {
-        "end": (f"FAILED {ended.isoformat()}", f"Job {job.pk} has ended: failed, no score.")
+        "end": (f"FAILED {ended.isoformat()}", f"Job {job.number} has ended: failed, no score.")
     }
 
     # A job still marked running in an ended experiment is not said to have ended.
     Job.objects.filter(pk=job.pk).update(status="RUNNING", end_time=None)
     Experiment.objects.filter(pk=experiment.pk).update(status="STOPPED", end_time=ended)
     assert facts(client.get(f"/jobs/{job.pk}/", HTTP_HX_TARGET="job-summary", **HX))["end"][1] == (
-        f"The experiment has ended; job {job.pk} is still marked running."
+        f"The experiment has ended; job {job.number} is still marked running."
     )

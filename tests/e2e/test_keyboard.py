@@ -117,7 +117,7 @@ def test_it_walks_from_login_to_a_pinned_job_and_back_with_the_keyboard_only(pag
     with page.expect_navigation():
         page.keyboard.press("Enter")
     assert page.url == f"{live_server.url}/jobs/{worst.pk}/"
-    assert page.locator("h1").inner_text().startswith(f"Job {worst.pk}")
+    assert page.locator("h1").inner_text().startswith(f"Job {worst.number}")
 
     # And back, by the breadcrumb (Alt+Left is the browser's own shortcut, which CDP's
     # key events do not reach in headless Chromium): the experiment again.

@@ -45,12 +45,12 @@ def test_it_describes_each_chart_and_keeps_the_descriptions_current(page, login)
     wait_until(page, CHART_DRAWN)
     page.wait_for_selector("#params-charts canvas")
     curves, history, params = page.locator("#curves-chart"), page.locator("#history-chart"), page.locator("#params-charts")
-    expect(curves).to_have_accessible_description(f"Learning curves (score) of 4 of 4 jobs; best job {best.pk}, score 1 at step 4.")
+    expect(curves).to_have_accessible_description(f"Learning curves (score) of 4 of 4 jobs; best job {best.number}, score 1 at step 4.")
     expect(history).to_have_accessible_description(
-        f"Optimization history: the final score of 4 jobs of 4 in order, and the best so far; best job {best.pk}, score 1."
+        f"Optimization history: the final score of 4 jobs of 4 in order, and the best so far; best job {best.number}, score 1."
     )
     expect(params).to_have_accessible_description(
-        f"Hyperparameters vs score: one scatter for each of lr, optimizer, over 4 jobs; best job {best.pk}, score 1, with lr 0.04, optimizer adam."
+        f"Hyperparameters vs score: one scatter for each of lr, optimizer, over 4 jobs; best job {best.number}, score 1, with lr 0.04, optimizer adam."
     )
     # Each chart still has its table alternative beside the summary.
     for table in ("#curves-table", "#history-table", "#params-table"):
@@ -59,10 +59,10 @@ def test_it_describes_each_chart_and_keeps_the_descriptions_current(page, login)
     # A better job arrives: the next tick's data rewrites the three summaries.
     newcomer = better_job(experiment, 2.0)
     expect(curves).to_have_accessible_description(
-        f"Learning curves (score) of 5 of 5 jobs; best job {newcomer.pk}, score 2 at step 2.", timeout=20_000
+        f"Learning curves (score) of 5 of 5 jobs; best job {newcomer.number}, score 2 at step 2.", timeout=20_000
     )
-    expect(history).to_have_accessible_description(re.compile(rf"of 5 jobs of 5 .*best job {newcomer.pk}, score 2\.$"), timeout=20_000)
-    expect(params).to_have_accessible_description(re.compile(rf"over 5 jobs; best job {newcomer.pk}, score 2, with lr 0.5, optimizer sgd\.$"))
+    expect(history).to_have_accessible_description(re.compile(rf"of 5 jobs of 5 .*best job {newcomer.number}, score 2\.$"), timeout=20_000)
+    expect(params).to_have_accessible_description(re.compile(rf"over 5 jobs; best job {newcomer.number}, score 2, with lr 0.5, optimizer sgd\.$"))
 
     # The job page's curve has its own.
     page.goto(f"/jobs/{newcomer.pk}/")
@@ -88,7 +88,7 @@ def test_it_announces_a_new_best_and_the_end_once_and_never_an_unchanged_poll(pa
 
     # A new best is said once.
     newcomer = better_job(experiment, 2.0)
-    expect(region).to_have_text(f"New best: job {newcomer.pk}, score 2.", timeout=20_000)
+    expect(region).to_have_text(f"New best: job {newcomer.number}, score 2.", timeout=20_000)
     changes = page.evaluate("() => window.__changes")
     polls_pass(page)
     assert page.evaluate("() => window.__changes") == changes
@@ -102,7 +102,7 @@ def test_it_announces_a_new_best_and_the_end_once_and_never_an_unchanged_poll(pa
     # The end is said, with the best.
     Experiment.objects.filter(pk=experiment.pk).update(status="FINISHED", end_time=timezone.now())
     expect(region).to_have_text(
-        f"The experiment has ended: finished, 5 of 5 jobs done; best job {newcomer.pk}, score 2.", timeout=20_000
+        f"The experiment has ended: finished, 5 of 5 jobs done; best job {newcomer.number}, score 2.", timeout=20_000
     )
 
 
@@ -117,4 +117,4 @@ def test_it_announces_the_end_of_a_job_on_its_page(page, login):
     polls_pass(page)
     assert page.evaluate("() => window.__changes") == 0
     Job.objects.filter(pk=job.pk).update(status="FINISHED", end_time=timezone.now(), score=0.75)
-    expect(page.locator("#announcer")).to_have_text(f"Job {job.pk} has ended: finished, score 0.75.", timeout=20_000)
+    expect(page.locator("#announcer")).to_have_text(f"Job {job.number} has ended: finished, score 0.75.", timeout=20_000)
