@@ -204,11 +204,11 @@ def test_it_names_jobs_by_number_in_the_table_and_the_best_job(client, search):
 
     page = text_of(client.get(f"/experiments/{experiment.pk}/"))
 
-    links = re.findall(r'<a href="/jobs/(\d+)/">(\d+)</a>', page)
+    links = re.findall(r'<a href="/jobs/(\d+)/" id="job-link-\d+">(\d+)</a>', page)
     assert sorted(links) == [(str(job.pk), str(job.number)) for job in jobs]
     assert 'aria-label="Pin job 3 to the learning-curve chart"' in page
     # The best job (the last, by the builder's scores), linked by its id.
-    assert f'<a href="/jobs/{jobs[2].pk}/">Job 3</a>' in page
+    assert f'<a href="/jobs/{jobs[2].pk}/" id="best-job-link">Job 3</a>' in page
 
 
 def test_it_sends_the_charts_each_jobs_number_beside_its_id(client, search):
