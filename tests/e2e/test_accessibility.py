@@ -18,6 +18,7 @@ Dark mode: app.css follows prefers-color-scheme, set by the context's color_sche
 
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Callable
 
@@ -26,10 +27,12 @@ from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.test import RequestFactory
+from django.utils import timezone
 
 from tests.browser import wait_until
 from tests.factories import (
     make_configured_experiment,
+    make_experiment,
     make_intermediate_results,
     make_jobs,
     make_multiple_results,
@@ -89,6 +92,12 @@ def live_fragments_loaded(page, site):
     assert page.locator("#jobs[hx-trigger]").count() == 1  # still live
 
 
+def clock_ticked(page, site):
+    """A running experiment with nothing to draw yet: the summary and the jobs table
+    refreshed by a tick of the clock, then held."""
+    tick_then_hold(page, "jobs")
+
+
 def job_live(page, site):
     job_chart_drawn(page, site)
     tick_then_hold(page, "job-summary")
@@ -126,6 +135,20 @@ def login_refused(page, site):
     with page.expect_navigation():
         page.click("button[type=submit]")
     page.wait_for_selector(".alert")
+
+
+def token_issued(page, site):
+    page.fill("#id_name", "gpu box")
+    with page.expect_navigation():
+        page.click("button.primary")
+    page.wait_for_selector("#token-export")
+
+
+def token_refused(page, site):
+    page.expected_problems.append("400 (Bad Request)")  # the refusal's status
+    with page.expect_navigation():
+        page.click("button.primary")  # no name
+    page.wait_for_selector("#name-errors")
 
 
 def api_docs_drawn(page, site):
@@ -181,7 +204,15 @@ PAGE_STATES = [
     PageState("experiment, jobs on a second page", "/experiments/{paged}/?page=2", then=jobs_paged),
     PageState("job running", "/jobs/{running_job}/", then=job_live),
     PageState("job ended, retried", "/jobs/{retried_job}/", then=job_chart_drawn),
+    PageState("experiment waiting for an executor", "/experiments/{waiting}/", then=clock_ticked),
+    PageState("experiment without a sign of life, as its owner", "/experiments/{quiet}/", then=clock_ticked),
+    PageState("experiment without a sign of life, as staff", "/experiments/{quiet}/", user="root", then=clock_ticked),
+    PageState("confirm reset, as staff", "/experiments/{quiet}/reset/", user="root"),
     PageState("resources", "/resources/"),
+    PageState("API tokens", "/tokens/"),
+    PageState("API token issued", "/tokens/", then=token_issued),
+    PageState("API token refused", "/tokens/", then=token_refused),
+    PageState("confirm token revoke", "/tokens/{token}/revoke/"),
     PageState("share", "/experiments/{running}/share/"),
     PageState("share, refused", "/experiments/{running}/share/", then=share_form_refused),
     PageState("confirm stop", "/experiments/{running}/stop/"),
@@ -260,8 +291,13 @@ def site():
     Experiment.objects.filter(pk=failed.pk).update(error_msg="Traceback: train.py exited with 1")
     make_jobs(failed, 2, status="FAILED", score=None, steps=1)
 
+    # An experiment restarted or started with no job yet, and one whose executor died.
+    waiting = make_configured_experiment(alice, "waiting sweep", parameter_config=parameters)
+    quiet = make_experiment(alice, "crashed sweep", start_time=timezone.now() - timedelta(minutes=120))
+    make_recorded_job(quiet, cpu, started=timezone.now() - timedelta(minutes=100))
+
     token, _ = make_token(alice)
-    ids = {"running": running.pk, "ended": ended.pk, "failed": failed.pk, "running_job": running_job.pk, "retried_job": retried_job.pk, "paged": paged.pk}
+    ids = {"waiting": waiting.pk, "quiet": quiet.pk, "token": token.pk, "running": running.pk, "ended": ended.pk, "failed": failed.pk, "running_job": running_job.pk, "retried_job": retried_job.pk, "paged": paged.pk}
     for model in admin.site._registry:
         first = model._default_manager.order_by("pk").first()
         assert first is not None, f"the audit's site has no {model._meta.label} to open in the admin"
