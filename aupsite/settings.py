@@ -301,9 +301,9 @@ SPECTACULAR_SETTINGS = {
         "NewExperimentStatusEnum": ["RUNNING", "CREATED"],
     },
     "COMPONENT_SPLIT_REQUEST": True,
-    # Swagger UI's files come from the drf-spectacular-sidecar package, served by us.
+    # Swagger UI's files come from the drf-spectacular-sidecar package, served by us; its
+    # page shows our own favicon (templates/api/docs.html).
     "SWAGGER_UI_DIST": "SIDECAR",
-    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "persistAuthorization": False},
 }
 
