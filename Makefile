@@ -12,12 +12,15 @@ WORKERS ?= 3
 
 .PHONY: run run-production test bench install install-dev migrate check clean browser
 
-# On an empty database a simulated experiment (tracking/demo.py) writes through
-# DjangoConnector beside the server, so the dashboard moves within seconds. The demo
-# runs in the background of this one shell and ends with it: the trap stops it when
-# the server stops (Ctrl-C), and the demo also stops itself once this shell is gone.
+# aup_bootstrap first checks that HOST:PORT is free (else it stops with one line saying
+# which PORT to use), then makes sure someone can log in.
+# While the database holds no experiment but the demo's, simulated searches
+# (tracking/demo.py) write through DjangoConnector beside the server, one after another,
+# so the dashboard is live whenever you look. The demo runs in the background of this
+# one shell and ends with it: the trap stops it when the server stops (Ctrl-C), and the
+# demo also stops itself once this shell is gone.
 run: install migrate
-	$(BIN)/python manage.py aup_bootstrap --url http://$(HOST):$(PORT)/
+	$(BIN)/python manage.py aup_bootstrap --check-port --url http://$(HOST):$(PORT)/
 	$(BIN)/python manage.py aup_demo --if-empty --url http://$(HOST):$(PORT)/ --parent $$$$ & \
 	trap 'kill $$! 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)

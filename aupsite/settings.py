@@ -301,9 +301,9 @@ SPECTACULAR_SETTINGS = {
         "NewExperimentStatusEnum": ["RUNNING", "CREATED"],
     },
     "COMPONENT_SPLIT_REQUEST": True,
-    # Swagger UI's files come from the drf-spectacular-sidecar package, served by us.
+    # Swagger UI's files come from the drf-spectacular-sidecar package, served by us; its
+    # page shows our own favicon (templates/api/docs.html).
     "SWAGGER_UI_DIST": "SIDECAR",
-    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     # No deep links: Swagger UI draws each one inside its operation's summary button, a
     # link nested in a button that keyboards and screen readers cannot reach on its own
     # (axe-core's nested-interactive, tests/e2e/test_accessibility.py).

@@ -30,8 +30,9 @@ from tracking.models import ApiToken, Experiment, ExperimentShare, IntermediateR
 
 pytestmark = pytest.mark.django_db
 
-# Patterns anyone may use, by full name: logging in and out.
-EXCLUDED = {"login", "logout", "admin:login", "admin:logout"}
+# Patterns anyone may use, by full name: logging in and out, and /favicon.ico (a
+# redirect to a static file, asked for by the login page too).
+EXCLUDED = {"login", "logout", "admin:login", "admin:logout", "favicon"}
 
 # Every string of the owner's record that another user must never be shown.
 SECRET = "zq7secret"

@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 import pytest
 
 from tests.factories import make_configured_experiment, make_jobs, make_user
@@ -30,6 +32,21 @@ def test_it_lists_only_the_users_experiments_newest_first(client, alice):
     assert html.index(">newer<") < html.index(">older<")
     assert f'href="/experiments/{newer.pk}/"' in html
     assert 'id="owner"' not in html  # a researcher has no owner filter
+
+
+def test_it_lists_running_experiments_first_then_the_newest(client, alice):
+    # The live demo, or a search in progress since yesterday, is the first row.
+    long_running = make_configured_experiment(alice, name="long running", status="RUNNING")
+    Experiment.objects.filter(pk=long_running.pk).update(start_time=long_running.start_time - timedelta(days=1))
+    make_configured_experiment(alice, name="older ended", status="FINISHED")
+    make_configured_experiment(alice, name="live demo", status="RUNNING")
+    make_configured_experiment(alice, name="newest ended", status="STOPPED")
+    client.force_login(alice)
+    html = client.get("/").content.decode()
+    assert html.index(">live demo<") < html.index(">long running<") < html.index(">newest ended<") < html.index(">older ended<")
+    # The Started column still sorts by time alone.
+    html = client.get("/", {"sort": "-start"}).content.decode()
+    assert html.index(">newest ended<") < html.index(">live demo<") < html.index(">older ended<") < html.index(">long running<")
 
 
 def test_it_shows_progress_and_the_best_score_in_the_target_direction(client, alice):

@@ -1,9 +1,11 @@
 """A simulated tuning experiment, written through DjangoConnector as a real executor does.
 
-`make run` starts it on an empty database (manage.py aup_demo --if-empty) so that a
-newcomer sees the dashboard move within seconds; the end-to-end tests use it to write
-results while a page is open. Nothing here is special to the dashboard: it only calls
-the connector's public interface, from several threads, like Auptimizer's executor.
+`make run` runs it beside the server (manage.py aup_demo --if-empty) so that a newcomer
+sees the dashboard move within seconds, and keeps it live: DemoLoop starts a new search
+a little after each one ends, for as long as the server runs. The end-to-end tests use
+DemoExecutor to write results while a page is open. Nothing here is special to the
+dashboard: it only calls the connector's public interface, from several threads, like
+Auptimizer's executor.
 
 The simulation: a random search over a small network's learning rate, batch size,
 dropout and depth. Each job trains for a number of epochs; its validation accuracy
@@ -16,21 +18,35 @@ then it fails), one is stopped early.
 
 import math
 import random
+import re
 import threading
 import time
 
 from django.db import connections
 
 from tracking.connector import DjangoConnector
-from tracking.models import Resource
+from tracking.models import ACTIVE_EXPERIMENT_STATUSES, Experiment, Resource
 
-DEMO_NAME = "demo: random search (simulated)"
+# Every demo experiment's name starts so, and its configuration carries DEMO_MARK: the
+# name is what a person recognises in the list, the mark what no executor writes by
+# accident. DemoLoop deletes old demo experiments by both, so a user's experiment that
+# happens to be named "demo: ..." is never taken for one.
+DEMO_PREFIX = "demo: "
+DEMO_NAME = f"{DEMO_PREFIX}random search (simulated)"
+DEMO_MARK = "aupsite_demo"
 DEMO_RESOURCE_NAME = "demo"
 LABELS = ["accuracy", "loss"]
+
+# The live demo (DemoLoop): how long it waits after a search ends before the next one
+# starts (time to see it end), and how many of its owner's demo experiments it keeps,
+# the live one included.
+DEMO_PAUSE_SECONDS = 10
+DEMO_KEEP = 5
 
 
 def demo_config(jobs, name=DEMO_NAME):
     return {
+        DEMO_MARK: True,
         "name": name,
         "proposer": "random",
         "target": "max",
@@ -81,10 +97,11 @@ class DemoExecutor:
     `parallel` at a time, each reporting `steps` results `step_delay` seconds apart,
     and ends the experiment; ``stop()`` asks the jobs to end early (the experiment is
     then marked STOPPED). ``run_in_background()`` does both in a daemon thread.
+    `stopping` may be an Event shared with others (DemoLoop's).
     """
 
     def __init__(self, owner, jobs=24, parallel=4, steps=40, step_delay=0.4, seed=0, name=DEMO_NAME,
-                 connector=None):
+                 connector=None, stopping=None):
         self.owner = owner
         self.jobs = jobs
         self.parallel = parallel
@@ -93,7 +110,8 @@ class DemoExecutor:
         self.rng = random.Random(seed)
         self.name = name
         self.connector = connector or DjangoConnector()
-        self.stopping = threading.Event()
+        # Shared with DemoLoop, so that one stop ends the search and the loop alike.
+        self.stopping = stopping or threading.Event()
         self.eid = None
         self._next = 0
         self._lock = threading.Lock()
@@ -103,9 +121,10 @@ class DemoExecutor:
     # -- set-up -------------------------------------------------------------------------
 
     def ensure_resources(self):
-        """The demo's own CPU slots, one per parallel job (created once, reused)."""
+        """The demo's own CPU slots, one per parallel job and at least two, since the
+        crashed job is retried on another one (created once, reused)."""
         have = Resource.objects.filter(type="cpu", name=DEMO_RESOURCE_NAME).count()
-        for _ in range(have, self.parallel):
+        for _ in range(have, max(self.parallel, 2)):
             Resource.objects.create(type="cpu", name=DEMO_RESOURCE_NAME)
 
     def start(self):
@@ -215,3 +234,105 @@ class DemoExecutor:
         self.stopping.set()
         if self.thread is not None:
             self.thread.join(timeout)
+
+
+def demo_experiments():
+    """The experiments the demo wrote, anyone's: named DEMO_PREFIX... and marked DEMO_MARK."""
+    return Experiment.objects.filter(name__startswith=DEMO_PREFIX, **{f"config__{DEMO_MARK}": True})
+
+
+def other_experiments():
+    """Every experiment that is not a demo's: someone's real work."""
+    return Experiment.objects.exclude(pk__in=demo_experiments().values("pk"))
+
+
+SEARCH_NAME = re.compile(rf"{re.escape(DEMO_PREFIX)}random search (\d+) \(simulated\)")
+
+
+def search_name(number):
+    return f"{DEMO_PREFIX}random search {number} (simulated)"
+
+
+class DemoLoop:
+    """The live demo: one simulated search (a DemoExecutor) after another, until stopped.
+
+    Search n is named "demo: random search n (simulated)", n one past the highest
+    number among the owner's demo experiments, and seeded `seed + n`: each search
+    differs from the last, and a run is reproducible. Before each search the loop deletes
+    the owner's ended demo experiments but the newest `keep - 1`, so that with the new
+    one at most `keep` remain (an active one, restarted by someone or left RUNNING by a
+    killed demo, is never deleted, as the dashboard's Delete refuses it: an executor may
+    be writing to it). After each search it
+    waits `pause` seconds, or less when stopped.
+
+    With `only_while_demos` it starts no search while the database holds an experiment
+    that is not a demo's (the first start of a fresh database: the demo runs; once anyone
+    records real work, the dashboard is theirs and the loop ends after its search).
+    `searches` bounds the number of searches (None: until `stopping` is set); `on_start`
+    is called with each search's DemoExecutor once its experiment exists. The other
+    keyword arguments are DemoExecutor's. ``run()`` returns the number of searches run;
+    a worker's error ends the loop and is kept in ``errors``.
+    """
+
+    def __init__(self, owner, *, searches=None, pause=DEMO_PAUSE_SECONDS, keep=DEMO_KEEP, only_while_demos=False,
+                 on_start=None, seed=0, stopping=None, **executor_options):
+        self.owner = owner
+        self.searches = searches
+        self.pause = pause
+        self.keep = keep
+        self.only_while_demos = only_while_demos
+        self.on_start = on_start
+        self.seed = seed
+        self.stopping = stopping or threading.Event()
+        self.executor_options = executor_options
+        self.connector = executor_options.pop("connector", None) or DjangoConnector()
+        self.errors = []
+        self.thread = None
+
+    def owners_demos(self):
+        return demo_experiments().filter(owner__username=self.owner)
+
+    def may_start(self):
+        return not self.stopping.is_set() and not (self.only_while_demos and other_experiments().exists())
+
+    def next_number(self):
+        numbers = [int(match.group(1)) for name in self.owners_demos().values_list("name", flat=True)
+                   if (match := SEARCH_NAME.fullmatch(name))]
+        return max(numbers, default=0) + 1
+
+    def delete_old(self):
+        """Deletes the owner's ended demo experiments but the newest keep - 1."""
+        newest_first = self.owners_demos().order_by("-pk").values_list("pk", "status")
+        for eid, status in list(newest_first)[self.keep - 1:]:
+            if status not in ACTIVE_EXPERIMENT_STATUSES:
+                self.connector.delete_experiment(eid)
+
+    def run_search(self):
+        number = self.next_number()
+        executor = DemoExecutor(self.owner, seed=self.seed + number, name=search_name(number),
+                                connector=self.connector, stopping=self.stopping, **self.executor_options)
+        executor.start()
+        if self.on_start is not None:
+            self.on_start(executor)
+        executor.run()
+        self.errors.extend(executor.errors)
+
+    def run(self):
+        done = 0
+        try:
+            while (self.searches is None or done < self.searches) and self.may_start():
+                self.delete_old()
+                self.run_search()
+                done += 1
+                if self.errors or (self.searches is not None and done >= self.searches):
+                    break
+                if self.pause and self.stopping.wait(self.pause):
+                    break
+        finally:
+            connections.close_all()  # this thread's connections only
+        return done
+
+    def run_in_background(self):
+        self.thread = threading.Thread(target=self.run, name="aupsite-demo-loop", daemon=True)
+        self.thread.start()
+        return self.thread

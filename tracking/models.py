@@ -179,7 +179,14 @@ class ExperimentQuerySet(models.QuerySet):
         return unique_name(name, {name, *self.filter(name__startswith=f"{name} (").values_list("name", flat=True)})
 
     # Experiments list sort keys: URL value -> ORDER BY. Best score sorts missing last.
+    # "running", the list's default, puts the running experiments (the live demo, a
+    # search in progress however old) above the ended ones, each group newest first.
     LIST_SORTS = {
+        "running": (
+            Case(When(status=ExperimentStatus.RUNNING, then=0), default=1),
+            F("start_time").desc(nulls_last=True),
+            "-pk",
+        ),
         "-start": (F("start_time").desc(nulls_last=True), "-pk"),
         "start": (F("start_time").asc(nulls_last=True), "pk"),
         "name": ("name", "pk"),
@@ -188,7 +195,7 @@ class ExperimentQuerySet(models.QuerySet):
         "best": (F("best_score").asc(nulls_last=True), "-pk"),
     }
 
-    def for_list(self, search="", status="", owner_id=None, sort="-start"):
+    def for_list(self, search="", status="", owner_id=None, sort="running"):
         """The experiments list: filtered, sorted, each with its job counts and best score.
 
         Annotates ``jobs_total``, ``jobs_done`` (status other than RUNNING) and
@@ -212,7 +219,7 @@ class ExperimentQuerySet(models.QuerySet):
                 default=Subquery(jobs.best_first(maximize=True).values("score")[:1]),
             ),
         )
-        return rows.order_by(*self.LIST_SORTS.get(sort, self.LIST_SORTS["-start"]))
+        return rows.order_by(*self.LIST_SORTS.get(sort, self.LIST_SORTS["running"]))
 
 
 class Experiment(models.Model):

@@ -233,7 +233,7 @@ def experiment_list(request):
     visible = Experiment.objects.visible_to(request.user)
     search = _query_search(request, "q")
     status = _query_choice(request, "status", ExperimentStatus.values, "")
-    sort = _query_choice(request, "sort", ExperimentQuerySet.LIST_SORTS, "-start")
+    sort = _query_choice(request, "sort", ExperimentQuerySet.LIST_SORTS, "running")
     owner_id = None
     owners = []
     if request.user.is_staff:
