@@ -5,7 +5,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from tests.factories import make_configured_experiment, make_user
+from tests.factories import make_configured_experiment, make_experiment, make_recorded_job, make_user
 from tracking.demo import DemoExecutor, DemoLoop, demo_experiments
 from tracking.models import Experiment, IntermediateResult, JobAttempt, MultipleResult, Resource
 
@@ -13,7 +13,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_it_writes_a_whole_experiment_through_the_connector():
-    make_user("alice")
+    alice = make_user("alice")
+    make_recorded_job(make_experiment(alice, "earlier"), None)  # so that job ids and numbers differ
     executor = DemoExecutor("alice", jobs=9, parallel=3, steps=12, step_delay=0)
     eid = executor.run()
     assert executor.errors == []
@@ -26,6 +27,7 @@ def test_it_writes_a_whole_experiment_through_the_connector():
     retried = JobAttempt.objects.filter(job__experiment=experiment, number=1).get()
     first = JobAttempt.objects.get(job=retried.job, number=0)
     assert retried.resource_id != first.resource_id  # retried elsewhere
+    assert experiment.error_msg.startswith(f"job {retried.job.number}: worker crashed")  # as its page names it
     assert experiment.jobs.filter(score_text="nan").count() == 1
     assert experiment.jobs.filter(score_text="EARLY STOPPED").count() == 1
     assert IntermediateResult.objects.filter(job__experiment=experiment, score_text="nan").exists()

@@ -25,7 +25,7 @@ import time
 from django.db import connections
 
 from tracking.connector import DjangoConnector
-from tracking.models import ACTIVE_EXPERIMENT_STATUSES, Experiment, Resource
+from tracking.models import ACTIVE_EXPERIMENT_STATUSES, Experiment, Job, Resource
 
 # Every demo experiment's name starts so, and its configuration carries DEMO_MARK: the
 # name is what a person recognises in the list, the mark what no executor writes by
@@ -168,7 +168,9 @@ class DemoExecutor:
                 c.save_multiple_results(jid, irid, eid, LABELS, [accuracy, loss])
                 if self._wait(self.step_delay):
                     break
-            c.log_error_message(eid, f"job {jid}: worker crashed (simulated out-of-memory on cpu #{rid}); retried")
+            # A person reads the job by its number within the experiment (its page's title).
+            number = Job.objects.values_list("number", flat=True).get(pk=jid)
+            c.log_error_message(eid, f"job {number}: worker crashed (simulated out-of-memory on cpu #{rid}); retried")
             c.job_failed(rid, jid)
             retry_rid = self._take_resource(avoid={rid})
             if retry_rid is None:  # stopped while waiting for a resource: cancelled
