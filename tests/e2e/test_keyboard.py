@@ -374,3 +374,22 @@ def test_it_keeps_at_most_the_servers_number_of_pins_checked(page, login):
     wait_until(page, f"() => window.aupsiteChart.jobs.filter(j => j.selected).length === {MAX_SELECTED}")
     drawn = page.evaluate("() => window.aupsiteChart.jobs.map(j => j.id)")
     assert set(pins[1:]) <= set(drawn)
+
+
+def test_it_closes_the_user_menu_with_escape_and_with_a_click_elsewhere(page, login):
+    login("alice")
+    page.goto("/")
+    menu, summary = page.locator("details.usermenu"), page.locator("details.usermenu summary")
+    tab_to(page, "e => e.matches('details.usermenu summary')")
+    page.keyboard.press("Enter")
+    expect(menu).to_have_attribute("open", "")
+    page.keyboard.press("Tab")
+    assert active(page)["text"] == "API tokens"
+    page.keyboard.press("Escape")
+    expect(menu).not_to_have_attribute("open", "")
+    assert page.evaluate("() => document.activeElement.matches('details.usermenu summary')")  # back where it opened
+
+    summary.click()
+    expect(menu).to_have_attribute("open", "")
+    page.click("h1")
+    expect(menu).not_to_have_attribute("open", "")
