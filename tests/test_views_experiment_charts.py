@@ -45,7 +45,9 @@ def test_it_sends_the_best_jobs_curves_history_and_parameters(client, alice, exp
     xs, ys = payload["curves"]["data"][str(jobs[-1].pk)]
     assert xs == [0, 1, 2, 3] and ys == pytest.approx([11 / 12 + step / 4 for step in range(4)], abs=1e-6)
     assert "Best 10 jobs" in payload["curves"]["note"]
-    assert payload["history"]["points"][0] == [job.pk for job in jobs]
+    # x is each job's number within the experiment; jids (a click opens the job) its id.
+    assert payload["history"]["points"][0] == [job.number for job in jobs] == list(range(1, 13))
+    assert payload["history"]["jids"] == [job.pk for job in jobs]
     assert payload["history"]["best"][1][-1] == 1.0
     assert [axis["name"] for axis in payload["history"]["params"]["axes"]] == ["lr", "optimizer"]
     assert payload["history"]["params"]["series"]["optimizer"][0].count(0) == 6

@@ -83,6 +83,22 @@ class MakeRun:
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(timeout=WAIT)
+        # make may end before the demo has recorded its stop: wait for every process of
+        # the group, so that none still holds the database when the test's teardown
+        # empties it (on PostgreSQL a TRUNCATE beside a reader deadlocks).
+        deadline = time.monotonic() + WAIT
+        while self._group_alive():
+            if time.monotonic() > deadline:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                deadline = time.monotonic() + WAIT
+            time.sleep(0.1)
+
+    def _group_alive(self):
+        try:
+            os.killpg(self.process.pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
 
 
 def answers(url):
