@@ -11,8 +11,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
-from django.db import IntegrityError, connection, transaction
-from django.db.migrations.executor import MigrationExecutor
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from tests.api_support import client_for
@@ -25,6 +24,7 @@ from tests.factories import (
     make_resources,
     make_user,
 )
+from tests.migration_support import migrate, migrate_to_latest
 from tracking.connector import DjangoConnector
 from tracking.interop import schema
 from tracking.models import Job
@@ -136,13 +136,6 @@ BEFORE = [("tracking", "0009_resource_taken_by_attempt")]
 AFTER = [("tracking", "0010_job_number")]
 
 
-def migrate(targets):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-    return executor.loader.project_state(targets).apps
-
-
 @pytest.mark.django_db(transaction=True)
 def test_the_migration_numbers_existing_jobs_by_jid_within_each_experiment(django_user_model):
     apps = migrate(BEFORE)
@@ -162,7 +155,7 @@ def test_the_migration_numbers_existing_jobs_by_jid_within_each_experiment(djang
         assert dict(NewJob.objects.values_list("pk", "number")) == dict(zip(jids, [1, 1, 2, 2, 3, 3]))
         assert not NewJob.objects.filter(experiment_id=empty.pk).exists()
     finally:
-        migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+        migrate_to_latest()
 
 
 # -- where a person reads them ----------------------------------------------------------

@@ -1,21 +1,14 @@
 """Migration 0009: resources busy before it stay held by the job running on them."""
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
+
+from tests.migration_support import migrate, migrate_to_latest
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 BEFORE = [("tracking", "0008_multipleresult_experiment_without_constraint")]
 AFTER = [("tracking", "0009_resource_taken_by_attempt")]
-
-
-def migrate(targets):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-    return executor.loader.project_state(targets).apps
 
 
 def test_it_links_each_busy_resource_to_the_newest_open_attempt_on_it(django_user_model):
@@ -43,4 +36,4 @@ def test_it_links_each_busy_resource_to_the_newest_open_attempt_on_it(django_use
             leaked.pk: None,  # no open attempt: recovery's orphan, as before
         }
     finally:
-        migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+        migrate_to_latest()
