@@ -50,6 +50,13 @@ ExperimentStatus = models.TextChoices(
 JobStatus = models.TextChoices("JobStatus", [(status, status) for status in JOB_STATUSES], module=__name__)
 
 
+class Direction(models.TextChoices):
+    """Which way an objective (the score, or a labeled result) is better."""
+
+    MAX = "max", "higher is better"
+    MIN = "min", "lower is better"
+
+
 class ResourceStatus(models.TextChoices):
     FREE = "free"
     BUSY = "busy"
@@ -235,6 +242,10 @@ class Experiment(models.Model):
     end_time = models.DateTimeField(null=True, blank=True)
     # The first error an executor reports; later ones are ignored.
     error_msg = models.TextField(null=True, blank=True)
+    # The researchers' own words on it: Markdown, rendered sanitised (never raw HTML);
+    # written only by those who may change the experiment.
+    notes = models.TextField(blank=True, default="")
+    tags = models.ManyToManyField("Tag", related_name="experiments", blank=True)
 
     objects = ExperimentQuerySet.as_manager()
 
@@ -466,6 +477,19 @@ class JobQuerySet(models.QuerySet):
         rows = self.filter(wanted).order_by(by_score, "pk").values_list("pk", "score", "score_text", "status", "number")
         return list(rows)
 
+    def with_objective(self, label_order=None):
+        """These jobs annotated with ``objective_value``: the finite score when
+        `label_order` is None, else the job's final value (``is_last``) of that label,
+        NULL when it has none or it is not a finite number. A correlated subquery per
+        job on the (job, label_order) index for a label; nothing extra for the score.
+        tracking.objectives says which way the value is better."""
+        if label_order is None:
+            return self.annotate(objective_value=F("score"))
+        final = MultipleResult.objects.filter(job=OuterRef("pk"), label_order=label_order, is_last=True)
+        return self.annotate(
+            objective_value=Subquery(final.order_by("-pk").values("value")[:1], output_field=models.FloatField())
+        )
+
     def history_counts(self):
         """What the optimization-history chart needs to know before reading rows: a dict of
         ``version`` (changes whenever a job is added or ends), ``total`` jobs, ``finite``
@@ -529,6 +553,8 @@ class Job(models.Model):
     status = models.CharField(max_length=16, choices=JobStatus.choices, null=True, blank=True)
     start_time = models.DateTimeField(null=True, blank=True)
     end_time = models.DateTimeField(null=True, blank=True)
+    # Markdown, as Experiment.notes; written by those who may change its experiment.
+    notes = models.TextField(blank=True, default="")
 
     class Meta:
         constraints = [
@@ -772,12 +798,38 @@ class ResultLabel(models.Model):
     experiment = models.ForeignKey(Experiment, models.CASCADE, related_name="result_labels", db_index=False)
     label_order = models.PositiveIntegerField()
     name = models.CharField(max_length=255)
+    # Which way is better for this result, as its experiment's owner set it on the page
+    # or through the API; NULL until then, when tracking.objectives' rule decides
+    # (a loss or an error is lower-is-better, anything else follows the target).
+    direction = models.CharField(max_length=3, choices=Direction.choices, null=True, blank=True)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["experiment", "label_order"], name="tracking_resultlabel_unique_order"),
+            models.CheckConstraint(
+                condition=Q(direction__isnull=True) | Q(direction__in=Direction.values),
+                name="tracking_resultlabel_valid_direction",
+            ),
         ]
         ordering = ["experiment", "label_order"]
+
+    def __str__(self):
+        return self.name
+
+
+class Tag(models.Model):
+    """A word researchers file experiments under ("baseline", "resnet", "paper-2"). Tags
+    are shared by name across the database, but each person sees only those of the
+    experiments visible to them."""
+
+    name = models.CharField(max_length=50)
+
+    class Meta:
+        constraints = [
+            # Also the index behind the lookup of a tag by name (filter by tag, tagging).
+            models.UniqueConstraint(fields=["name"], name="tracking_tag_unique_name"),
+        ]
+        ordering = ["name"]
 
     def __str__(self):
         return self.name

@@ -336,14 +336,23 @@ def _summary_context(experiment, user, now=None):
     }
 
 
-def _jobs_table_context(request, experiment, labels, labels_total):
-    """The jobs table's page, sorted and filtered from the query string. Three queries
-    (count, page, final labeled values). `labels` are the labels shown as columns, of
-    `labels_total`."""
+def table_jobs(request, experiment):
+    """The jobs of `experiment` as its jobs table shows them, filtered and sorted from
+    the query string: (queryset, status, sort). The one reading of the table's query
+    values, shared by the table and whatever lists "the jobs as the table shows them"
+    (exports), so that the two never disagree. No query until evaluated."""
     status = _query_choice(request, "status", (*JobStatus.values, JobQuerySet.NO_STATUS), "")
     # Newest first by default: while an experiment runs, its moving jobs are on page 1.
     sort = _query_choice(request, "sort", JobQuerySet.TABLE_SORTS, "-id")
     rows = experiment.jobs.for_table(status=status, sort=sort, now=timezone.now())
+    return rows, status, sort
+
+
+def _jobs_table_context(request, experiment, labels, labels_total):
+    """The jobs table's page, sorted and filtered from the query string. Three queries
+    (count, page, final labeled values). `labels` are the labels shown as columns, of
+    `labels_total`."""
+    rows, status, sort = table_jobs(request, experiment)
     page = Paginator(rows, JOBS_PER_PAGE).get_page(_query_page(request))
     jobs = list(page)
     params = []
