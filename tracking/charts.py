@@ -472,8 +472,8 @@ def config_diff(configs, names=(), limit=50):
     `names` the keys to list first (e.g. the declared parameters, in their order), then
     every other key in order of first appearance. Each row is ``{"name", "cells":
     [{"value", "absent"}], "differs"}``: a key absent from a config is a cell with
-    ``absent`` (and a difference). At most `limit` rows; `hidden` says how many more
-    keys there are."""
+    ``absent`` (and a difference). At most `limit` rows (None: all); `hidden` says how
+    many more keys there are."""
     configs = [config if isinstance(config, dict) else {} for config in configs]
     keys = []
     for name in names:
@@ -483,6 +483,7 @@ def config_diff(configs, names=(), limit=50):
         for key in config:
             if key not in keys:
                 keys.append(key)
+    limit = len(keys) if limit is None else limit
     rows = []
     for key in keys[:limit]:
         cells = [{"value": config.get(key), "absent": key not in config} for config in configs]
@@ -555,6 +556,8 @@ def best_so_far_lines(rows, maximize, origin):
         key=lambda point: point[0],
     )
     by_time = best_so_far([(max(x, 0.0), y) for x, y in timed], maximize)
+    # Jobs that ended at the same moment: one point, the best of them (the last kept).
+    by_time = [point for index, point in enumerate(by_time) if index + 1 == len(by_time) or by_time[index + 1][0] != point[0]]
     return columns(by_index), columns(by_time)
 
 

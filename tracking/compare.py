@@ -92,7 +92,7 @@ def _declared_names(config):
     return [entry["name"] for entry in entries if isinstance(entry, dict) and isinstance(entry.get("name"), str)]
 
 
-def compare_jobs(experiment, ids, now=None):
+def compare_jobs(experiment, ids, now=None, limit=MAX_CONFIG_ENTRIES):
     """The comparison of jobs `ids` of `experiment` (already visible to the caller):
     a dict of ``jobs`` (in number order, with the jobs table's annotations and
     ``final_values``), ``labels``/``labels_total``, the config ``diff`` and ``hidden``
@@ -125,7 +125,7 @@ def compare_jobs(experiment, ids, now=None):
         )
         labeled = charts.curves(rows, CURVE_BUDGET)
     diff, hidden = charts.config_diff(
-        [job.config for job in jobs], _declared_names(experiment.config), MAX_CONFIG_ENTRIES
+        [job.config for job in jobs], _declared_names(experiment.config), limit
     )
     return {
         "jobs": jobs,
@@ -174,7 +174,7 @@ def jobs_page(request, eid):
 # -- experiments ----------------------------------------------------------------------------
 
 
-def compare_experiments(experiments, ids):
+def compare_experiments(experiments, ids, limit=MAX_CONFIG_ENTRIES):
     """The comparison of experiments `ids` among `experiments` (the caller's visible
     ones): a dict of ``experiments`` (in the order asked, each with the list's
     annotations, ``maximize``, ``best_job`` and ``lines``: its best-so-far by job
@@ -220,7 +220,7 @@ def compare_experiments(experiments, ids):
         experiment.time_rows = list(zip(*by_time))[:TABLE_ROWS]
         experiment.capped = experiment.jobs_total > JOBS_PER_EXPERIMENT
     diff, hidden = charts.config_diff(
-        [charts.experiment_config_entries(experiment.config) for experiment in chosen], limit=MAX_CONFIG_ENTRIES
+        [charts.experiment_config_entries(experiment.config) for experiment in chosen], limit=limit
     )
     return {"experiments": chosen, "diff": diff, "hidden": hidden}
 
@@ -256,3 +256,52 @@ def experiments_page(request):
         chart_payload=_experiments_chart_payload(data),
     )
     return render(request, "tracking/compare_experiments.html", context)
+
+
+# -- the API's answers (tracking/api/views.py: compare_jobs, compare_experiments) -------------
+
+
+def _diff_out(diff):
+    return [
+        {
+            "name": row["name"],
+            "values": [None if cell["absent"] else cell["value"] for cell in row["cells"]],
+            "present": [not cell["absent"] for cell in row["cells"]],
+            "differs": row["differs"],
+        }
+        for row in diff
+    ]
+
+
+def jobs_answer(experiment, ids):
+    """What GET /api/experiments/<eid>/jobs/compare/ answers (s.CompareJobsOut), every
+    configuration key compared. CompareError as compare_jobs; its queries."""
+    data = compare_jobs(experiment, ids, limit=None)
+    orders = {str(label.label_order): label.label_order for label in data["labels"]}
+    return {
+        "eid": experiment.pk,
+        "maximize": experiment.maximize,
+        "jobs": data["jobs"],
+        "labels": [label.name for label in data["labels"]],
+        "config_diff": _diff_out(data["diff"]),
+        "points": CURVE_BUDGET,
+        "series": [
+            {
+                "series": entry["name"],
+                "label_order": orders.get(entry["value"]),
+                "curves": [{"jid": int(jid), "steps": xs, "values": ys} for jid, (xs, ys) in entry["curves"].items()],
+            }
+            for entry in data["series"]
+        ],
+    }
+
+
+def experiments_answer(experiments, ids):
+    """What GET /api/experiments/compare/ answers (s.CompareExperimentsOut), every
+    configuration key compared. CompareError as compare_experiments; its queries."""
+    data = compare_experiments(experiments, ids, limit=None)
+    for experiment in data["experiments"]:
+        (jx, jy), (tx, ty) = experiment.lines["by_index"], experiment.lines["by_time"]
+        experiment.line_by_job = {"x": jx, "best": jy}
+        experiment.line_by_time = {"x": tx, "best": ty}
+    return {"experiments": data["experiments"], "config_diff": _diff_out(data["diff"])}
