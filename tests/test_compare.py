@@ -402,3 +402,19 @@ def test_it_keeps_only_the_improvements_and_the_last_point():
     assert by_time == [[20.0, 30.0], [0.7, 0.7]]
     assert charts.best_so_far_lines(rows, False, origin)[0] == [[1, 3, 5], [0.5, 0.4, 0.4]]
     assert charts.best_so_far_lines([], True, None) == ([[], []], [[], []])
+
+
+def test_it_copes_with_configs_that_are_not_objects(client, alice):
+    odd = Experiment.objects.create(owner=alice, name="odd", config=["not", "a", "dict"], status="FINISHED")
+    plain = make_experiment(alice, "plain", status="CREATED")  # never started: no start time, no job
+    jobs = make_jobs(odd, 2, steps=2)
+    Job.objects.filter(pk=jobs[0].pk).update(config=[1, 2])
+    client.force_login(alice)
+    response = client.get(jobs_url(odd, [job.pk for job in jobs]))
+    assert response.status_code == 200
+    assert diff_rows(response.content.decode())["lr"][2] == ["absent", "0.02"]
+    response = client.get(experiments_url(odd, plain))
+    assert response.status_code == 200
+    lines = {e["name"]: e for e in chart_data(response.content.decode())["experiments"]}
+    assert lines["plain"]["by_index"] == [[], []] and lines["plain"]["by_time"] == [[], []]
+    assert "none yet" in response.content.decode()

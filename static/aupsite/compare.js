@@ -142,6 +142,24 @@
       self.show();
     });
     document.body.addEventListener("htmx:afterSettle", function () { self.show(); });
+    // Shift+click on a learning curve picks its job (a plain click opens it, charts.js).
+    // charts.js's chart (window.aupsiteChart) names the job under the pointer in
+    // .focused; this listener runs first (capture on the chart's box) and, with Shift
+    // only, keeps the click from reaching the chart. Without such a job it does nothing.
+    var curves = document.getElementById("curves-chart");
+    if (curves) {
+      curves.addEventListener("click", function (e) {
+        var chart = window.aupsiteChart;
+        var job = e.shiftKey && chart && chart.focused;
+        if (!job || job.id === undefined) return;
+        e.stopPropagation();
+        e.preventDefault();
+        self.picked.set(+job.id, String(job.number));
+        self.problem.textContent = "";
+        self.save();
+        self.show();
+      }, true);
+    }
     this.show();
   }
 

@@ -114,3 +114,21 @@ def test_it_picks_experiments_in_the_list_and_compares_them(page, login):
     assert "≠" in proposer.inner_text() and "random" in proposer.inner_text() and "bayes" in proposer.inner_text()
     assert page.locator("#compare-best-" + str(one.pk)).inner_text() == "Job 5"
     assert page.locator("#compare-best-" + str(two.pk)).inner_text() == "Job 1"  # min: the first job's 0.25
+
+
+def test_it_picks_a_job_by_shift_clicking_its_curve(page, login):
+    alice = login("alice")
+    experiment = make_configured_experiment(alice, "ended sweep", status="FINISHED", parameter_config=PARAMETERS)
+    jobs = make_jobs(experiment, 3, steps=6)
+    page.goto(f"/experiments/{experiment.pk}/")
+    wait_until(page, "() => window.aupsiteChart && window.aupsiteChart.u && window.aupsiteChart.jobs.length === 3")
+    # The job under the pointer, as charts.js names it while a curve is hovered.
+    page.evaluate(f"() => {{ window.aupsiteChart.focused = window.aupsiteChart.jobs.find(j => j.id === {jobs[1].pk}); }}")
+    page.evaluate(
+        "() => document.querySelector('#curves-chart .u-over').dispatchEvent("
+        "new MouseEvent('click', {bubbles: true, shiftKey: true}))"
+    )
+    page.wait_for_timeout(300)  # time for a navigation, were the click to reach charts.js
+    assert page.url.endswith(f"/experiments/{experiment.pk}/")  # not sent to the job's page
+    assert page.is_checked(f"#compare-{jobs[1].pk}")
+    assert f"1 picked: Job {jobs[1].number}." in page.inner_text("#compare-picked")
