@@ -39,7 +39,9 @@
 
   function fmtSeconds(s) {
     if (s === null || s === undefined) return "—";
-    s = Math.max(Math.round(s), 0);
+    // Under 10 s (a quick test run): tenths or finer, so that the axis' ticks differ.
+    if (s < 10) return +Math.max(s, 0).toPrecision(2) + "s";
+    s = Math.round(s);
     var h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), sec = s % 60;
     if (h) return h + "h " + (m < 10 ? "0" : "") + m + "m";
     if (m) return m + "m " + (sec < 10 ? "0" : "") + sec + "s";
