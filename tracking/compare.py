@@ -99,7 +99,7 @@ def compare_jobs(experiment, ids, now=None, limit=MAX_CONFIG_ENTRIES):
     keys, and the chart ``series`` (charts.compare_series).
 
     CompareError (404) naming the ids that are not jobs of this experiment, whether
-    unknown, another experiment's or someone else's. Six queries, four without labels:
+    unknown, another experiment's or someone else's. Seven queries, four without labels:
     the jobs (with attempts count, duration: for_table), the labels shown, the final
     labeled values, the score curves (longest, rows), the labeled curves (longest,
     rows), whatever the number of jobs, steps and labels.

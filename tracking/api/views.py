@@ -721,7 +721,7 @@ def compare_jobs(request, eid):
     2 to 6 jobs: their score, status, duration, attempts, final labeled results, configurations side by side (every
     key; `differs` marks those not the same everywhere) and learning curves (the score's, then each label's),
     downsampled as the dashboard's. A job that is not one of this experiment's (unknown, another experiment's, or not
-    yours) is a 404, as the experiment you cannot see. Seven queries whatever the jobs hold.
+    yours) is a 404, as the experiment you cannot see. Eight queries whatever the jobs hold.
     """
     experiment = visible_experiments(request).filter(pk=eid).first()
     if experiment is None:
