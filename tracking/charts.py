@@ -546,18 +546,21 @@ def best_so_far_lines(rows, maximize, origin):
     `rows` are (job number, score or None, end time or None) in number order. By index,
     x is the job's number; by time, x is the seconds from `origin` (the experiment's
     start) to the job's end, in end-time order (jobs still running, without an end, are
-    not on it). Only the record-setting points and the last are kept (best_so_far): a
-    step line changes only there, so the bytes grow with the improvements, never with
-    the jobs."""
-    by_index = best_so_far([(number, finite_or_none(score)) for number, score, _ in rows], maximize)
-    timed = sorted(
-        (((end - origin).total_seconds(), finite_or_none(score)) for _, score, end in rows
-         if end is not None and origin is not None),
-        key=lambda point: point[0],
-    )
-    by_time = best_so_far([(max(x, 0.0), y) for x, y in timed], maximize)
-    # Jobs that ended at the same moment: one point, the best of them (the last kept).
-    by_time = [point for index, point in enumerate(by_time) if index + 1 == len(by_time) or by_time[index + 1][0] != point[0]]
+    not on it; jobs that ended at the same moment are one point, the best of them).
+    Only the record-setting points and the last are kept (best_so_far): a step line
+    changes only there, so the bytes grow with the improvements, never with the jobs.
+    O(n log n) for n rows; the seconds are computed for the kept points only.
+    """
+    points = [(number, finite_or_none(score)) for number, score, _ in rows]
+    by_index = best_so_far(points, maximize)
+    by_time = []
+    if origin is not None:
+        ended = sorted(
+            ((end, y) for (_, _, end), (_, y) in zip(rows, points) if end is not None), key=lambda point: point[0]
+        )
+        kept = best_so_far(ended, maximize)
+        kept = [point for index, point in enumerate(kept) if index + 1 == len(kept) or kept[index + 1][0] != point[0]]
+        by_time = [(max((end - origin).total_seconds(), 0.0), y) for end, y in kept]
     return columns(by_index), columns(by_time)
 
 
