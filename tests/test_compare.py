@@ -418,3 +418,12 @@ def test_it_copes_with_configs_that_are_not_objects(client, alice):
     lines = {e["name"]: e for e in chart_data(response.content.decode())["experiments"]}
     assert lines["plain"]["by_index"] == [[], []] and lines["plain"]["by_time"] == [[], []]
     assert "none yet" in response.content.decode()
+
+
+def test_it_shows_differing_floats_in_full(client, alice, experiment):
+    cpu = make_resource()
+    one = make_recorded_job(experiment, cpu, status="FINISHED", config={"lr": 0.0123451})
+    two = make_recorded_job(experiment, cpu, status="FINISHED", config={"lr": 0.0123449})
+    client.force_login(alice)
+    kind, head, values = diff_rows(client.get(jobs_url(experiment, [one.pk, two.pk])).content.decode())["lr"]
+    assert kind == "differs" and values == ["0.0123451", "0.0123449"]
