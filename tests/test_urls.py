@@ -9,7 +9,7 @@ from django.urls import get_resolver, reverse
 
 from tests.factories import make_experiment, make_job, make_share, make_user
 from tests.test_access import walk
-from tracking import controls, views
+from tracking import compare, controls, views
 
 pytestmark = pytest.mark.django_db
 
@@ -46,7 +46,7 @@ def test_it_puts_every_page_and_endpoint_in_the_tracking_namespace():
 def test_it_routes_every_page_view():
     # So that tests/test_access.py, which walks the URLconf, checks every page.
     routed = {pattern.callback for name, regex, pattern in walk(get_resolver().url_patterns)}
-    for module in (views, controls):
+    for module in (views, controls, compare):
         for name, function in vars(module).items():
             if inspect.isfunction(function) and function.__module__ == module.__name__ and not name.startswith("_"):
                 if next(iter(inspect.signature(function).parameters)) == "request":
@@ -83,6 +83,11 @@ def test_it_spells_each_objects_id_one_way_in_every_path():
         ("tracking:api-resource-take", {"rid": 2}, "/api/resources/2/take/"),
         ("tracking:api-token-revoke", {"token_id": 4}, "/api/tokens/4/revoke/"),
         ("tracking:api-schema", {}, "/api/schema/"),
+        # compare (issue 13, item 5)
+        ("tracking:experiment-compare", {}, "/experiments/compare/"),
+        ("tracking:experiment-compare-jobs", {"eid": 7}, "/experiments/7/compare/"),
+        ("tracking:api-experiments-compare", {}, "/api/experiments/compare/"),
+        ("tracking:api-experiment-compare-jobs", {"eid": 7}, "/api/experiments/7/jobs/compare/"),
         ("login", {}, "/accounts/login/"),
         ("logout", {}, "/accounts/logout/"),
     ],

@@ -12,6 +12,7 @@ tracking/api/reads.py) read rows with the QuerySet methods and hand them over, s
 data flows one way, QuerySets -> charts -> views, and nothing here reads the database.
 """
 
+import json
 import math
 
 from tracking.scores import decode_score
@@ -448,3 +449,139 @@ def timeline_bars(intervals, origin, finish):
         )
         for start, end in intervals
     ]
+
+
+# -- compare (issue 13, item 5): jobs side by side, experiments' best so far overlaid ---------
+#
+# The shaping of the two comparison pages (tracking/compare.py) and their API. As above:
+# rows in, plain data out, no database.
+
+
+def _same(values):
+    """Whether `values` are all the same JSON value. Compared as canonical JSON, so
+    that 1 and True, or 1 and 1.0 written as different types, are told apart as a person
+    reading the configs would."""
+    seen = {json.dumps(value, sort_keys=True, default=str) for value in values}
+    return len(seen) <= 1
+
+
+def config_diff(configs, names=(), limit=50):
+    """Configurations side by side: ``(rows, hidden)``.
+
+    `configs` are the compared objects' configs (dicts; anything else counts as empty),
+    `names` the keys to list first (e.g. the declared parameters, in their order), then
+    every other key in order of first appearance. Each row is ``{"name", "cells":
+    [{"value", "absent"}], "differs"}``: a key absent from a config is a cell with
+    ``absent`` (and a difference). At most `limit` rows (None: all); `hidden` says how
+    many more keys there are."""
+    configs = [config if isinstance(config, dict) else {} for config in configs]
+    keys = []
+    for name in names:
+        if isinstance(name, str) and name not in keys and any(name in config for config in configs):
+            keys.append(name)
+    for config in configs:
+        for key in config:
+            if key not in keys:
+                keys.append(key)
+    limit = len(keys) if limit is None else limit
+    rows = []
+    for key in keys[:limit]:
+        cells = [{"value": config.get(key), "absent": key not in config} for config in configs]
+        present = [cell["value"] for cell in cells if not cell["absent"]]
+        differs = any(cell["absent"] for cell in cells) or not _same(present)
+        rows.append({"name": key, "cells": cells, "differs": differs})
+    return rows, max(len(keys) - limit, 0)
+
+
+# An experiment's settings compared first, in this order; then its parameters, then the rest.
+EXPERIMENT_SETTINGS = ("proposer", "target", "n_samples", "script", "workingdir", "resource", "n_parallel")
+
+
+def experiment_config_entries(config):
+    """An experiment's config flattened for config_diff: its settings, then one entry per
+    declared parameter (``parameter <name>``: its type, range and options), then every
+    other key but the name (which heads the page's columns already)."""
+    config = config if isinstance(config, dict) else {}
+    entries = {}
+    for key in EXPERIMENT_SETTINGS:
+        if key in config:
+            entries[key] = config[key]
+    parameters = config.get("parameter_config")
+    if isinstance(parameters, list):
+        for index, entry in enumerate(parameters):
+            if isinstance(entry, dict):
+                name = entry.get("name") if isinstance(entry.get("name"), str) else str(index)
+                entries[f"parameter {name}"] = {k: v for k, v in entry.items() if k != "name"}
+            else:
+                entries[f"parameter {index}"] = entry
+    elif "parameter_config" in config:
+        entries["parameter_config"] = parameters
+    for key, value in config.items():
+        if key not in entries and key not in ("name", "parameter_config"):
+            entries[key] = value
+    return entries
+
+
+def compare_series(score, labeled, job_ids, labels):
+    """The job comparison's chart series: the score, then each label in order, each
+    ``{"value", "name", "curves": {"<job id>": [[x...], [y...]]}}`` holding the compared
+    jobs' curves in `job_ids` order (a job without points is left out). `score` is
+    {job id: points} (curves), `labeled` {(label order, job id): points}, `labels`
+    (label order, name) pairs."""
+    series = [{"value": "score", "name": "score", "curves": _curves_of(score, job_ids)}]
+    for order, name in labels:
+        mine = {jid: points for (label_order, jid), points in labeled.items() if label_order == order}
+        series.append({"value": str(order), "name": name, "curves": _curves_of(mine, job_ids)})
+    return series
+
+
+def _curves_of(shaped, job_ids):
+    return {str(jid): columns(shaped[jid]) for jid in job_ids if shaped.get(jid)}
+
+
+def best_so_far_lines(rows, maximize, origin):
+    """An experiment's best-so-far lines for the experiments comparison: ``(by_index,
+    by_time)`` in uPlot columns.
+
+    `rows` are (job number, score or None, end time or None) in number order. By index,
+    x is the job's number; by time, x is the seconds from `origin` (the experiment's
+    start) to the job's end, in end-time order (jobs still running, without an end, are
+    not on it; jobs that ended at the same moment are one point, the best of them).
+    Only the record-setting points and the last are kept (best_so_far): a step line
+    changes only there, so the bytes grow with the improvements, never with the jobs.
+    O(n log n) for n rows; the seconds are computed for the kept points only.
+    """
+    points = [(number, finite_or_none(score)) for number, score, _ in rows]
+    by_index = best_so_far(points, maximize)
+    by_time = []
+    if origin is not None:
+        ended = sorted(
+            ((end, y) for (_, _, end), (_, y) in zip(rows, points) if end is not None), key=lambda point: point[0]
+        )
+        kept = best_so_far(ended, maximize)
+        kept = [point for index, point in enumerate(kept) if index + 1 == len(kept) or kept[index + 1][0] != point[0]]
+        by_time = [(max((end - origin).total_seconds(), 0.0), y) for end, y in kept]
+    return columns(by_index), columns(by_time)
+
+
+def compare_curve_table(series, numbers):
+    """The job comparison's curves as a table (the charts' text alternative): per series
+    and job, ``{"series", "job", "points", "first", "last", "last_value", "low",
+    "high"}``. `series` is compare_series' answer, `numbers` {job id: job number}."""
+    rows = []
+    for entry in series:
+        for key, (xs, ys) in entry["curves"].items():
+            finite = [y for y in ys if y is not None]
+            rows.append(
+                {
+                    "series": entry["name"],
+                    "job": numbers.get(int(key), key),
+                    "points": len(xs),
+                    "first": xs[0] if xs else None,
+                    "last": xs[-1] if xs else None,
+                    "last_value": ys[-1] if ys else None,
+                    "low": min(finite) if finite else None,
+                    "high": max(finite) if finite else None,
+                }
+            )
+    return rows

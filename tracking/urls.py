@@ -8,7 +8,7 @@ tracking/api/urls.py, included here so that they join the namespace unchanged.
 
 from django.urls import include, path
 
-from tracking import controls, tokens, views
+from tracking import compare, controls, tokens, views
 from tracking.api import urls as api_urls  # registers the <id:...> converter used below
 
 app_name = "tracking"
@@ -33,6 +33,11 @@ urlpatterns = [
     # -- the signed-in user's own API tokens (tracking/tokens.py)
     path("tokens/", tokens.token_list, name="token-list"),
     path("tokens/<id:token_id>/revoke/", tokens.token_revoke, name="token-revoke"),
+    # -- compare (issue 13, item 5; tracking/compare.py): jobs of one experiment side by
+    # side, and experiments' best so far overlaid. The ids are in the query string.
+    path("experiments/compare/", compare.experiments_page, name="experiment-compare"),
+    path("experiments/<id:eid>/compare/", compare.jobs_page, name="experiment-compare-jobs"),
+    # -- end compare
     # -- the API (its own 404 for any other path under api/)
     path("api/", include(api_urls)),
 ]

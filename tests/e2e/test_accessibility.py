@@ -162,6 +162,34 @@ def reset_confirmation(page, site):
         page.click("button[name=index]")
 
 
+# -- compare (issue 13, item 5)
+def compare_drawn(page, site):
+    page.wait_for_selector("#compare-chart canvas")
+
+
+def compare_experiments_drawn(page, site):
+    page.wait_for_selector("#compare-index-chart canvas")
+    page.wait_for_selector("#compare-time-chart canvas")
+
+
+def compare_picks_refused(page, site):
+    """One job picked on the live page, and Compare pressed: the bar says why not."""
+    live_fragments_loaded(page, site)
+    page.check("#jobs input[name=jobs]")
+    page.click("#compare-go")
+    page.wait_for_selector("#compare-problem:not(:empty)")
+
+
+def compare_experiments_refused(page, site):
+    """One experiment picked in the list, and Compare selected pressed: the page says why."""
+    page.expected_problems.append("400 (Bad Request)")  # the refusal's status
+    page.check(f"#compare-experiment-{site['running']}")
+    with page.expect_navigation():
+        page.click("#compare-experiments-go")
+    page.wait_for_selector("#compare-error")
+# -- end compare
+
+
 # Violations in code that is not ours, each with why it stays: (rule, a pattern of
 # axe's target), matched on those elements only, so that the same rule anywhere else
 # still fails. All are Django 5.2's own admin markup, which our admin classes only use.
@@ -223,6 +251,11 @@ PAGE_STATES = [
     PageState("login refused", "/accounts/login/", user=None, then=login_refused),
     PageState("not found", "/experiments/999999/"),
     PageState("API docs", "/api/docs/", then=api_docs_drawn),
+    # compare (issue 13, item 5)
+    PageState("compare jobs", "/experiments/{running}/compare/?jobs={compare_jobs}", then=compare_drawn),
+    PageState("compare jobs, picks refused", "/experiments/{running}/", then=compare_picks_refused),
+    PageState("compare experiments", "/experiments/compare/?ids={running},{ended},{failed}", then=compare_experiments_drawn),
+    PageState("compare experiments, refused", "/", then=compare_experiments_refused),
     PageState("admin index", "/admin/", user="root"),
     PageState("admin: add resources in bulk", "/admin/tracking/resource/add-bulk/", user="root"),
     PageState("admin: reset an experiment", "/admin/tracking/experiment/", user="root", then=reset_confirmation),
@@ -298,6 +331,8 @@ def site():
 
     token, _ = make_token(alice)
     ids = {"waiting": waiting.pk, "quiet": quiet.pk, "token": token.pk, "running": running.pk, "ended": ended.pk, "failed": failed.pk, "running_job": running_job.pk, "retried_job": retried_job.pk, "paged": paged.pk}
+    # compare (issue 13, item 5): two finished jobs and the running one, of the running experiment.
+    ids["compare_jobs"] = ",".join(str(jid) for jid in [*running.jobs.filter(status="FINISHED").values_list("pk", flat=True)[:2], running_job.pk])
     for model in admin.site._registry:
         first = model._default_manager.order_by("pk").first()
         assert first is not None, f"the audit's site has no {model._meta.label} to open in the admin"

@@ -692,3 +692,111 @@ class TokenPageOut(serializers.Serializer):
 
 class TokenIssuedOut(TokenOut):
     secret = serializers.CharField(help_text="Shown this once: only its hash is stored.")
+
+
+# -- compare (issue 13, item 5): tracking/compare.py's comparisons ----------------------------
+
+
+class CompareJobsQueryIn(serializers.Serializer):
+    jobs = QueryTextField(
+        help_text="2 to 6 job ids of this experiment, comma-separated (or the parameter repeated).",
+    )
+
+
+class CompareExperimentsQueryIn(serializers.Serializer):
+    ids = QueryTextField(
+        help_text="2 to 5 experiment ids, comma-separated (or the parameter repeated).",
+    )
+
+
+class CompareRowOut(serializers.Serializer):
+    name = serializers.CharField(help_text="The configuration key (experiments: a setting, or 'parameter <name>').")
+    values = serializers.ListField(
+        child=serializers.JSONField(allow_null=True), help_text="One per compared object, in their order; null when absent."
+    )
+    present = serializers.ListField(child=serializers.BooleanField(), help_text="Whether each compared object has the key.")
+    differs = serializers.BooleanField(help_text="Not the same value everywhere (a key absent somewhere differs).")
+
+
+class CompareCurveOut(serializers.Serializer):
+    jid = serializers.IntegerField()
+    steps = serializers.ListField(child=serializers.IntegerField())
+    values = serializers.ListField(
+        child=serializers.FloatField(allow_null=True), help_text="One per step; null for a gap (NaN, infinite or text)."
+    )
+
+
+class CompareSeriesOut(serializers.Serializer):
+    series = serializers.CharField(help_text="'score', or a label's name.")
+    label_order = serializers.IntegerField(allow_null=True, help_text="The label's number; null for the score.")
+    curves = CompareCurveOut(many=True, help_text="The compared jobs' curves that have points, in the jobs' order.")
+
+
+class CompareJobOut(serializers.Serializer):
+    jid = serializers.IntegerField(source="pk")
+    number = serializers.IntegerField(help_text=JOB_NUMBER_HELP)
+    status = serializers.CharField(allow_null=True)
+    score = ScoreField(source="score_value")
+    duration = serializers.FloatField(
+        source="duration_seconds", allow_null=True, help_text="Seconds, until now while it runs."
+    )
+    attempts_total = serializers.IntegerField(source="attempts_count")
+    config = serializers.JSONField()
+    final_values = serializers.ListField(
+        child=ScoreField(), help_text="The final value of each label in `labels`, in that order; null when not reported."
+    )
+
+
+class CompareJobsOut(serializers.Serializer):
+    eid = serializers.IntegerField()
+    maximize = serializers.BooleanField(help_text="The experiment's target: true for max.")
+    jobs = CompareJobOut(many=True, help_text="In job-number order.")
+    labels = serializers.ListField(child=serializers.CharField(), help_text="The first 20 labels, in label order.")
+    config_diff = CompareRowOut(many=True, help_text="The jobs' configurations side by side, declared parameters first.")
+    points = serializers.IntegerField(help_text="The most points a curve has (downsampled as the dashboard's).")
+    series = CompareSeriesOut(many=True, help_text="The score's curves, then each label's.")
+
+
+class CompareLineOut(serializers.Serializer):
+    x = serializers.ListField(child=serializers.FloatField(), help_text="Seconds since the experiment's start.")
+    best = serializers.ListField(
+        child=serializers.FloatField(), help_text="The best score so far at each x (7 significant digits, as the charts)."
+    )
+
+
+class CompareJobLineOut(CompareLineOut):
+    x = serializers.ListField(child=serializers.IntegerField(), help_text="Job numbers.")
+
+
+class CompareBestJobOut(serializers.Serializer):
+    jid = serializers.IntegerField(source="pk")
+    number = serializers.IntegerField(help_text=JOB_NUMBER_HELP)
+    score = serializers.FloatField()
+    config = serializers.JSONField()
+
+
+class CompareExperimentOut(serializers.Serializer):
+    eid = serializers.IntegerField(source="pk")
+    name = serializers.CharField(allow_null=True)
+    owner = serializers.CharField(source="owner.username")
+    status = serializers.CharField()
+    maximize = serializers.BooleanField(help_text="Its target: true for max. Its best follows it.")
+    jobs_total = serializers.IntegerField()
+    best_job = CompareBestJobOut(allow_null=True, help_text="null: no job has a finite score yet.")
+    by_job = CompareJobLineOut(
+        source="line_by_job",
+        help_text="Best so far by job number: only the jobs that set a new best, and the last job.",
+    )
+    by_time = CompareLineOut(
+        source="line_by_time",
+        help_text="Best so far by seconds from the start to each job's end: only new bests, and the last ended job.",
+    )
+    capped = serializers.BooleanField(help_text="More jobs than the lines read: they cover the first 10,000 only.")
+
+
+class CompareExperimentsOut(serializers.Serializer):
+    experiments = CompareExperimentOut(many=True, help_text="In the order asked.")
+    config_diff = CompareRowOut(many=True, help_text="Their configurations side by side: settings, parameters, the rest.")
+
+
+# -- end compare

@@ -29,6 +29,8 @@ register_converter(IdConverter, "id")
 urlpatterns = [
     path("experiments/", views.experiments, name="api-experiments"),
     path("experiments/ids/", views.experiment_ids, name="api-experiment-ids"),
+    # compare (issue 13, item 5)
+    path("experiments/compare/", views.experiments_compare, name="api-experiments-compare"),
     path("experiments/<id:eid>/", views.experiment, name="api-experiment"),
     path("experiments/<id:eid>/restart/", views.experiment_restart, name="api-experiment-restart"),
     path("experiments/<id:eid>/end/", views.experiment_end, name="api-experiment-end"),
@@ -45,6 +47,8 @@ urlpatterns = [
         name="api-experiment-intermediate-results",
     ),
     path("experiments/<id:eid>/curves/", views.experiment_curves, name="api-experiment-curves"),
+    # compare (issue 13, item 5)
+    path("experiments/<id:eid>/jobs/compare/", views.experiment_compare_jobs, name="api-experiment-compare-jobs"),
     path(
         "experiments/<id:eid>/multiple-results/",
         views.experiment_multiple_results,

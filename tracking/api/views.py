@@ -25,6 +25,7 @@ from rest_framework.decorators import api_view
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
 
+from tracking import compare
 from tracking.api import reads
 from tracking.api import serializers as s
 from tracking.api.idempotency import idempotent
@@ -700,6 +701,65 @@ def get_multiple_results(request, eid):
 
 experiment_multiple_results = route("experiment_multiple_results", GET=get_multiple_results)
 
+
+# -- compare (issue 13, item 5): tracking/compare.py's comparisons, as the pages show them ---------
+
+compare_docs = section("compare")
+
+
+def compare_input(exc):
+    """A comparison's CompareError as the API's error: 400 naming its field, or 404."""
+    if exc.status == 404:
+        return NotFoundError(str(exc))
+    return ValidationError({exc.field or "non_field_errors": [str(exc)]})
+
+
+@compare_docs(params=[s.CompareJobsQueryIn], ok=s.CompareJobsOut, errors=(400, 404))
+def compare_jobs(request, eid):
+    """Jobs of an experiment side by side
+
+    2 to 6 jobs: their score, status, duration, attempts, final labeled results, configurations side by side (every
+    key; `differs` marks those not the same everywhere) and learning curves (the score's, then each label's),
+    downsampled as the dashboard's. A job that is not one of this experiment's (unknown, another experiment's, or not
+    yours) is a 404, as the experiment you cannot see. Eight queries whatever the jobs hold.
+    """
+    experiment = visible_experiments(request).filter(pk=eid).first()
+    if experiment is None:
+        raise NotFoundError(f"experiment {eid} does not exist")
+    try:
+        ids = compare.id_list(request.query_params, "jobs", compare.MIN_JOBS, compare.MAX_JOBS, "job")
+        answer = compare.jobs_answer(experiment, ids)
+    except compare.CompareError as exc:
+        raise compare_input(exc) from None
+    return Response(s.CompareJobsOut(answer).data)
+
+
+experiment_compare_jobs = route("experiment_compare_jobs", GET=compare_jobs)
+
+
+@compare_docs(params=[s.CompareExperimentsQueryIn], ok=s.CompareExperimentsOut, errors=(400, 404))
+def compare_experiments(request):
+    """Experiments side by side
+
+    2 to 5 experiments: each one's best job (in its own target's direction), its best score so far by job number
+    and by seconds since its start (only the jobs that set a new best, and the last: the lines of its first 10,000
+    jobs), and their configurations side by side (settings, declared parameters, the rest; `differs` marks those not
+    the same everywhere). An experiment you cannot see is a 404, as one that does not exist. Three queries.
+    """
+    try:
+        ids = compare.id_list(
+            request.query_params, "ids", compare.MIN_EXPERIMENTS, compare.MAX_EXPERIMENTS, "experiment"
+        )
+        answer = compare.experiments_answer(visible_experiments(request), ids)
+    except compare.CompareError as exc:
+        raise compare_input(exc) from None
+    return Response(s.CompareExperimentsOut(answer).data)
+
+
+experiments_compare = route("experiments_compare", GET=compare_experiments)
+
+
+# -- end compare
 
 # -- resources ------------------------------------------------------------------------------------
 
