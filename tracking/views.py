@@ -438,17 +438,17 @@ def experiment_detail(request, eid):
     if target == "summary":
         response = render(request, "tracking/_experiment_summary.html", _summary_context(experiment, request.user))
         return _stop_polling_when_ended(request, response, experiment.ended)
+    # -- hyperparameter importance (issue 13, part 2): its panel, alone
+    if target == "importance":
+        response = render(request, "tracking/_importance.html", _importance_context(request, experiment))
+        return _stop_polling_when_ended(request, response, experiment.ended)
+    # -- end of hyperparameter importance
     labels, labels_total = _shown_labels(experiment)
     if target == "jobs":
         response = render(
             request, "tracking/_jobs_table.html", _jobs_table_context(request, experiment, labels, labels_total)
         )
         return _stop_polling_when_ended(request, response, experiment.ended)
-    # -- hyperparameter importance (issue 13, part 2): its panel, alone
-    if target == "importance":
-        response = render(request, "tracking/_importance.html", importance_context(request, experiment))
-        return _stop_polling_when_ended(request, response, experiment.ended)
-    # -- end of hyperparameter importance
     try:
         payload = chart_payload(experiment, labels, series="score")
     except BadRequest as exc:  # pragma: no cover - fixed, valid arguments
@@ -647,7 +647,7 @@ IMPORTANCE_CACHE_SECONDS = 24 * 3600
 IMPORTANCE_CACHE_VERSION = "1"  # bump when tracking/importance.py changes its answers
 
 
-def page_objective(request, experiment):
+def _page_objective(request, experiment):
     """The page's objective from the ``objective`` query key, the score when absent,
     malformed or naming no label of the experiment (a page ignores a bad value). One
     query for a label, none for the score."""
@@ -678,9 +678,9 @@ def importance_result(experiment, objective):
     return {**result, "objective": objective.as_dict()}
 
 
-def importance_context(request, experiment):
+def _importance_context(request, experiment):
     """The importance panel (templates/tracking/_importance.html) for the page's objective."""
-    objective = page_objective(request, experiment)
+    objective = _page_objective(request, experiment)
     result = importance_result(experiment, objective)
     for row in result["importances"]:
         row["percent"] = round(100 * row["share"], 1)
