@@ -93,21 +93,47 @@ def _number(value):
     return value if math.isfinite(value) else None
 
 
-def axes_for(parameter_config, configs, limit=MAX_PARAMETERS):
-    """The hyperparameters to rank, [Axis]: names and kinds as the charts have them
-    (charts.parameter_axes), log where declared or where the values are positive and
-    span LOG_DECADES decades."""
+_MISSING = object()
+# The types a numeric parameter's values have (bool, a subclass of int, is not one).
+_NUMBERS = (int, float)
+
+
+def parameter_names(parameter_config, configs, limit=MAX_PARAMETERS):
+    """The hyperparameters' names, as charts.parameter_axes takes them: the experiment's
+    parameter_config in its order, else the job configs' keys in order of first
+    appearance; at most `limit`."""
+    # The declared names alone first (no config read); the configs' keys only without them.
+    names = [name for name, _, _ in parameter_axes(parameter_config, [], limit)]
+    return names or [name for name, _, _ in parameter_axes(None, configs, limit)]
+
+
+def columns(parameter_config, configs, limit=MAX_PARAMETERS):
+    """[(Axis, values)] per hyperparameter, read from `configs` in one pass each: a
+    number when every value present is a number (as charts.parameter_axes decides),
+    ranked in log10 space where declared or where its values are positive and span
+    LOG_DECADES decades. A number's values are a float array (NaN where a job has none,
+    or a value that is not finite); a category's, a list of labels (None where a job has
+    none)."""
     logged = declared_log(parameter_config)
-    axes = []
-    for name, kind, _ in parameter_axes(parameter_config, configs, limit=limit):
-        log = False
-        if kind == "number":
-            values = [_number(config.get(name)) for config in configs if isinstance(config, dict)]
-            values = [value for value in values if value is not None]
-            positive = bool(values) and min(values) > 0
-            log = positive and (name in logged or max(values) / min(values) >= 10**LOG_DECADES)
-        axes.append(Axis(name, kind, log))
-    return axes
+    result = []
+    for name in parameter_names(parameter_config, configs, limit):
+        column = [config.get(name, _MISSING) for config in configs]
+        present = [value for value in column if value is not _MISSING]
+        if all(type(value) in _NUMBERS for value in present):
+            values = np.array([value if value is not _MISSING else math.nan for value in column], dtype=float)
+            finite = values[np.isfinite(values)]
+            positive = finite.size > 0 and finite.min() > 0
+            log = bool(positive and (name in logged or finite.max() / finite.min() >= 10**LOG_DECADES))
+            result.append((Axis(name, "number", log), values))
+        else:
+            labels = [display_value(value) if value is not _MISSING else None for value in column]
+            result.append((Axis(name, "category"), labels))
+    return result
+
+
+def axes_for(parameter_config, configs, limit=MAX_PARAMETERS):
+    """The hyperparameters to rank, [Axis] (see columns)."""
+    return [axis for axis, _ in columns(parameter_config, [c if isinstance(c, dict) else {} for c in configs], limit)]
 
 
 def top_mask(values, maximize, quantile=TOP_QUANTILE, min_top=MIN_TOP_JOBS):
@@ -156,20 +182,21 @@ def pearson_divergence(p_top, p_all):
     return float(p_all @ ((p_top + EPSILON) / p_all - 1.0) ** 2)
 
 
-def _numeric_divergence(raw, top, log):
-    """The divergence of a numeric parameter: `raw` its values (None where a job has
-    none), `top` the top-job mask. 0 for a parameter with a single value."""
-    keep = np.array([value is not None and (not log or value > 0) for value in raw], dtype=bool)
+def _numeric_divergence(values, top, log):
+    """The divergence of a numeric parameter: `values` a float array (NaN where a job
+    has none), `top` the top-job mask. 0 for a parameter with a single value."""
+    keep = np.isfinite(values)
+    if log:
+        keep &= values > 0
     if keep.sum() < 2 or not top[keep].any():
         return 0.0
-    values = np.array([value for value, kept in zip(raw, keep) if kept], dtype=float)
-    top = top[keep]
+    values, top = values[keep], top[keep]
     if log:
         values = np.log10(values)
     low, high = float(values.min()), float(values.max())
     if high <= low:
         return 0.0
-    integral = not log and np.all(values == np.round(values)) and high - low + 1 <= GRID_POINTS
+    integral = not log and high - low + 1 <= GRID_POINTS and bool(np.all(values == np.round(values)))
     size = int(high - low + 1) if integral else GRID_POINTS
     step = (high - low) / (size - 1)
     index = np.clip(np.rint((values - low) / step).astype(np.int64), 0, size - 1)
@@ -234,7 +261,7 @@ def importance(rows, parameter_config, maximize, total=None):
             f"its top {TOP_QUANTILE:.0%} holds {MIN_TOP_JOBS} or more; this experiment has {jobs}."
         )
         return result
-    axes = axes_for(parameter_config, configs)
+    axes = columns(parameter_config, configs)
     if not axes:
         result["message"] = "The jobs' configurations name no hyperparameter to rank."
         return result
@@ -247,13 +274,11 @@ def importance(rows, parameter_config, maximize, total=None):
         )
         return result
     scores = []
-    for axis in axes:
-        raw = [config.get(axis.name) for config in configs]
+    for axis, values in axes:
         if axis.kind == "number":
-            divergence = _numeric_divergence([_number(value) for value in raw], top, axis.log)
+            divergence = _numeric_divergence(values, top, axis.log)
         else:
-            labels = [display_value(config[axis.name]) if axis.name in config else None for config in configs]
-            divergence = _categorical_divergence(labels, top)
+            divergence = _categorical_divergence(values, top)
         scores.append((axis, divergence))
     total_divergence = sum(divergence for _, divergence in scores)
     scores.sort(key=lambda item: -item[1])  # stable: ties keep the parameter_config order
