@@ -8,7 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from tests.factories import make_importance_experiment, make_share, make_user
+from tests.factories import make_importance_experiment, make_job, make_share, make_user
 from tracking import importance, views
 from tracking.models import Experiment, Job, ResultLabel
 
@@ -123,9 +123,12 @@ def test_it_computes_once_until_another_job_finishes(client, alice):
         client.get(url(experiment), **PANEL)
     # The second answer reads no job configuration: the rows' query is not run.
     assert not any('"tracking_job"."config"' in query["sql"] for query in second.captured_queries)
-    # Another finished job: computed again.
-    job = Job.objects.filter(experiment=experiment).order_by("pk").first()
-    Job.objects.filter(pk=job.pk).update(end_time=timezone.now() + timezone.timedelta(seconds=5))
+    # A job that is still running changes nothing; once it has finished, computed again.
+    job = make_job(experiment, status="RUNNING", config={"lr": 0.5, "dropout": 0.5, "optimizer": "sgd"}, score=0.5)
+    with CaptureQueriesContext(connection) as polled:
+        client.get(url(experiment), **PANEL)
+    assert not any('"tracking_job"."config"' in query["sql"] for query in polled.captured_queries)
+    Job.objects.filter(pk=job.pk).update(status="FINISHED", end_time=timezone.now())
     with CaptureQueriesContext(connection) as third:
         client.get(url(experiment), **PANEL)
     assert any('"tracking_job"."config"' in query["sql"] for query in third.captured_queries)

@@ -639,7 +639,7 @@ def experiment_charts(request, eid):
 # key: "score" or a label order; malformed or unknown: the score). Computing it reads
 # every finished job's configuration, so the result is cached, keyed by what it depends
 # on: the experiment (and its start, which a restart changes), the objective and its
-# direction, and the number of finished jobs with the newest end time. A poll while
+# direction, and the number of finished jobs with the newest one's id. A poll while
 # nothing finished costs two small queries and a cache read; a job that finishes starts
 # a new key. (A final labeled value written after its job finished shows once another
 # job finishes, or the entry expires.)
@@ -664,7 +664,7 @@ def importance_result(experiment, objective):
     key = ":".join([
         "importance", IMPORTANCE_CACHE_VERSION, str(experiment.pk),
         experiment.start_time.isoformat() if experiment.start_time else "",
-        objective.key, str(objective.direction), str(finished), newest.isoformat() if newest else "",
+        objective.key, str(objective.direction), str(finished), str(newest or ""),
     ])
     result = cache.get(key)
     if result is None:
