@@ -161,3 +161,12 @@ def test_it_runs_a_fixed_number_of_queries_whatever_the_number_of_jobs(client, a
     client.get(url(experiment), **PANEL)
     with django_assert_num_queries(5):
         client.get(url(experiment), **PANEL)
+
+
+def test_it_ranks_at_most_the_newest_max_jobs_and_says_so(client, alice, monkeypatch):
+    monkeypatch.setattr(importance, "MAX_JOBS", 30)
+    experiment = make_importance_experiment(alice, jobs=40)
+    result = views.importance_result(experiment, views.score_objective(experiment))
+    assert result["jobs_used"] == 30 and result["message"] == "Ranked on the newest 30 of 40 finished jobs."
+    client.force_login(alice)
+    assert "Ranked on the newest 30 of 40 finished jobs." in client.get(url(experiment), **PANEL).content.decode()
