@@ -36,10 +36,10 @@ def changeable_experiment(user, eid, lock=False):
     raise Http404("No such experiment")
 
 
-def set_direction(experiment, label_order, direction):
-    """Store `direction` ("max", "min" or None) for label `label_order`; False when the
-    experiment has no such label. One query."""
-    return ResultLabel.objects.filter(experiment=experiment, label_order=label_order).update(direction=direction) == 1
+def set_direction(eid, label_order, direction):
+    """Store `direction` ("max", "min" or None) for label `label_order` of experiment
+    `eid`; False when it has no such label. One query."""
+    return ResultLabel.objects.filter(experiment_id=eid, label_order=label_order).update(direction=direction) == 1
 
 
 @require_POST
@@ -73,7 +73,7 @@ def directions(request, eid):
             messages.error(request, f"Directions not saved: the experiment has no label {', '.join(map(str, unknown[:5]))}.")
             return redirect(experiment)
         for order, direction in changes.items():
-            set_direction(experiment, order, direction)
+            set_direction(experiment.pk, order, direction)
     if changes:
         messages.success(request, "Directions saved: the best jobs and the importance follow them.")
     return redirect(experiment)

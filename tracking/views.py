@@ -462,7 +462,7 @@ def experiment_detail(request, eid):
         # the panel is computed by its own request (HX-Target: importance) once the page
         # is shown, so the page's cost does not grow with the experiment.
         "importance_pending": True,
-        **directions_context(experiment, labels, labels_total, request.user),
+        **directions_context(experiment, labels, labels_total),
         # -- end of hyperparameter importance and label directions
     }
     return render(request, "tracking/experiment_detail.html", context)
@@ -692,7 +692,7 @@ def _importance_context(request, experiment):
     }
 
 
-def directions_context(experiment, labels, labels_total, user):
+def directions_context(experiment, labels, labels_total):
     """The labels' directions form (templates/tracking/_directions.html): per label shown,
     its objective, its stored direction and what the default rule says. No query."""
     rows = []

@@ -361,7 +361,7 @@ def change_label_direction(request, eid, order):
     """
     require_experiment(request, eid, change=True)
     data = valid(s.LabelDirectionIn, request.data)
-    if not directions.set_direction(Experiment(pk=eid), order, data["direction"]):
+    if not directions.set_direction(eid, order, data["direction"]):
         raise NotFoundError(f"experiment {eid} has no label {order}")
     experiment = Experiment.objects.only("config").get(pk=eid)
     label = ResultLabel.objects.get(experiment_id=eid, label_order=order)
