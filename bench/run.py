@@ -1,6 +1,6 @@
 """make bench: aupsite side by side with what researchers would otherwise use.
 
-    .venv/bin/python -m bench.run [--rows 1,2,3] [--rounds N] [--quick]
+    .venv/bin/python -m bench.run [--rows 1,2,3,importance] [--rounds N] [--quick]
 
 Prints one table and writes it, with every measurement, to bench/results/bench.json.
 PostgreSQL rows need POSTGRES_URL (make bench starts a throwaway server for them).
