@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from tests.factories import make_importance_experiment, make_job, make_share, make_user
 from tracking import importance, views
-from tracking.models import Experiment, Job, ResultLabel
+from tracking.models import Job, ResultLabel
 
 pytestmark = pytest.mark.django_db
 
