@@ -1,6 +1,6 @@
 """make bench: aupsite side by side with what researchers would otherwise use.
 
-    .venv/bin/python -m bench.run [--rows 1,2,3] [--rounds N] [--quick]
+    .venv/bin/python -m bench.run [--rows 1,2,3,importance] [--rounds N] [--quick]
 
 Prints one table and writes it, with every measurement, to bench/results/bench.json.
 PostgreSQL rows need POSTGRES_URL (make bench starts a throwaway server for them).
@@ -277,7 +277,8 @@ def in_the_browser(workdir, rounds, eids):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", default="1,2,3,4,5,6", help="comma-separated rows to run (1-6)")
+    parser.add_argument("--rows", default="1,2,3,4,5,6,importance",
+                        help="comma-separated rows to run (1-6, and named ones: importance)")
     parser.add_argument("--rounds", type=int, default=15, help="interleaved rounds per timing")
     parser.add_argument("--preload", type=int, default=100_000, help="results already stored for the growth row")
     parser.add_argument("--lifecycles", type=int, default=3, help="job lifecycles per writer process in row 3")
@@ -285,7 +286,8 @@ def main():
     parser.add_argument("--big-steps", type=int, default=1000, help="steps per job of the big experiments")
     parser.add_argument("--keep-work", action="store_true", help="keep bench/work/ and reuse its big experiments (when working on rows 4-6)")
     args = parser.parse_args()
-    wanted = {int(row) for row in args.rows.split(",")}
+    # Numbered rows, and rows named by their module (issue 13: importance).
+    wanted = {int(row) if row.strip().isdigit() else row.strip() for row in args.rows.split(",")}
 
     workdir = BENCH_DIR / "work"
     if not args.keep_work:
@@ -320,6 +322,11 @@ def main():
         5: lambda: against_optuna(workdir, 3, max(sizes), args.big_steps, big_eids()[max(sizes)]),
         6: lambda: in_the_browser(workdir, args.rounds, big_eids()),
     }
+    # -- issue 13, part 2: hyperparameter importance (bench/importance.py)
+    from bench.importance import importance_rows
+
+    sections["importance"] = lambda: importance_rows(workdir, args.rounds)
+    # -- end of issue 13, part 2
     for number, section in sections.items():
         if number in wanted:
             more_rows, more_raw = section()

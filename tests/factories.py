@@ -205,3 +205,77 @@ def make_token(user, name="laptop"):
 def make_api_token(user, name="laptop"):
     """An API token of `user` (the row; its secret is not kept)."""
     return make_token(user, name)[0]
+
+
+# -- issue 13, part 2: hyperparameter importance --------------------------------------------
+
+
+def importance_bump(x, at=0.9, width=0.1):
+    """A peak of height 1 at `at`: what the importance experiment's results are made of."""
+    import math
+
+    return math.exp(-(((x - at) / width) ** 2))
+
+
+def make_importance_experiment(owner, jobs=80, status="FINISHED", name="importance", seed=13, job_status="FINISHED"):
+    """An experiment whose hyperparameter importance is known, with `jobs` jobs of
+    `job_status` (bulk inserts: a handful of queries whatever the count).
+
+    Parameters: ``lr`` and ``dropout`` (floats in [0, 1]) and ``optimizer`` (a category),
+    drawn at random. Target max. Its score is decided by ``lr`` alone (1 - |lr - 0.8|);
+    its label 1, ``loss`` (lower is better by default), by ``dropout`` alone
+    (|dropout - 0.2|); its label 2, ``margin`` (follows the target: higher is better), is
+    a peak of ``lr`` at 0.9 minus a peak of ``dropout`` at 0.9, so that its high jobs
+    share lr and its low jobs share dropout. ``optimizer`` decides nothing.
+    """
+    import random
+
+    from tracking.models import ResultLabel
+
+    rng = random.Random(seed)
+    experiment = make_experiment(
+        owner,
+        name,
+        status=status,
+        end_time=None if status == "RUNNING" else timezone.now(),
+        config={
+            "name": name,
+            "target": "max",
+            "parameter_config": [
+                {"name": "lr", "range": [0.0, 1.0], "type": "float"},
+                {"name": "dropout", "range": [0.0, 1.0], "type": "float"},
+                {"name": "optimizer", "range": ["adam", "sgd", "rmsprop"], "type": "choice"},
+            ],
+        },
+    )
+    ResultLabel.objects.bulk_create(
+        [ResultLabel(experiment=experiment, label_order=1, name="loss"),
+         ResultLabel(experiment=experiment, label_order=2, name="margin")]
+    )
+    now = timezone.now()
+    configs = [
+        {"lr": rng.random(), "dropout": rng.random(), "optimizer": rng.choice(["adam", "sgd", "rmsprop"])}
+        for _ in range(jobs)
+    ]
+    finished = job_status != "RUNNING"
+    created = Job.objects.bulk_create(
+        Job(
+            experiment=experiment,
+            number=index + 1,
+            config=config,
+            score=1 - abs(config["lr"] - 0.8),
+            status=job_status,
+            start_time=now,
+            end_time=now if finished else None,
+        )
+        for index, config in enumerate(configs)
+    )
+    MultipleResult.objects.bulk_create(
+        MultipleResult(job=job, experiment=experiment, label_order=order, value=value, receive_time=now, is_last=True)
+        for job, config in zip(created, configs)
+        for order, value in (
+            (1, abs(config["dropout"] - 0.2)),
+            (2, importance_bump(config["lr"]) - importance_bump(config["dropout"])),
+        )
+    )
+    return experiment

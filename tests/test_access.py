@@ -54,6 +54,8 @@ PARAMETERS = {
     "app_label": "app label",
     "url": "any path",
     "format": "format",
+    # issue 13: a label's order within the experiment the path also names
+    "order": "label order",
 }
 # Parameters whose meaning depends on the path segment before them
 # (experiments/<pk>/, admin/tracking/job/<object_id>/, api/tokens/<pk>/ ...).
@@ -117,6 +119,7 @@ class World:
             "app label": "tracking",
             "any path": "no-such-page",
             "format": "json",
+            "label order": self.label.label_order,
         }
         if kind in simple:
             return simple[kind]
@@ -136,6 +139,8 @@ class World:
             list(ExperimentShare.objects.order_by("pk").values_list("pk", "user", "group")),
             IntermediateResult.objects.count(),
             MultipleResult.objects.count(),
+            # issue 13: the labels' directions (the directions form, PATCH labels/<order>/).
+            list(ResultLabel.objects.order_by("pk").values_list("pk", "direction")),
             # The walk issues the owner a token for each URL naming one; none may be revoked.
             ApiToken.objects.filter(user=self.owner, revoked__isnull=False).count(),
         )

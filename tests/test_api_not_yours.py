@@ -15,7 +15,7 @@ from django.utils.regex_helper import normalize
 from tests.api_support import client_for
 from tests.factories import make_api_token, make_experiment, make_recorded_job, make_resource, make_user
 from tests.test_access import walk
-from tracking.models import ApiToken, Experiment
+from tracking.models import ApiToken, Experiment, ResultLabel
 
 pytestmark = pytest.mark.django_db
 
@@ -73,6 +73,9 @@ def test_it_answers_another_users_objects_exactly_as_missing_ones(user, db):
     their_job = make_recorded_job(theirs, gpu, steps=2)
     their_token = make_api_token(bob)
     ids = {"eid": theirs.pk, "jid": their_job.pk, "token_id": their_token.pk}
+    # issue 13: labels/<order>/ names one of their labels by its order.
+    ResultLabel.objects.create(experiment=theirs, label_order=1, name="loss")
+    ids["order"] = 1
 
     requests = []
     for name, template, parameters in api_patterns():

@@ -117,7 +117,8 @@ def test_it_shows_an_experiments_first_labels_and_pages_them_all(api, user, cpu,
     assert (len(detail["labels"]), detail["labels_next_after"]) == (s.LABELS_LIMIT, s.LABELS_LIMIT)
     rows, answers = pages(api, f"/api/experiments/{experiment.pk}/labels/", {"limit": 400}, "labels")
     assert ([row["order"] for row in rows], answers) == (list(range(1, s.LABELS_LIMIT + 4)), 3)
-    assert rows[6] == {"order": 7, "name": "label 7"}
+    # Each with its direction (issue 13): "label 7" reads as no cost, so it follows the target.
+    assert rows[6] == {"order": 7, "name": "label 7", "direction": "max", "declared": False}
     # A job's detail names only its own final values.
     assert api.get(f"/api/jobs/{job.pk}/").json()["final_values"] == [{"order": 7, "name": "label 7", "value": 0.5}]
 
@@ -199,8 +200,9 @@ def test_it_reads_every_page_in_a_fixed_number_of_queries(api, user, cpu, django
         (3, f"/api/jobs/{busy.pk}/attempts/", {}),
         # 1. the token, 2. the job, 3. its latest attempts, 4. final values (none: no label names read).
         (4, f"/api/jobs/{busy.pk}/", {}),
-        # 1. the token, 2. the experiment is visible, 3. the page of label names.
-        (3, f"{base}/labels/", {}),
+        # 1. the token, 2. the experiment is visible, 3. its target (for the labels' default
+        # directions), 4. the page of label names.
+        (4, f"{base}/labels/", {}),
         # 1. the token, 2. the experiment, 3. job counts, 4. the best job, 5. the first labels.
         (5, f"{base}/", {}),
     ]

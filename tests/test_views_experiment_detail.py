@@ -1,6 +1,7 @@
 """The experiment page and its two htmx fragments (summary, jobs table)."""
 
 import json
+import re
 
 import pytest
 from django.utils import timezone
@@ -96,7 +97,9 @@ def test_it_renders_the_summary_alone_for_htmx_and_stops_polling_once_ended(clie
     assert ended.status_code == 286  # htmx stops polling
     assert b"finished" in ended.content
     page = client.get(url(experiment)).content.decode()
-    assert "hx-trigger" not in page  # an ended experiment's page does not poll at all
+    # An ended experiment's page does not poll at all (issue 13: its importance panel asks
+    # for itself once, on load, and that is all).
+    assert re.findall(r'hx-trigger="[^"]*"', page) == ['hx-trigger="load"']
 
 
 def test_it_renders_the_jobs_table_alone_sorted_filtered_and_paged(client, alice, experiment):

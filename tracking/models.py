@@ -523,6 +523,27 @@ class JobQuerySet(models.QuerySet):
             rows = rows.filter(pk__in=list(ids))
         return list(rows.order_by("pk").values_list("pk", "number", "score", "config"))
 
+    # -- hyperparameter importance (issue 13; tracking/importance.py, views.importance_context)
+
+    def finished_version(self):
+        """(number of FINISHED jobs, highest id of one, or None): what the importance cache
+        is keyed by, so that a poll recomputes nothing until another job finishes (the
+        count grows; the id tells a job that finished after another was deleted). One
+        query, read from the (experiment, status) index alone on SQLite: the newest end
+        time would read every finished job's row, and cost a poll at 10,000 jobs twice
+        as much (make bench, importance rows)."""
+        stats = self.filter(status=JobStatus.FINISHED).order_by().aggregate(n=Count("pk"), newest=Max("pk"))
+        return stats["n"], stats["newest"]
+
+    def objective_rows(self, label_order=None, limit=None):
+        """[(config, objective value)] of the FINISHED jobs whose objective (the score, or
+        the final value of label `label_order`: with_objective) is a finite number, the
+        newest first, at most `limit`. One query (for a label, with_objective's correlated
+        subquery per job, on the (job, label_order) index)."""
+        rows = self.filter(status=JobStatus.FINISHED).with_objective(label_order).filter(objective_value__isnull=False)
+        rows = rows.order_by("-pk").values_list("config", "objective_value")
+        return list(rows[:limit] if limit else rows)
+
 
 def next_job_number(experiment_id):
     """An expression for the number the next job of experiment `experiment_id` gets: one

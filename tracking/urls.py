@@ -8,7 +8,7 @@ tracking/api/urls.py, included here so that they join the namespace unchanged.
 
 from django.urls import include, path
 
-from tracking import compare, controls, tokens, views
+from tracking import compare, controls, directions, tokens, views
 from tracking.api import urls as api_urls  # registers the <id:...> converter used below
 
 app_name = "tracking"
@@ -25,6 +25,8 @@ urlpatterns = [
     path("experiments/<id:eid>/reset/", controls.reset, name="experiment-reset"),
     path("experiments/<id:eid>/share/", controls.share, name="experiment-share"),
     path("experiments/<id:eid>/share/<id:share_id>/remove/", controls.unshare, name="experiment-unshare"),
+    # -- issue 13, part 3: which way is better for each labeled result (tracking/directions.py)
+    path("experiments/<id:eid>/directions/", directions.directions, name="experiment-directions"),
     # -- jobs
     path("jobs/<id:jid>/", views.job_detail, name="job"),
     path("jobs/<id:jid>/chart.json", views.job_chart, name="job-chart"),

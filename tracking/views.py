@@ -23,7 +23,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from tracking import charts, recovery
+from tracking import charts, importance, recovery
 from tracking.api.fields import ID_MAX
 from tracking.models import (
     ACTIVE_EXPERIMENT_STATUSES,
@@ -37,6 +37,16 @@ from tracking.models import (
     JobStatus,
     MultipleResult,
     Resource,
+)
+# -- hyperparameter importance and label directions (issue 13, parts 2 and 3)
+from tracking.models import Direction
+from tracking.objectives import (
+    LOWER_IS_BETTER,
+    SCORE,
+    default_maximizes,
+    objective_for,
+    objectives,
+    score_objective,
 )
 
 EXPERIMENTS_PER_PAGE = 25
@@ -428,6 +438,11 @@ def experiment_detail(request, eid):
     if target == "summary":
         response = render(request, "tracking/_experiment_summary.html", _summary_context(experiment, request.user))
         return _stop_polling_when_ended(request, response, experiment.ended)
+    # -- hyperparameter importance (issue 13, part 2): its panel, alone
+    if target == "importance":
+        response = render(request, "tracking/_importance.html", _importance_context(request, experiment))
+        return _stop_polling_when_ended(request, response, experiment.ended)
+    # -- end of hyperparameter importance
     labels, labels_total = _shown_labels(experiment)
     if target == "jobs":
         response = render(
@@ -443,6 +458,12 @@ def experiment_detail(request, eid):
         **_jobs_table_context(request, experiment, labels, labels_total),
         "config": _config_context(experiment),
         "chart_payload": payload,
+        # -- hyperparameter importance and label directions (issue 13, parts 2 and 3):
+        # the panel is computed by its own request (HX-Target: importance) once the page
+        # is shown, so the page's cost does not grow with the experiment.
+        "importance_pending": True,
+        **directions_context(experiment, labels, labels_total),
+        # -- end of hyperparameter importance and label directions
     }
     return render(request, "tracking/experiment_detail.html", context)
 
@@ -610,6 +631,87 @@ def experiment_charts(request, eid):
     except BadRequest as exc:
         return JsonResponse({"error": str(exc)}, status=400)
     return JsonResponse(payload)
+
+
+# -- hyperparameter importance (issue 13, part 2) --------------------------------------
+#
+# Its panel ranks the hyperparameters for the page's objective (the ``objective`` query
+# key: "score" or a label order; malformed or unknown: the score). Computing it reads
+# every finished job's configuration, so the result is cached, keyed by what it depends
+# on: the experiment (and its start, which a restart changes), the objective and its
+# direction, and the number of finished jobs with the newest one's id. A poll while
+# nothing finished costs two small queries and a cache read; a job that finishes starts
+# a new key. (A final labeled value written after its job finished shows once another
+# job finishes, or the entry expires.)
+IMPORTANCE_CACHE_SECONDS = 24 * 3600
+IMPORTANCE_CACHE_VERSION = "1"  # bump when tracking/importance.py changes its answers
+
+
+def _page_objective(request, experiment):
+    """The page's objective from the ``objective`` query key, the score when absent,
+    malformed or naming no label of the experiment (a page ignores a bad value). One
+    query for a label, none for the score."""
+    return objective_for(experiment, _raw(request, "objective") or SCORE) or score_objective(experiment)
+
+
+def importance_result(experiment, objective):
+    """The importance of `experiment`'s hyperparameters for `objective`
+    (tracking.importance.importance, with ``objective``: its as_dict), from the cache
+    while no job has finished since it was computed. Two queries when cached (the
+    finished jobs' version, the cache read); three more when computed (the rows, and
+    the cache's write)."""
+    finished, newest = experiment.jobs.finished_version()
+    key = ":".join([
+        "importance", IMPORTANCE_CACHE_VERSION, str(experiment.pk),
+        experiment.start_time.isoformat() if experiment.start_time else "",
+        objective.key, str(objective.direction), str(finished), str(newest or ""),
+    ])
+    result = cache.get(key)
+    if result is None:
+        config = experiment.config if isinstance(experiment.config, dict) else {}
+        rows = experiment.jobs.objective_rows(objective.label_order, limit=importance.MAX_JOBS)
+        result = importance.importance(
+            rows, config.get("parameter_config"), objective.maximize,
+            total=finished if len(rows) >= importance.MAX_JOBS else None,
+        )
+        cache.set(key, result, IMPORTANCE_CACHE_SECONDS)
+    return {**result, "objective": objective.as_dict()}
+
+
+def _importance_context(request, experiment):
+    """The importance panel (templates/tracking/_importance.html) for the page's objective."""
+    objective = _page_objective(request, experiment)
+    result = importance_result(experiment, objective)
+    for row in result["importances"]:
+        row["percent"] = round(100 * row["share"], 1)
+    return {
+        "experiment": experiment,
+        "importance": result,
+        "importance_objective": objective,
+        "polling": not experiment.ended,
+    }
+
+
+def directions_context(experiment, labels, labels_total):
+    """The labels' directions form (templates/tracking/_directions.html): per label shown,
+    its objective, its stored direction and what the default rule says. No query."""
+    rows = []
+    for label, objective in zip(labels, objectives(experiment, labels)[1:]):
+        automatic = default_maximizes(label.name, experiment.maximize)
+        rows.append({
+            "label": label,
+            "objective": objective,
+            "stored": label.direction or "",
+            "automatic": Direction.MAX.label if automatic else Direction.MIN.label,
+            "automatic_why": (
+                "the name reads as a cost" if LOWER_IS_BETTER.search(label.name) else "as the experiment's target"
+            ),
+        })
+    return {
+        "directions": rows,
+        "directions_hidden": labels_total - len(labels),
+        "directions_choices": [(value, name) for value, name in Direction.choices],
+    }
 
 
 # -- job page --------------------------------------------------------------------------

@@ -32,6 +32,7 @@ from django.utils import timezone
 from tests.browser import wait_until
 from tests.factories import (
     make_configured_experiment,
+    make_importance_experiment,  # issue 13
     make_experiment,
     make_intermediate_results,
     make_jobs,
@@ -151,6 +152,20 @@ def token_refused(page, site):
     page.wait_for_selector("#name-errors")
 
 
+# -- issue 13, part 2: the importance panel, loaded after the page (its own request)
+def importance_loaded(page, site):
+    page.wait_for_selector("#importance[aria-busy=false]")
+
+
+def importance_loaded_held(page, site):
+    """A running experiment's panel, loaded and refreshed on a tick of the clock, held."""
+    importance_loaded(page, site)
+    tick_then_hold(page, "importance")
+
+
+# -- end of issue 13, part 2
+
+
 def api_docs_drawn(page, site):
     page.wait_for_selector("#swagger-ui .opblock")
 
@@ -259,6 +274,13 @@ PAGE_STATES = [
     PageState("admin index", "/admin/", user="root"),
     PageState("admin: add resources in bulk", "/admin/tracking/resource/add-bulk/", user="root"),
     PageState("admin: reset an experiment", "/admin/tracking/experiment/", user="root", then=reset_confirmation),
+    # -- issue 13, parts 2 and 3: importance ranked and not (too few jobs), for the score
+    # and a label, and the labels' directions as a form (owner) and read-only (a reader).
+    PageState("experiment, importance ranked, directions form", "/experiments/{ranked}/", then=importance_loaded),
+    PageState("experiment, importance of a label", "/experiments/{ranked}/?objective=1", then=importance_loaded),
+    PageState("experiment, importance and directions, as a reader", "/experiments/{ranked}/", user="carol", then=importance_loaded),
+    PageState("experiment, importance needs more jobs", "/experiments/{ended}/", then=importance_loaded),
+    PageState("experiment running, importance refreshed", "/experiments/{ranked_live}/", then=importance_loaded_held),
 ]
 
 
@@ -329,8 +351,15 @@ def site():
     quiet = make_experiment(alice, "crashed sweep", start_time=timezone.now() - timedelta(minutes=120))
     make_recorded_job(quiet, cpu, started=timezone.now() - timedelta(minutes=100))
 
+    # -- issue 13, parts 2 and 3: experiments whose importance is ranked (one shared with
+    # carol, who reads its labels' directions), one still running.
+    ranked = make_importance_experiment(alice, jobs=40, name="ranked sweep")
+    make_share(ranked, user=make_user("carol"))
+    ranked_live = make_importance_experiment(alice, jobs=30, name="ranked live sweep", status="RUNNING")
+    # -- end of issue 13
+
     token, _ = make_token(alice)
-    ids = {"waiting": waiting.pk, "quiet": quiet.pk, "token": token.pk, "running": running.pk, "ended": ended.pk, "failed": failed.pk, "running_job": running_job.pk, "retried_job": retried_job.pk, "paged": paged.pk}
+    ids = {"ranked": ranked.pk, "ranked_live": ranked_live.pk, **{"waiting": waiting.pk, "quiet": quiet.pk, "token": token.pk, "running": running.pk, "ended": ended.pk, "failed": failed.pk, "running_job": running_job.pk, "retried_job": retried_job.pk, "paged": paged.pk}}
     # compare (issue 13, item 5): two finished jobs and the running one, of the running experiment.
     ids["compare_jobs"] = ",".join(str(jid) for jid in [*running.jobs.filter(status="FINISHED").values_list("pk", flat=True)[:2], running_job.pk])
     for model in admin.site._registry:

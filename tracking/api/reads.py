@@ -17,7 +17,7 @@ from django.db.models import Q, Subquery
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
-from tracking import charts
+from tracking import charts, objectives
 from tracking.api import serializers as s
 from tracking.scores import decode_score
 from tracking.connector import _unix_seconds
@@ -69,10 +69,17 @@ def experiment_detail(experiments, eid):
 
 
 def labels(eid, query):
-    """A page of an experiment's label names, in label order. One query."""
+    """A page of an experiment's label names, in label order, each with its direction
+    (tracking.objectives: set by the owner, else the default rule). Two queries (the
+    experiment's target, the labels)."""
+    experiment = Experiment.objects.only("config").get(pk=eid)
     rows = ResultLabel.objects.filter(experiment_id=eid, label_order__gt=query["after"]).order_by("label_order")
     rows, more = first(rows, query["limit"])
-    return s.LabelPageOut({"labels": rows, "next_after": rows[-1].label_order if more else None}).data
+    shown = [
+        {"label_order": label.label_order, "name": label.name, **objectives.label_objective(experiment, label).as_dict()}
+        for label in rows
+    ]
+    return s.LabelPageOut({"labels": shown, "next_after": rows[-1].label_order if more else None}).data
 
 
 def with_table_fields(job):

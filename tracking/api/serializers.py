@@ -392,6 +392,33 @@ class LabelOut(serializers.Serializer):
     name = serializers.CharField()
 
 
+# -- issue 13, part 3: each label's direction (tracking/objectives.py) ----------------------
+
+
+class LabelDirectionOut(LabelOut):
+    direction = serializers.ChoiceField(
+        choices=["max", "min"],
+        help_text="Which way is better: max (higher) or min (lower); set by the owner, else the default rule.",
+    )
+    declared = serializers.BooleanField(
+        help_text=(
+            "true: the owner set the direction; false: the default rule chose it (a name such as loss or "
+            "error is lower-is-better, any other follows the experiment's target)."
+        )
+    )
+
+
+class LabelDirectionIn(serializers.Serializer):
+    direction = StrictChoiceField(
+        choices=["max", "min"],
+        allow_null=True,
+        help_text="max (higher is better), min (lower is better), or null: back to the default rule.",
+    )
+
+
+# -- end of issue 13, part 3
+
+
 class ExperimentDetailOut(ExperimentOut):
     config = serializers.JSONField()
     jobs_by_status = serializers.DictField(
@@ -412,7 +439,7 @@ class LabelsQueryIn(serializers.Serializer):
 
 
 class LabelPageOut(serializers.Serializer):
-    labels = LabelOut(many=True, help_text="In label order.")
+    labels = LabelDirectionOut(many=True, help_text="In label order, each with its direction.")
     next_after = next_after_field("labels")
 
 
@@ -800,3 +827,45 @@ class CompareExperimentsOut(serializers.Serializer):
 
 
 # -- end compare
+# -- issue 13, part 2: hyperparameter importance (tracking/importance.py) ------------------------
+
+
+class ImportanceQueryIn(serializers.Serializer):
+    label = serializers.RegexField(
+        r"^[1-9][0-9]{0,8}$",
+        required=False,
+        error_messages={"invalid": "Give a label's order (1, 2, ...) as in labels/; leave it out for the score."},
+        help_text="The labeled result to rank for, by its order (labels/); left out: the score.",
+    )
+
+
+class ObjectiveOut(serializers.Serializer):
+    key = serializers.CharField(help_text='"score", or the label\'s order as text.')
+    name = serializers.CharField()
+    label_order = serializers.IntegerField(allow_null=True, help_text="null for the score.")
+    direction = serializers.ChoiceField(choices=["max", "min"], help_text="The direction the top jobs were chosen in.")
+    declared = serializers.BooleanField(help_text="false: the direction is the default rule's, not set by a person.")
+
+
+class ParameterImportanceOut(serializers.Serializer):
+    parameter = serializers.CharField()
+    kind = serializers.ChoiceField(choices=["number", "category"])
+    log = serializers.BooleanField(help_text="Ranked in log10 space (declared log, or spanning two decades).")
+    importance = serializers.FloatField(help_text="The Pearson divergence between its values in the top jobs and in all.")
+    share = serializers.FloatField(help_text="Its part of the sum of all importances (the shares sum to 1).")
+
+
+class ImportanceOut(serializers.Serializer):
+    objective = ObjectiveOut()
+    method = serializers.CharField(help_text="PED-ANOVA.")
+    description = serializers.CharField(help_text="What the importance measures, in words.")
+    jobs_used = serializers.IntegerField(help_text="Finished jobs with a finite value of the objective that were ranked.")
+    top_jobs = serializers.IntegerField(help_text="How many of them counted as the top jobs.")
+    quantile = serializers.FloatField(help_text="The share of the jobs that count as the top ones (at least 2 jobs).")
+    min_jobs = serializers.IntegerField(help_text="Below this many jobs there is no answer (enough is false).")
+    enough = serializers.BooleanField(help_text="false: no numbers; message says why.")
+    message = serializers.CharField(allow_null=True, help_text="Why there are no numbers, or a note about them.")
+    importances = ParameterImportanceOut(many=True, help_text="Most important first; empty unless enough.")
+
+
+# -- end of issue 13, part 2

@@ -37,6 +37,9 @@ urlpatterns = [
     path("experiments/<id:eid>/status/", views.experiment_status, name="api-experiment-status"),
     path("experiments/<id:eid>/error/", views.experiment_error, name="api-experiment-error"),
     path("experiments/<id:eid>/labels/", views.experiment_labels, name="api-experiment-labels"),
+    # -- issue 13: a label's direction, hyperparameter importance
+    path("experiments/<id:eid>/labels/<id:order>/", views.experiment_label, name="api-experiment-label"),
+    path("experiments/<id:eid>/importance/", views.experiment_importance, name="api-experiment-importance"),
     path("experiments/<id:eid>/jobs/", views.experiment_jobs, name="api-experiment-jobs"),
     path("experiments/<id:eid>/job-ids/", views.experiment_job_ids, name="api-experiment-job-ids"),
     path("experiments/<id:eid>/history/", views.experiment_history, name="api-experiment-history"),

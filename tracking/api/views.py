@@ -27,6 +27,9 @@ from rest_framework.response import Response
 
 from tracking import compare
 from tracking.api import reads
+from tracking import directions, objectives  # issue 13
+from tracking import views as dashboard  # issue 13: the importance's cache, shared with the page
+from tracking.models import ResultLabel  # issue 13
 from tracking.api import serializers as s
 from tracking.api.idempotency import idempotent
 from tracking.api.permissions import SignedInWithPassword
@@ -343,6 +346,57 @@ def list_labels(request, eid):
 
 
 experiment_labels = route("experiment_labels", GET=list_labels)
+
+
+# -- issue 13: a label's direction (part 3) and hyperparameter importance (part 2) --------------
+
+
+@experiment_docs(request=s.LabelDirectionIn, ok=s.LabelDirectionOut, write=True, errors=(404,))
+def change_label_direction(request, eid, order):
+    """Set which way is better for a labeled result
+
+    max (higher is better), min (lower is better) or null (the default rule: a name such as loss or
+    error is lower-is-better, any other follows the experiment's target). Every best job, history and
+    importance of that label follows it. For the experiment's owner and staff; 403 for a user it is
+    shared with.
+    """
+    require_experiment(request, eid, change=True)
+    data = valid(s.LabelDirectionIn, request.data)
+    if not directions.set_direction(eid, order, data["direction"]):
+        raise NotFoundError(f"experiment {eid} has no label {order}")
+    experiment = Experiment.objects.only("config").get(pk=eid)
+    label = ResultLabel.objects.get(experiment_id=eid, label_order=order)
+    return Response(s.LabelDirectionOut(
+        {"label_order": label.label_order, "name": label.name, **objectives.label_objective(experiment, label).as_dict()}
+    ).data)
+
+
+experiment_label = route("experiment_label", PATCH=change_label_direction)
+
+
+@experiment_docs(params=[s.ImportanceQueryIn], ok=s.ImportanceOut, errors=(400, 404))
+def get_importance(request, eid):
+    """Hyperparameter importance
+
+    How much each hyperparameter matters for reaching the top 10% of the finished jobs, for the score
+    (label left out) or a labeled result, in its direction (see labels/): PED-ANOVA, the Pearson
+    divergence between a parameter's distribution among the top jobs and among all of them. Below
+    min_jobs finished jobs with a finite value, enough is false and message says why. Cached until
+    another job finishes; at most the newest 10,000 finished jobs are ranked.
+    """
+    query = valid(s.ImportanceQueryIn, request.query_params)
+    experiment = visible_experiments(request).filter(pk=eid).first()
+    if experiment is None:
+        raise NotFoundError(f"experiment {eid} does not exist")
+    objective = objectives.objective_for(experiment, query.get("label", objectives.SCORE))
+    if objective is None:
+        raise ValidationError({"label": [f"experiment {eid} has no label {query['label']} (see labels/)"]})
+    return Response(s.ImportanceOut(dashboard.importance_result(experiment, objective)).data)
+
+
+experiment_importance = route("experiment_importance", GET=get_importance)
+
+# -- end of issue 13
 
 
 # -- the connector's reads ------------------------------------------------------------------------
