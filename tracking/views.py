@@ -314,6 +314,11 @@ def _summary_context(experiment, user, now=None):
         )
     ]
     best = jobs.best(experiment.maximize)
+    # Imported here: tracking.controls imports the connector, which sets Django up when
+    # imported alone (tracking/standalone.py), and this module is imported while the
+    # apps load (through the admin's template tags).
+    from tracking.controls import busy_reason
+
     return {
         "experiment": experiment,
         "counts": status_counts,
@@ -331,6 +336,9 @@ def _summary_context(experiment, user, now=None):
         "waiting": _waiting_for_executor(experiment, total),
         "quiet": liveness is not None and liveness.quiet,
         "can_change": experiment.is_changeable_by(user),
+        # Restart and Delete are shown disabled with this reason (controls.busy_reason, the
+        # rule the controls themselves enforce), never offered to be refused.
+        "busy_reason": busy_reason(experiment),
         "repair_command": recovery.repair_command(experiment.pk),
         "executor_needed": recovery.executor_needed(experiment.pk),
     }
