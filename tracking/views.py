@@ -18,6 +18,7 @@ import re
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.core.paginator import Paginator
+from django.db.models import Exists, OuterRef
 from django.http import Http404, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -648,14 +649,60 @@ def job_payload(job, labels):
     return {"ended": not _job_live(job), "maximize": job.experiment.maximize, "cursor": cursor, "series": series}
 
 
+# -- attempt outcomes (issue 13): what each attempt bar and row says ---------------------
+#
+# An attempt records no outcome of its own: its job's status is the outcome of the job's
+# last attempt, and an attempt followed by another one failed (the executor retried the
+# job). The job page and the resources page colour their bars and name their rows with
+# this one rule.
+
+ATTEMPT_OUTCOMES = {
+    # key: (words, css class of the badge and the bar)
+    "running": ("running", "running"),
+    "retried": ("failed, retried", "failed"),
+    "retry_pending": ("failed, retry pending", "failed"),
+    "finished": ("finished", "finished"),
+    "failed": ("failed", "failed"),
+    "early_stopped": ("early stopped", "early"),
+    "no_status": ("ended with no status (cancelled)", "none"),
+}
+# The legend under a timeline: each colour once, in the order a job goes through them.
+ATTEMPT_LEGEND = [("running", "running"), ("finished", "finished"), ("failed", "failed"),
+                  ("early stopped", "early"), ("no status (cancelled)", "none")]
+
+
+def attempt_outcome(ended, last, job_status):
+    """The outcome key (ATTEMPT_OUTCOMES) of an attempt: `ended` (it has an end time),
+    `last` (no later attempt of its job), `job_status` its job's status (None: Auptimizer
+    ends a cancelled job with no status). No query."""
+    if not last:
+        return "retried"
+    if job_status == JobStatus.RUNNING:
+        return "retry_pending" if ended else "running"
+    return {
+        JobStatus.FINISHED: "finished",
+        JobStatus.FAILED: "failed",
+        JobStatus.EARLY_STOPPED: "early_stopped",
+    }.get(job_status, "no_status")
+
+
+def _mark_outcome(attempt, last, job_status):
+    key = attempt_outcome(attempt.end_time is not None, last, job_status)
+    attempt.outcome = key
+    attempt.outcome_label, attempt.outcome_class = ATTEMPT_OUTCOMES[key]
+
+
 def _job_context(job, labels, labels_total):
     """The job page's summary: attempts with their timeline, final values of `labels`
     (the labels shown, of `labels_total`). Two queries (attempts with resources, final
     values)."""
     attempts = list(job.attempts.select_related("resource").order_by("number")[:JOB_ATTEMPTS_SHOWN])
     now = timezone.now()
-    for attempt in attempts:
+    for index, attempt in enumerate(attempts):
         attempt.duration = (attempt.end_time - attempt.start_time) if attempt.start_time and attempt.end_time else None
+        # The last one shown is the job's last unless the list is cut (attempts_more).
+        last = index == len(attempts) - 1 and len(attempts) < JOB_ATTEMPTS_SHOWN
+        _mark_outcome(attempt, last, job.status)
     finals = _final_values(job.experiment_id, [job.pk], labels).get(job.pk, {})
     started = [a for a in attempts if a.start_time]
     timeline = []
@@ -676,6 +723,7 @@ def _job_context(job, labels, labels_total):
         "attempts_more": len(attempts) == JOB_ATTEMPTS_SHOWN,
         "timeline": timeline,
         "timeline_height": 2 * len(timeline),
+        "attempt_legend": ATTEMPT_LEGEND,
         "final_values": [(label.name, finals.get(label.label_order)) for label in labels],
         "labels_total": labels_total,
         "labels_hidden": labels_total - len(labels),
@@ -726,9 +774,14 @@ def resource_list(request):
     resources = Resource.objects.order_by("type", "name", "pk")
     page = Paginator(resources, RESOURCES_PER_PAGE).get_page(_query_page(request))
     rows = list(page)
-    attempts = JobAttempt.objects.timelines([r.pk for r in rows], request.user, limit=RECENT_ATTEMPTS)
+    # Whether each attempt is its job's last (attempt_outcome): an EXISTS in the same query.
+    later = JobAttempt.objects.filter(job_id=OuterRef("job_id"), number__gt=OuterRef("number"))
+    attempts = JobAttempt.objects.timelines([r.pk for r in rows], request.user, limit=RECENT_ATTEMPTS).annotate(
+        retried_after=Exists(later)
+    )
     by_resource = {}
     for attempt in attempts:
+        _mark_outcome(attempt, not attempt.retried_after, attempt.job.status)
         by_resource.setdefault(attempt.resource_id, []).append(attempt)
     now = timezone.now()
     starts = [a.start_time for group in by_resource.values() for a in group if a.start_time]
@@ -744,5 +797,6 @@ def resource_list(request):
     return render(
         request,
         "tracking/resource_list.html",
-        {"page": page, "resources": rows, "origin": origin, "now": now, "recent": RECENT_ATTEMPTS},
+        {"page": page, "resources": rows, "origin": origin, "now": now, "recent": RECENT_ATTEMPTS,
+         "attempt_legend": ATTEMPT_LEGEND},
     )
