@@ -285,11 +285,51 @@ def _waiting_for_executor(experiment, jobs_total):
     return experiment.status == ExperimentStatus.RUNNING and jobs_total == 0
 
 
+# -- recorded errors (issue 13) ----------------------------------------------------------
+#
+# An executor records one error per experiment, the first (ExperimentQuerySet.log_error:
+# later ones are dropped), and jobs have no error field: a job's reason is known only
+# when the experiment's error names it ("job 3: worker crashed", as the demo and
+# people write it, by the job's number in the experiment). A job it names that did not
+# fail (retried, then finished) recovered: the summary says so instead of presenting
+# the crash as the experiment's failure, and a FAILED job's page says what is known.
+
+_ERROR_JOB = re.compile(r"\bjob\s+#?([0-9]{1,9})\b", re.IGNORECASE | re.ASCII)
+# Only the start of a message is searched for a job: a traceback may be long.
+ERROR_SCAN_CHARS = 500
+
+
+def error_job_number(message):
+    """The job number `message` names (its first "job N" in its first ERROR_SCAN_CHARS
+    characters), or None."""
+    match = _ERROR_JOB.search(message[:ERROR_SCAN_CHARS]) if message else None
+    return int(match.group(1)) if match else None
+
+
+def _error_context(experiment):
+    """The experiment's recorded error as the summary shows it: ``message``, the
+    ``job`` it names (pk, number, status) or None, and ``recovered`` when that job did
+    not fail. Nothing when there is no error. One query when the error names a job
+    (the (experiment, number) unique index), none otherwise."""
+    if not experiment.error_msg:
+        return None
+    number = error_job_number(experiment.error_msg)
+    job = None
+    if number is not None:
+        job = experiment.jobs.filter(number=number).only("pk", "number", "status", "experiment_id").first()
+    return {
+        "message": experiment.error_msg,
+        "job": job,
+        "recovered": job is not None and job.status != JobStatus.FAILED,
+    }
+
+
 def _summary_context(experiment, user, now=None):
     """Status, counts, progress, ETA, the best job and, while the experiment is active,
     its signs of life (recovery.liveness): waiting for an executor, or quiet for longer
     than its jobs usually take, with the repair for its owner (the aup_reset line) and
-    staff (a button). Two queries, three while it is active."""
+    staff (a button), and its recorded error (_error_context). Two queries, three while
+    it is active, one more when its recorded error names a job."""
     jobs = experiment.jobs.all()
     counts = jobs.status_counts()
     total = sum(counts.values())
@@ -340,6 +380,8 @@ def _summary_context(experiment, user, now=None):
         # Restart and Delete are shown disabled with this reason (controls.busy_reason, the
         # rule the controls themselves enforce), never offered to be refused.
         "busy_reason": busy_reason(experiment),
+        "error": _error_context(experiment),
+        "jobs_failed": counts.get(JobStatus.FAILED, 0),
         "repair_command": recovery.repair_command(experiment.pk),
         "executor_needed": recovery.executor_needed(experiment.pk),
     }
@@ -692,6 +734,17 @@ def _mark_outcome(attempt, last, job_status):
     attempt.outcome_label, attempt.outcome_class = ATTEMPT_OUTCOMES[key]
 
 
+def _job_error_context(job):
+    """What the job page says of the experiment's recorded error (see "recorded errors"):
+    ``names_job`` (the number it names, or None), ``this_job`` (it names this job), and
+    ``message``; None when the experiment has no error. No query."""
+    message = job.experiment.error_msg
+    if not message:
+        return None
+    number = error_job_number(message)
+    return {"message": message, "names_job": number, "this_job": number == job.number}
+
+
 def _job_context(job, labels, labels_total):
     """The job page's summary: attempts with their timeline, final values of `labels`
     (the labels shown, of `labels_total`). Two queries (attempts with resources, final
@@ -730,6 +783,7 @@ def _job_context(job, labels, labels_total):
         "config_items": list(job.config.items())[:MAX_CONFIG_ENTRIES] if isinstance(job.config, dict) else [],
         "config_hidden": max(len(job.config) - MAX_CONFIG_ENTRIES, 0) if isinstance(job.config, dict) else 0,
         "duration": ((job.end_time or now) - job.start_time) if job.start_time else None,
+        "error": _job_error_context(job),
         "polling": _job_live(job),
         "poll_seconds": POLL_SECONDS,
     }
