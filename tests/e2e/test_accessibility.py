@@ -226,6 +226,11 @@ PAGE_STATES = [
     PageState("admin index", "/admin/", user="root"),
     PageState("admin: add resources in bulk", "/admin/tracking/resource/add-bulk/", user="root"),
     PageState("admin: reset an experiment", "/admin/tracking/experiment/", user="root", then=reset_confirmation),
+    # -- issue 13, ui: best first, a recovered crash, a failed job's reason --
+    PageState("experiment list, best first", "/?sort=-best"),
+    PageState("experiment with a recovered error", "/experiments/{recovered}/", then=charts_drawn),
+    PageState("job failed, no reason recorded", "/jobs/{failed_job}/", then=job_chart_drawn),
+    PageState("job failed, its reason recorded", "/jobs/{failed_named_job}/", then=job_chart_drawn),
 ]
 
 
@@ -296,8 +301,19 @@ def site():
     quiet = make_experiment(alice, "crashed sweep", start_time=timezone.now() - timedelta(minutes=120))
     make_recorded_job(quiet, cpu, started=timezone.now() - timedelta(minutes=100))
 
+    # -- issue 13, ui: a crash retried and recovered (the error names a job that finished),
+    # a failed job with no reason recorded, and one the error names. --
+    recovered = make_configured_experiment(alice, "recovered sweep", status="FINISHED", parameter_config=parameters)
+    crashed, _, unexplained = make_jobs(recovered, 3, steps=3, resource=cpu)
+    crashed.attempts.create(number=1, resource=gpu, start_time=crashed.start_time, end_time=crashed.end_time)
+    recovered.jobs.filter(pk=unexplained.pk).update(status="FAILED")
+    Experiment.objects.filter(pk=recovered.pk).update(error_msg=f"job {crashed.number}: worker crashed; retried")
+    failed_named = failed.jobs.order_by("pk").first()
+    Experiment.objects.filter(pk=failed.pk).update(error_msg=f"job {failed_named.number}: train.py exited with 1")
+    more_ids = {"recovered": recovered.pk, "failed_job": unexplained.pk, "failed_named_job": failed_named.pk}
+
     token, _ = make_token(alice)
-    ids = {"waiting": waiting.pk, "quiet": quiet.pk, "token": token.pk, "running": running.pk, "ended": ended.pk, "failed": failed.pk, "running_job": running_job.pk, "retried_job": retried_job.pk, "paged": paged.pk}
+    ids = {**more_ids, "waiting": waiting.pk, "quiet": quiet.pk, "token": token.pk, "running": running.pk, "ended": ended.pk, "failed": failed.pk, "running_job": running_job.pk, "retried_job": retried_job.pk, "paged": paged.pk}
     for model in admin.site._registry:
         first = model._default_manager.order_by("pk").first()
         assert first is not None, f"the audit's site has no {model._meta.label} to open in the admin"
