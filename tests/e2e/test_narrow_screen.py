@@ -152,3 +152,26 @@ def test_it_scrolls_a_wide_table_inside_its_wrapper(page, live_server, wide_site
     sizes = wrap.evaluate("(e) => ({scroll: e.scrollWidth, client: e.clientWidth, right: e.getBoundingClientRect().right})")
     assert sizes["scroll"] > sizes["client"]
     assert sizes["right"] <= PHONE["width"]
+
+
+def test_it_keeps_the_top_bar_readable_on_a_phone(page, live_server, wide_site):
+    """Wrapped, not squeezed: the brand, the main links and the user menu do not
+    overlap, and the opened user menu stays on the screen."""
+    page.set_viewport_size(PHONE)
+    log_in(page, live_server, LONG_USER)
+    page.goto(wide_site["experiments list"])
+    boxes = page.evaluate(
+        """() => Array.from(document.querySelectorAll('.topbar .brand, .mainnav a, .usermenu summary'))
+          .map((e) => { const r = e.getBoundingClientRect(); return [e.textContent.trim(), r.left, r.top, r.right, r.bottom]; })"""
+    )
+    assert len(boxes) == 4
+    for index, (name, left, top, right, bottom) in enumerate(boxes):
+        assert 0 <= left and right <= PHONE["width"], name
+        for other, o_left, o_top, o_right, o_bottom in boxes[index + 1:]:
+            overlap = left < o_right and o_left < right and top < o_bottom and o_top < bottom
+            assert not overlap, f"{name} overlaps {other}"
+    page.click(".usermenu summary")
+    page.wait_for_selector(".usermenu-panel", state="visible")
+    panel = page.locator(".usermenu-panel").bounding_box()
+    assert panel["x"] >= 0 and panel["x"] + panel["width"] <= PHONE["width"]
+    assert page_width(page) <= PHONE["width"]
