@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from tests.factories import make_configured_experiment, make_jobs
+from tests.factories import make_configured_experiment, make_jobs, make_user
 from tracking.models import Experiment, Job, JobAttempt
 from tracking.views import error_job_number
 
@@ -137,3 +137,30 @@ def test_it_reads_the_named_job_in_one_query_whatever_the_jobs(client, alice, dj
     with django_assert_num_queries(6):
         html = client.get(f"/experiments/{experiment.pk}/", **HX_SUMMARY).content.decode()
     assert "which did not fail</strong>" in html
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_tells_the_demos_recovered_crash_from_its_failed_job(client):
+    """The issue as reported, on the demo: its banner showed job 3's crash (retried,
+    then finished) as the error, and the job that really failed (its loss diverged: NaN)
+    said nothing."""
+    from tracking.demo import DemoExecutor
+
+    alice = make_user("alice")
+    executor = DemoExecutor("alice", jobs=9, parallel=3, steps=12, step_delay=0)
+    eid = executor.run()
+    assert executor.errors == []
+    experiment = Experiment.objects.get(pk=eid)
+    crashed = Job.objects.get(experiment=experiment, number=error_job_number(experiment.error_msg))
+    failed = Job.objects.get(experiment=experiment, status="FAILED")
+    assert crashed.status == "FINISHED"
+    client.force_login(alice)
+    html = client.get(f"/experiments/{eid}/").content.decode()
+    assert 'role="alert"' not in html
+    assert f"job {crashed.number}</a>, which did not fail</strong> (it is finished now)" in html
+    assert '1 job failed with no reason recorded: <a href="?status=FAILED#jobs"' in html
+    html = client.get(f"/jobs/{failed.pk}/").content.decode()
+    assert "<strong>This job failed.</strong>" in html and "Its score: NaN." in html
+    assert f"this experiment's is about job {crashed.number}." in html
+    html = client.get(f"/jobs/{crashed.pk}/").content.decode()
+    assert "An error was recorded for this job</strong> and it was retried" in html
