@@ -97,7 +97,7 @@ def test_it_shows_the_recorded_reason_of_the_job_it_names(client, alice, demo_li
     Experiment.objects.filter(pk=experiment.pk).update(error_msg=f"job {failed.number}: loss diverged")
     client.force_login(alice)
     html = client.get(f"/jobs/{failed.pk}/").content.decode()
-    assert '<strong>This job failed.</strong>\n  Recorded reason: <pre class="inline-pre">job' in html
+    assert '<strong>This job failed.</strong>\n  Recorded reason: <code class="inline-pre">job' in html
     assert "loss diverged" in html
 
 

@@ -136,12 +136,14 @@ def test_it_never_scrolls_the_page_sideways_on_a_phone(page, live_server, wide_s
     assert page_width(page) <= PHONE["width"], f"{name}: {page_width(page)} px wide; sticking out: {too_wide(page)}"
 
 
-def test_it_never_scrolls_the_staff_reset_page_sideways_on_a_phone(page, live_server, wide_site):
+def test_it_never_scrolls_the_staff_pages_sideways_on_a_phone(page, live_server, wide_site):
+    """Staff see more: an owner filter in the list, the reset page."""
     make_user("root_with_a_long_administrator_name", is_staff=True, is_superuser=True)
     page.set_viewport_size(PHONE)
     log_in(page, live_server, "root_with_a_long_administrator_name")
-    assert page.goto(wide_site["stop"].replace("/stop/", "/reset/")).status == 200
-    assert page_width(page) <= PHONE["width"], too_wide(page)
+    for path in ("/", wide_site["stop"].replace("/stop/", "/reset/")):
+        assert page.goto(path).status == 200
+        assert page_width(page) <= PHONE["width"], (path, too_wide(page))
 
 
 def test_it_never_scrolls_the_login_page_sideways_on_a_phone(page, live_server):
