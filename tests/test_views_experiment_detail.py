@@ -186,18 +186,22 @@ def test_it_copes_with_configs_that_are_not_objects(client, alice):
 
 
 def test_it_offers_the_controls_to_the_owner_and_staff_only(client, experiment):
-    controls = [f"/experiments/{experiment.pk}/{action}/" for action in ("stop", "restart", "share", "delete")]
+    # Running: stop and share are links; restart and delete are shown disabled
+    # (tests/test_views_experiment_controls.py).
+    controls = [f"/experiments/{experiment.pk}/{action}/" for action in ("stop", "share")]
+    disabled = ['id="experiment-restart"', 'id="experiment-delete"']
     for viewer in (experiment.owner, make_user("root", is_staff=True)):
         client.force_login(viewer)
         body = client.get(url(experiment)).content.decode()
         assert all(f'href="{control}"' in body for control in controls)
+        assert all(control in body for control in disabled)
 
     reader = make_user("carol")
     make_share(experiment, user=reader)
     client.force_login(reader)
     body = client.get(url(experiment)).content.decode()
     assert client.get(url(experiment)).status_code == 200
-    assert not any(control in body for control in controls)
+    assert not any(control in body for control in controls + disabled)
 
 
 def test_it_offers_no_stop_once_the_experiment_has_ended(client, experiment):

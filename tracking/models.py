@@ -198,15 +198,23 @@ class ExperimentQuerySet(models.QuerySet):
         "start": (F("start_time").asc(nulls_last=True), "pk"),
         "name": ("name", "pk"),
         "-name": ("-name", "-pk"),
-        "-best": (F("best_score").desc(nulls_last=True), "-pk"),
-        "best": (F("best_score").asc(nulls_last=True), "-pk"),
+        # -- issue 13, best first: "best" is each experiment's own direction. --
+        # ``best_rank`` (for_list) is the best score made comparable across targets: the
+        # score of a maximised experiment, its negation for a minimised one, so that a
+        # higher rank is always better. "-best" (the column's first click, "best first")
+        # is rank descending: maximised experiments by highest best score and minimised
+        # ones by lowest, interleaved on one scale; "best" is worst first. Experiments
+        # without a finite score come last either way.
+        "-best": (F("best_rank").desc(nulls_last=True), "-pk"),
+        "best": (F("best_rank").asc(nulls_last=True), "-pk"),
     }
 
     def for_list(self, search="", status="", owner_id=None, sort="running"):
         """The experiments list: filtered, sorted, each with its job counts and best score.
 
         Annotates ``jobs_total``, ``jobs_done`` (status other than RUNNING) and
-        ``best_score`` (the best finite score in the experiment's target direction).
+        ``best_score`` (the best finite score in the experiment's target direction) and
+        ``best_rank`` (best_score, negated for a minimised experiment: the "best" sort).
         Correlated subqueries, each answered by an index on (experiment, ...): the cost
         is per experiment on the page, never per job. One query when evaluated.
         """
@@ -223,6 +231,16 @@ class ExperimentQuerySet(models.QuerySet):
             jobs_done=count_of(Job.objects.exclude(status=JobStatus.RUNNING), "experiment"),
             best_score=Case(
                 When(config__target__iexact="min", then=Subquery(jobs.best_first(maximize=False).values("score")[:1])),
+                default=Subquery(jobs.best_first(maximize=True).values("score")[:1]),
+            ),
+        )
+        # Its own subqueries rather than -F("best_score"), which Django would expand into
+        # the whole CASE again: one more index seek per experiment, only one of the two
+        # branches evaluated.
+        lowest_negated = jobs.best_first(maximize=False).annotate(rank=-F("score")).values("rank")[:1]
+        rows = rows.annotate(
+            best_rank=Case(
+                When(config__target__iexact="min", then=Subquery(lowest_negated)),
                 default=Subquery(jobs.best_first(maximize=True).values("score")[:1]),
             ),
         )

@@ -18,6 +18,7 @@ import re
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.core.paginator import Paginator
+from django.db.models import Exists, OuterRef
 from django.http import Http404, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -294,11 +295,51 @@ def _waiting_for_executor(experiment, jobs_total):
     return experiment.status == ExperimentStatus.RUNNING and jobs_total == 0
 
 
+# -- recorded errors (issue 13) ----------------------------------------------------------
+#
+# An executor records one error per experiment, the first (ExperimentQuerySet.log_error:
+# later ones are dropped), and jobs have no error field: a job's reason is known only
+# when the experiment's error names it ("job 3: worker crashed", as the demo and
+# people write it, by the job's number in the experiment). A job it names that did not
+# fail (retried, then finished) recovered: the summary says so instead of presenting
+# the crash as the experiment's failure, and a FAILED job's page says what is known.
+
+_ERROR_JOB = re.compile(r"\bjob\s+#?([0-9]{1,9})\b", re.IGNORECASE | re.ASCII)
+# Only the start of a message is searched for a job: a traceback may be long.
+ERROR_SCAN_CHARS = 500
+
+
+def error_job_number(message):
+    """The job number `message` names (its first "job N" in its first ERROR_SCAN_CHARS
+    characters), or None."""
+    match = _ERROR_JOB.search(message[:ERROR_SCAN_CHARS]) if message else None
+    return int(match.group(1)) if match else None
+
+
+def _error_context(experiment):
+    """The experiment's recorded error as the summary shows it: ``message``, the
+    ``job`` it names (pk, number, status) or None, and ``recovered`` when that job did
+    not fail. Nothing when there is no error. One query when the error names a job
+    (the (experiment, number) unique index), none otherwise."""
+    if not experiment.error_msg:
+        return None
+    number = error_job_number(experiment.error_msg)
+    job = None
+    if number is not None:
+        job = experiment.jobs.filter(number=number).only("pk", "number", "status", "experiment_id").first()
+    return {
+        "message": experiment.error_msg,
+        "job": job,
+        "recovered": job is not None and job.status != JobStatus.FAILED,
+    }
+
+
 def _summary_context(experiment, user, now=None):
     """Status, counts, progress, ETA, the best job and, while the experiment is active,
     its signs of life (recovery.liveness): waiting for an executor, or quiet for longer
     than its jobs usually take, with the repair for its owner (the aup_reset line) and
-    staff (a button). Two queries, three while it is active."""
+    staff (a button), and its recorded error (_error_context). Two queries, three while
+    it is active, one more when its recorded error names a job."""
     jobs = experiment.jobs.all()
     counts = jobs.status_counts()
     total = sum(counts.values())
@@ -324,6 +365,11 @@ def _summary_context(experiment, user, now=None):
         )
     ]
     best = jobs.best(experiment.maximize)
+    # Imported here: tracking.controls imports the connector, which sets Django up when
+    # imported alone (tracking/standalone.py), and this module is imported while the
+    # apps load (through the admin's template tags).
+    from tracking.controls import busy_reason
+
     return {
         "experiment": experiment,
         "counts": status_counts,
@@ -341,6 +387,11 @@ def _summary_context(experiment, user, now=None):
         "waiting": _waiting_for_executor(experiment, total),
         "quiet": liveness is not None and liveness.quiet,
         "can_change": experiment.is_changeable_by(user),
+        # Restart and Delete are shown disabled with this reason (controls.busy_reason, the
+        # rule the controls themselves enforce), never offered to be refused.
+        "busy_reason": busy_reason(experiment),
+        "error": _error_context(experiment),
+        "jobs_failed": counts.get(JobStatus.FAILED, 0),
         "repair_command": recovery.repair_command(experiment.pk),
         "executor_needed": recovery.executor_needed(experiment.pk),
     }
@@ -751,14 +802,71 @@ def job_payload(job, labels):
     return {"ended": not _job_live(job), "maximize": job.experiment.maximize, "cursor": cursor, "series": series}
 
 
+# -- attempt outcomes (issue 13): what each attempt bar and row says ---------------------
+#
+# An attempt records no outcome of its own: its job's status is the outcome of the job's
+# last attempt, and an attempt followed by another one failed (the executor retried the
+# job). The job page and the resources page colour their bars and name their rows with
+# this one rule.
+
+ATTEMPT_OUTCOMES = {
+    # key: (words, css class of the badge and the bar)
+    "running": ("running", "running"),
+    "retried": ("failed, retried", "failed"),
+    "retry_pending": ("failed, retry pending", "failed"),
+    "finished": ("finished", "finished"),
+    "failed": ("failed", "failed"),
+    "early_stopped": ("early stopped", "early"),
+    "no_status": ("ended with no status (cancelled)", "none"),
+}
+# The legend under a timeline: each colour once, in the order a job goes through them.
+ATTEMPT_LEGEND = [("running", "running"), ("finished", "finished"), ("failed", "failed"),
+                  ("early stopped", "early"), ("no status (cancelled)", "none")]
+
+
+def attempt_outcome(ended, last, job_status):
+    """The outcome key (ATTEMPT_OUTCOMES) of an attempt: `ended` (it has an end time),
+    `last` (no later attempt of its job), `job_status` its job's status (None: Auptimizer
+    ends a cancelled job with no status). No query."""
+    if not last:
+        return "retried"
+    if job_status == JobStatus.RUNNING:
+        return "retry_pending" if ended else "running"
+    return {
+        JobStatus.FINISHED: "finished",
+        JobStatus.FAILED: "failed",
+        JobStatus.EARLY_STOPPED: "early_stopped",
+    }.get(job_status, "no_status")
+
+
+def _mark_outcome(attempt, last, job_status):
+    key = attempt_outcome(attempt.end_time is not None, last, job_status)
+    attempt.outcome = key
+    attempt.outcome_label, attempt.outcome_class = ATTEMPT_OUTCOMES[key]
+
+
+def _job_error_context(job):
+    """What the job page says of the experiment's recorded error (see "recorded errors"):
+    ``names_job`` (the number it names, or None), ``this_job`` (it names this job), and
+    ``message``; None when the experiment has no error. No query."""
+    message = job.experiment.error_msg
+    if not message:
+        return None
+    number = error_job_number(message)
+    return {"message": message, "names_job": number, "this_job": number == job.number}
+
+
 def _job_context(job, labels, labels_total):
     """The job page's summary: attempts with their timeline, final values of `labels`
     (the labels shown, of `labels_total`). Two queries (attempts with resources, final
     values)."""
     attempts = list(job.attempts.select_related("resource").order_by("number")[:JOB_ATTEMPTS_SHOWN])
     now = timezone.now()
-    for attempt in attempts:
+    for index, attempt in enumerate(attempts):
         attempt.duration = (attempt.end_time - attempt.start_time) if attempt.start_time and attempt.end_time else None
+        # The last one shown is the job's last unless the list is cut (attempts_more).
+        last = index == len(attempts) - 1 and len(attempts) < JOB_ATTEMPTS_SHOWN
+        _mark_outcome(attempt, last, job.status)
     finals = _final_values(job.experiment_id, [job.pk], labels).get(job.pk, {})
     started = [a for a in attempts if a.start_time]
     timeline = []
@@ -779,12 +887,14 @@ def _job_context(job, labels, labels_total):
         "attempts_more": len(attempts) == JOB_ATTEMPTS_SHOWN,
         "timeline": timeline,
         "timeline_height": 2 * len(timeline),
+        "attempt_legend": ATTEMPT_LEGEND,
         "final_values": [(label.name, finals.get(label.label_order)) for label in labels],
         "labels_total": labels_total,
         "labels_hidden": labels_total - len(labels),
         "config_items": list(job.config.items())[:MAX_CONFIG_ENTRIES] if isinstance(job.config, dict) else [],
         "config_hidden": max(len(job.config) - MAX_CONFIG_ENTRIES, 0) if isinstance(job.config, dict) else 0,
         "duration": ((job.end_time or now) - job.start_time) if job.start_time else None,
+        "error": _job_error_context(job),
         "polling": _job_live(job),
         "poll_seconds": POLL_SECONDS,
     }
@@ -829,9 +939,14 @@ def resource_list(request):
     resources = Resource.objects.order_by("type", "name", "pk")
     page = Paginator(resources, RESOURCES_PER_PAGE).get_page(_query_page(request))
     rows = list(page)
-    attempts = JobAttempt.objects.timelines([r.pk for r in rows], request.user, limit=RECENT_ATTEMPTS)
+    # Whether each attempt is its job's last (attempt_outcome): an EXISTS in the same query.
+    later = JobAttempt.objects.filter(job_id=OuterRef("job_id"), number__gt=OuterRef("number"))
+    attempts = JobAttempt.objects.timelines([r.pk for r in rows], request.user, limit=RECENT_ATTEMPTS).annotate(
+        retried_after=Exists(later)
+    )
     by_resource = {}
     for attempt in attempts:
+        _mark_outcome(attempt, not attempt.retried_after, attempt.job.status)
         by_resource.setdefault(attempt.resource_id, []).append(attempt)
     now = timezone.now()
     starts = [a.start_time for group in by_resource.values() for a in group if a.start_time]
@@ -847,5 +962,6 @@ def resource_list(request):
     return render(
         request,
         "tracking/resource_list.html",
-        {"page": page, "resources": rows, "origin": origin, "now": now, "recent": RECENT_ATTEMPTS},
+        {"page": page, "resources": rows, "origin": origin, "now": now, "recent": RECENT_ATTEMPTS,
+         "attempt_legend": ATTEMPT_LEGEND},
     )

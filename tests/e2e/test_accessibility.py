@@ -281,6 +281,11 @@ PAGE_STATES = [
     PageState("experiment, importance and directions, as a reader", "/experiments/{ranked}/", user="carol", then=importance_loaded),
     PageState("experiment, importance needs more jobs", "/experiments/{ended}/", then=importance_loaded),
     PageState("experiment running, importance refreshed", "/experiments/{ranked_live}/", then=importance_loaded_held),
+    # -- issue 13, ui: best first, a recovered crash, a failed job's reason --
+    PageState("experiment list, best first", "/?sort=-best"),
+    PageState("experiment with a recovered error", "/experiments/{recovered}/", then=charts_drawn),
+    PageState("job failed, no reason recorded", "/jobs/{failed_job}/", then=job_chart_drawn),
+    PageState("job failed, its reason recorded", "/jobs/{failed_named_job}/", then=job_chart_drawn),
 ]
 
 
@@ -358,8 +363,19 @@ def site():
     ranked_live = make_importance_experiment(alice, jobs=30, name="ranked live sweep", status="RUNNING")
     # -- end of issue 13
 
+    # -- issue 13, ui: a crash retried and recovered (the error names a job that finished),
+    # a failed job with no reason recorded, and one the error names. --
+    recovered = make_configured_experiment(alice, "recovered sweep", status="FINISHED", parameter_config=parameters)
+    crashed, _, unexplained = make_jobs(recovered, 3, steps=3, resource=cpu)
+    crashed.attempts.create(number=1, resource=gpu, start_time=crashed.start_time, end_time=crashed.end_time)
+    recovered.jobs.filter(pk=unexplained.pk).update(status="FAILED")
+    Experiment.objects.filter(pk=recovered.pk).update(error_msg=f"job {crashed.number}: worker crashed; retried")
+    failed_named = failed.jobs.order_by("pk").first()
+    Experiment.objects.filter(pk=failed.pk).update(error_msg=f"job {failed_named.number}: train.py exited with 1")
+    more_ids = {"recovered": recovered.pk, "failed_job": unexplained.pk, "failed_named_job": failed_named.pk}
+
     token, _ = make_token(alice)
-    ids = {"ranked": ranked.pk, "ranked_live": ranked_live.pk, **{"waiting": waiting.pk, "quiet": quiet.pk, "token": token.pk, "running": running.pk, "ended": ended.pk, "failed": failed.pk, "running_job": running_job.pk, "retried_job": retried_job.pk, "paged": paged.pk}}
+    ids = {**more_ids, "ranked": ranked.pk, "ranked_live": ranked_live.pk, "waiting": waiting.pk, "quiet": quiet.pk, "token": token.pk, "running": running.pk, "ended": ended.pk, "failed": failed.pk, "running_job": running_job.pk, "retried_job": retried_job.pk, "paged": paged.pk}
     # compare (issue 13, item 5): two finished jobs and the running one, of the running experiment.
     ids["compare_jobs"] = ",".join(str(jid) for jid in [*running.jobs.filter(status="FINISHED").values_list("pk", flat=True)[:2], running_job.pk])
     for model in admin.site._registry:
