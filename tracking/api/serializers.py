@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from tracking import notes
+from tracking import notes as notes_rules  # 'notes' is also a field's name below
 
 from tracking.interface import EXPERIMENT_STATUSES, JOB_STATUSES, MAX_LABELS
 from tracking.models import ApiToken, Experiment, ExperimentQuerySet, JobQuerySet, Resource, ResultLabel
@@ -355,10 +355,10 @@ class PageQueryIn(serializers.Serializer):
 
 
 @extend_schema_field(
-    {"type": "string", "maxLength": notes.MAX_NOTES_CHARS, "description": "Markdown (line breaks count as one character)."}
+    {"type": "string", "maxLength": notes_rules.MAX_NOTES_CHARS, "description": "Markdown (line breaks count as one character)."}
 )
 class NotesField(serializers.Field):
-    """Notes in a JSON body: text, at most notes.MAX_NOTES_CHARS characters."""
+    """Notes in a JSON body: text, at most tracking.notes.MAX_NOTES_CHARS characters."""
 
     default_error_messages = {"invalid": "Notes must be a string."}
 
@@ -366,8 +366,8 @@ class NotesField(serializers.Field):
         if not isinstance(data, str):
             self.fail("invalid")
         try:
-            return notes.clean_notes(data)
-        except notes.AnnotationError as exc:
+            return notes_rules.clean_notes(data)
+        except notes_rules.AnnotationError as exc:
             raise serializers.ValidationError(str(exc)) from None
 
     def to_representation(self, value):
@@ -375,7 +375,7 @@ class NotesField(serializers.Field):
 
 
 @extend_schema_field(
-    {"type": "string", "minLength": 1, "maxLength": notes.MAX_TAG_CHARS, "description": notes.TAG_RULE + "."}
+    {"type": "string", "minLength": 1, "maxLength": notes_rules.MAX_TAG_CHARS, "description": notes_rules.TAG_RULE + "."}
 )
 class TagNameField(serializers.Field):
     """A tag name in a JSON body or a query: tracking.notes.tag_name's spelling of it."""
@@ -386,12 +386,24 @@ class TagNameField(serializers.Field):
         if not isinstance(data, str):
             self.fail("invalid")
         try:
-            return notes.tag_name(data)
-        except notes.AnnotationError as exc:
+            return notes_rules.tag_name(data)
+        except notes_rules.AnnotationError as exc:
             raise serializers.ValidationError(str(exc)) from None
 
     def to_representation(self, value):
         return value
+
+
+@extend_schema_field({"type": "array", "items": {"type": "string"}})
+class TagNamesField(serializers.Field):
+    """An experiment's tags (its ``tags`` manager, prefetched: ExperimentQuerySet.with_tags),
+    as their names in name order."""
+
+    def __init__(self, **kwargs):
+        super().__init__(read_only=True, **kwargs)
+
+    def to_representation(self, tags):
+        return [tag.name for tag in tags.all()]
 
 
 class ExperimentChangeIn(serializers.Serializer):
@@ -399,10 +411,10 @@ class ExperimentChangeIn(serializers.Serializer):
     tags = serializers.ListField(
         child=TagNameField(),
         required=False,
-        max_length=notes.MAX_TAGS,
+        max_length=notes_rules.MAX_TAGS,
         help_text=(
             f"The experiment's whole set of tags, replacing the one it has ([] removes them all); at most "
-            f"{notes.MAX_TAGS}. Names are kept in lower case, duplicates once."
+            f"{notes_rules.MAX_TAGS}. Names are kept in lower case, duplicates once."
         ),
     )
 
@@ -451,7 +463,7 @@ class ExperimentOut(serializers.Serializer):
         allow_null=True, help_text="The best finite score, in the direction of the config's target (max unless min)."
     )
     # Notes and tags (issue 13, item 7).
-    tags = serializers.SlugRelatedField(many=True, read_only=True, slug_field="name", help_text="Its tags, by name.")
+    tags = TagNamesField(help_text="Its tags, by name.")
 
 
 class ExperimentPageOut(serializers.Serializer):
