@@ -205,3 +205,15 @@ def make_token(user, name="laptop"):
 def make_api_token(user, name="laptop"):
     """An API token of `user` (the row; its secret is not kept)."""
     return make_token(user, name)[0]
+
+
+# -- notes and tags (issue 13, item 7) --------------------------------------------------
+
+
+def tag_experiment(experiment, *names):
+    """Give `experiment` the tags `names` (lower-case tag names; created when missing)."""
+    from tracking.models import Tag
+
+    tags = [Tag.objects.get_or_create(name=name)[0] for name in names]
+    experiment.tags.add(*tags)
+    return tags
