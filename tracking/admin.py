@@ -268,6 +268,10 @@ class ExperimentAdmin(admin.ModelAdmin):
     # -- notes and tags (issue 13, item 7): shown here, changed on the experiment's page
     # or through the API, where their rules are checked (tracking/notes.py).
 
+    def lookup_allowed(self, lookup, value, request=None):
+        # The tag admin links here with the experiments of one tag.
+        return lookup == "tags__id__exact" or super().lookup_allowed(lookup, value, request)
+
     @admin.display(description="tags")
     def tags_display(self, experiment):
         tags = [tag.name for tag in experiment.tags.all()]
