@@ -245,3 +245,16 @@ def test_it_shows_each_person_only_the_tags_of_experiments_they_may_see():
     assert visible(alice) == ["alices", "shared-word"]
     assert visible(bob) == ["bobs-secret", "shared-word"]
     assert visible(root) == ["alices", "bobs-secret", "shared-word"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_demo_gives_its_searches_notes_and_tags():
+    from tracking.demo import DEMO_TAGS, DemoExecutor
+
+    executor = DemoExecutor(make_user("alice").username, jobs=1, steps=1, step_delay=0)
+    eid = executor.start()
+    executor.connector.close()
+
+    experiment = Experiment.objects.get(pk=eid)
+    assert sorted(experiment.tags.values_list("name", flat=True)) == sorted(DEMO_TAGS)
+    assert "<strong>simulated</strong>" in notes.render_markdown(experiment.notes)

@@ -9,7 +9,7 @@ from django.urls import get_resolver, reverse
 
 from tests.factories import make_experiment, make_job, make_share, make_user
 from tests.test_access import walk
-from tracking import controls, views
+from tracking import controls, notes_pages, views
 
 pytestmark = pytest.mark.django_db
 
@@ -46,7 +46,7 @@ def test_it_puts_every_page_and_endpoint_in_the_tracking_namespace():
 def test_it_routes_every_page_view():
     # So that tests/test_access.py, which walks the URLconf, checks every page.
     routed = {pattern.callback for name, regex, pattern in walk(get_resolver().url_patterns)}
-    for module in (views, controls):
+    for module in (views, controls, notes_pages):
         for name, function in vars(module).items():
             if inspect.isfunction(function) and function.__module__ == module.__name__ and not name.startswith("_"):
                 if next(iter(inspect.signature(function).parameters)) == "request":
@@ -74,6 +74,10 @@ def test_it_spells_each_objects_id_one_way_in_every_path():
         ("tracking:experiment-unshare", {"eid": 7, "share_id": 3}, "/experiments/7/share/3/remove/"),
         ("tracking:job", {"jid": 9}, "/jobs/9/"),
         ("tracking:job-chart", {"jid": 9}, "/jobs/9/chart.json"),
+        # notes and tags
+        ("tracking:experiment-notes", {"eid": 7}, "/experiments/7/notes/"),
+        ("tracking:experiment-tags", {"eid": 7}, "/experiments/7/tags/"),
+        ("tracking:job-notes", {"jid": 9}, "/jobs/9/notes/"),
         ("tracking:resource-list", {}, "/resources/"),
         ("tracking:token-list", {}, "/tokens/"),
         ("tracking:token-revoke", {"token_id": 4}, "/tokens/4/revoke/"),
