@@ -5,8 +5,9 @@ import re
 from html.parser import HTMLParser
 
 import pytest
+from django.contrib.auth.models import Group
 
-from tests.factories import make_experiment, make_job, make_user
+from tests.factories import make_experiment, make_job, make_share, make_user
 from tracking import notes
 from tracking.models import Experiment, Tag
 
@@ -245,6 +246,14 @@ def test_it_shows_each_person_only_the_tags_of_experiments_they_may_see():
     assert visible(alice) == ["alices", "shared-word"]
     assert visible(bob) == ["bobs-secret", "shared-word"]
     assert visible(root) == ["alices", "bobs-secret", "shared-word"]
+    # A share, to the user or to one of their groups, shows that experiment's tags.
+    carol, dave = make_user("carol"), make_user("dave")
+    group = Group.objects.create(name="team")
+    dave.groups.add(group)
+    make_share(Experiment.objects.get(name="his"), user=carol)
+    make_share(Experiment.objects.get(name="hers"), group=group)
+    assert visible(carol) == ["bobs-secret", "shared-word"]
+    assert visible(dave) == ["alices", "shared-word"]
 
 
 @pytest.mark.django_db(transaction=True)
