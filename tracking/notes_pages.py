@@ -199,7 +199,8 @@ def experiment_tags(request, eid):
             message = f"Tagged {name}."
     else:
         removed = notes.remove_experiment_tag(experiment.pk, remove)
-        message = f"Removed the tag {remove.strip()}." if removed else f"It is not tagged {remove.strip()}."
+        shown = " ".join(remove.split()).lower()
+        message = f"Removed the tag {shown}." if removed else f"It is not tagged {shown}."
     if status == 200 and not _htmx(request):
         messages.success(request, message)
         return redirect(experiment.get_absolute_url() + "#tags")
