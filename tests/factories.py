@@ -279,3 +279,13 @@ def make_importance_experiment(owner, jobs=80, status="FINISHED", name="importan
         )
     )
     return experiment
+# -- notes and tags (issue 13, item 7) --------------------------------------------------
+
+
+def tag_experiment(experiment, *names):
+    """Give `experiment` the tags `names` (lower-case tag names; created when missing)."""
+    from tracking.models import Tag
+
+    tags = [Tag.objects.get_or_create(name=name)[0] for name in names]
+    experiment.tags.add(*tags)
+    return tags

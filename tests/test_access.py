@@ -26,7 +26,7 @@ from django.utils.regex_helper import normalize
 
 from tests import factories
 from tests.factories import make_experiment, make_recorded_job, make_resource, make_share, make_user
-from tracking.models import ApiToken, Experiment, ExperimentShare, IntermediateResult, Job, MultipleResult, Resource, ResultLabel
+from tracking.models import ApiToken, Experiment, ExperimentShare, IntermediateResult, Job, MultipleResult, Resource, ResultLabel, Tag
 
 pytestmark = pytest.mark.django_db
 
@@ -76,8 +76,11 @@ SEGMENTS = {
     "apitoken": "token",
     "user": "user",
     "group": "group",
+    "tag": "tag",  # notes and tags: the admin's tags
 }
 PRIVATE = {"experiment", "job", "attempt", "share", "intermediate result", "multiple result", "label", "token", "user", "group", "content type"}
+# Notes and tags: a tag only someone else's experiments carry is never shown.
+PRIVATE |= {"tag"}
 
 
 class World:
@@ -102,6 +105,11 @@ class World:
             job=self.job, experiment=self.experiment, label_order=1, value=1.0, receive_time=timezone.now()
         )
         self.share = make_share(self.experiment, group=self.group)
+        # Notes and tags: the owner's notes and a tag only the owner's experiment carries.
+        self.tag = Tag.objects.create(name=f"{SECRET}tag")
+        self.experiment.tags.add(self.tag)
+        Experiment.objects.filter(pk=self.experiment.pk).update(notes=f"{SECRET} notes")
+        Job.objects.filter(pk=self.job.pk).update(notes=f"{SECRET} job notes")
 
     def value(self, kind, where):
         simple = {
@@ -120,6 +128,7 @@ class World:
             "any path": "no-such-page",
             "format": "json",
             "label order": self.label.label_order,
+            "tag": self.tag.pk,
         }
         if kind in simple:
             return simple[kind]
@@ -143,6 +152,11 @@ class World:
             list(ResultLabel.objects.order_by("pk").values_list("pk", "direction")),
             # The walk issues the owner a token for each URL naming one; none may be revoked.
             ApiToken.objects.filter(user=self.owner, revoked__isnull=False).count(),
+            # Notes and tags.
+            list(Experiment.objects.order_by("pk").values_list("pk", "notes")),
+            list(Job.objects.order_by("pk").values_list("pk", "notes")),
+            list(Experiment.tags.through.objects.order_by("pk").values_list("experiment", "tag")),
+            list(Tag.objects.order_by("pk").values_list("pk", "name")),
         )
 
 
@@ -244,6 +258,9 @@ def test_it_refuses_every_url_to_anonymous_users_and_other_peoples_objects_to_re
         "tracking:experiment-delete",
         "tracking:experiment-share",
         "tracking:experiment-unshare",
+        "tracking:experiment-notes",
+        "tracking:experiment-tags",
+        "tracking:job-notes",
     } <= set(checked)
     assert "admin:tracking_experiment_change" in checked and "admin:tracking_resource_bulk_add" in checked
 

@@ -50,6 +50,7 @@ def test_it_lists_the_experiments_a_researcher_may_see(api, staff_api, user, oth
         "jobs_total": 0,
         "jobs_done": 0,
         "best_score": None,
+        "tags": [],
     }
 
 
@@ -109,11 +110,12 @@ def test_it_lists_experiments_in_a_fixed_number_of_queries(staff_api, staff_user
             make_job(experiment, cpu)
 
     add(2)
-    # 1. the token and its user, 2. the count, 3. the page, with owners and summaries.
-    with django_assert_num_queries(3):
+    # 1. the token and its user, 2. the count, 3. the page, with owners and summaries,
+    # 4. the page's tags (notes and tags).
+    with django_assert_num_queries(4):
         assert staff_api.get("/api/experiments/").json()["count"] == 2
     add(20)
-    with django_assert_num_queries(3):
+    with django_assert_num_queries(4):
         assert len(staff_api.get("/api/experiments/").json()["results"]) == 22
 
 

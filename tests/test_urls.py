@@ -9,7 +9,7 @@ from django.urls import get_resolver, reverse
 
 from tests.factories import make_experiment, make_job, make_share, make_user
 from tests.test_access import walk
-from tracking import compare, controls, directions, views
+from tracking import compare, controls, directions, notes_pages, views
 
 pytestmark = pytest.mark.django_db
 
@@ -50,7 +50,7 @@ def test_it_routes_every_page_view():
     routed = {pattern.callback for name, regex, pattern in walk(get_resolver().url_patterns)}
     # Not views: the one reading of a page's query values, shared by the page and its exports.
     query_readers = {views.table_jobs}
-    for module in (views, controls, compare, directions):
+    for module in (views, controls, compare, directions, notes_pages):
         for name, function in vars(module).items():
             if inspect.isfunction(function) and function.__module__ == module.__name__ and not name.startswith("_"):
                 if function in query_readers:
@@ -80,6 +80,10 @@ def test_it_spells_each_objects_id_one_way_in_every_path():
         ("tracking:experiment-unshare", {"eid": 7, "share_id": 3}, "/experiments/7/share/3/remove/"),
         ("tracking:job", {"jid": 9}, "/jobs/9/"),
         ("tracking:job-chart", {"jid": 9}, "/jobs/9/chart.json"),
+        # notes and tags
+        ("tracking:experiment-notes", {"eid": 7}, "/experiments/7/notes/"),
+        ("tracking:experiment-tags", {"eid": 7}, "/experiments/7/tags/"),
+        ("tracking:job-notes", {"jid": 9}, "/jobs/9/notes/"),
         ("tracking:resource-list", {}, "/resources/"),
         ("tracking:token-list", {}, "/tokens/"),
         ("tracking:token-revoke", {"token_id": 4}, "/tokens/4/revoke/"),

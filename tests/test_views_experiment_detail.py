@@ -161,8 +161,9 @@ def test_it_takes_the_same_queries_for_2_or_20_jobs(client, alice, experiment, d
     client.force_login(alice)
     # Queries: session, user, experiment, result labels; summary: counts by status,
     # best job, signs of life (it runs); jobs table: count, page, final labeled values;
-    # charts: cursor, curve set, longest curve, reduced curves, history counts, history rows.
-    with django_assert_num_queries(16):
+    # charts: cursor, curve set, longest curve, reduced curves, history counts, history rows;
+    # notes and tags: its tags, the tags its owner may pick from.
+    with django_assert_num_queries(18):
         assert client.get(url(experiment)).status_code == 200
     # Queries: session, user, experiment, counts by status, best job, signs of life.
     with django_assert_num_queries(6):

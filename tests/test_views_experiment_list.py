@@ -108,8 +108,9 @@ def test_it_takes_the_same_queries_for_2_or_20_experiments(client, django_assert
         make_jobs(experiment, 3)
     client.force_login(staff)
     # Queries: session, user, owners for the filter, count, the page with its
-    # progress and best-score subqueries, the signs of life of its running ones.
-    with django_assert_num_queries(6):
+    # progress and best-score subqueries, the signs of life of its running ones, the
+    # tags of its experiments (notes and tags).
+    with django_assert_num_queries(7):
         response = client.get("/")
     assert response.status_code == 200
     assert Experiment.objects.count() == count

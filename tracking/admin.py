@@ -33,8 +33,10 @@ from tracking.models import (
     Resource,
     ResourceStatus,
     ResultLabel,
+    Tag,
     count_of,
 )
+from tracking import notes
 from tracking.resources import add_resources, comma_list
 from tracking.scores import decode_score
 from tracking.templatetags.dashboard import clip
@@ -238,21 +240,21 @@ class ResultLabelAdmin(admin.ModelAdmin):
 
 @admin.register(Experiment)
 class ExperimentAdmin(admin.ModelAdmin):
-    list_display = ["id", "name", "owner", "status", "start_time", "end_time", "job_count", "dashboard"]
+    list_display = ["id", "name", "owner", "status", "start_time", "end_time", "job_count", "tags_display", "dashboard"]
     list_display_links = ["id", "name"]
     list_filter = ["status", ("owner", admin.RelatedOnlyFieldListFilter)]
-    search_fields = ["name", "owner__username", "=id"]
+    search_fields = ["name", "owner__username", "=id", "=tags__name"]
     list_select_related = ["owner"]
     ordering = ["-id"]
     fields = [
         "name", "owner", "status", "start_time", "end_time", "error_msg_display",
-        "job_count", "jobs_link", "labels", "dashboard", "config_display",
+        "job_count", "jobs_link", "labels", "dashboard", "config_display", "tags_display", "notes_display",
     ]
     # Only the name and the owner are the admin's to change; the rest is the
     # executors' record. Status changes go through the controls or aup_reset.
     readonly_fields = [
         "status", "start_time", "end_time", "error_msg_display", "job_count", "jobs_link", "labels", "dashboard",
-        "config_display",
+        "config_display", "tags_display", "notes_display",
     ]
     # A search box, not a <select> of every user.
     autocomplete_fields = ["owner"]
@@ -260,7 +262,26 @@ class ExperimentAdmin(admin.ModelAdmin):
     actions = ["delete_selected", "reset_experiments"]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(job_count=count_of(Job, "experiment"))
+        # The tags of a page of experiments: one query more (notes and tags).
+        return super().get_queryset(request).annotate(job_count=count_of(Job, "experiment")).with_tags()
+
+    # -- notes and tags (issue 13, item 7): shown here, changed on the experiment's page
+    # or through the API, where their rules are checked (tracking/notes.py).
+
+    def lookup_allowed(self, lookup, value, request=None):
+        # The tag admin links here with the experiments of one tag.
+        return lookup == "tags__id__exact" or super().lookup_allowed(lookup, value, request)
+
+    @admin.display(description="tags")
+    def tags_display(self, experiment):
+        tags = [tag.name for tag in experiment.tags.all()]
+        return ", ".join(tags) if tags else "-"
+
+    @admin.display(description="notes")
+    def notes_display(self, experiment):
+        return format_html("<pre>{}</pre>", clip(experiment.notes, ADMIN_CONFIG_CHARS)) if experiment.notes else "-"
+
+    # -- end of notes and tags
 
     def has_add_permission(self, request):
         return False  # experiments are started by executors
@@ -456,6 +477,49 @@ class JobAdmin(admin.ModelAdmin):
     @admin.display(description="configuration")
     def config_display(self, job):
         return bounded_json(job.config)
+
+
+# -- tags (notes and tags, issue 13 item 7) -----------------------------------------
+
+
+class TagForm(forms.ModelForm):
+    class Meta:
+        model = Tag
+        fields = ["name"]
+
+    def clean_name(self):
+        # The one rule of tag names (tracking/notes.py), as the pages and the API apply it.
+        try:
+            return notes.tag_name(self.cleaned_data["name"])
+        except notes.AnnotationError as exc:
+            raise forms.ValidationError(str(exc)) from None
+
+
+@admin.register(Tag)
+class TagAdmin(admin.ModelAdmin):
+    """Tags, with how many experiments carry each (a tag no experiment carries any more
+    stays until deleted here). Renaming one renames it on every experiment."""
+
+    form = TagForm
+    list_display = ["name", "experiment_count"]
+    search_fields = ["name"]
+    ordering = ["name"]
+    fields = ["name", "experiments_link"]
+    readonly_fields = ["experiments_link"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(experiment_count=Count("experiments"))
+
+    @admin.display(description="experiments", ordering="experiment_count")
+    def experiment_count(self, tag):
+        return tag.experiment_count
+
+    @admin.display(description="experiments in the admin")
+    def experiments_link(self, tag):
+        if tag.pk is None:
+            return "-"
+        url = reverse("admin:tracking_experiment_changelist") + f"?tags__id__exact={tag.pk}"
+        return format_html('<a href="{}">{} experiment(s)</a>', url, tag.experiment_count)
 
 
 # -- users ---------------------------------------------------------------------------

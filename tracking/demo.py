@@ -44,6 +44,16 @@ DEMO_PAUSE_SECONDS = 10
 DEMO_KEEP = 5
 
 
+# Notes and tags (issue 13, item 7) the demo gives each of its searches.
+DEMO_TAGS = ["demo", "random search"]
+DEMO_NOTES = """A **simulated** random search, written by `tracking/demo.py` through the connector.
+
+- the learning rate matters most (best near 0.01); dropout and the batch size matter less
+- one job crashes and is retried on another resource; one diverges (NaN); one stops early
+
+Edit these notes, or the tags above, as its owner: Markdown, shown sanitised."""
+
+
 def demo_config(jobs, name=DEMO_NAME):
     return {
         DEMO_MARK: True,
@@ -130,6 +140,10 @@ class DemoExecutor:
     def start(self):
         self.ensure_resources()
         self.eid = self.connector.start_experiment(self.owner, demo_config(self.jobs, self.name))
+        # Notes and tags (issue 13, item 7): what a researcher would write about it.
+        from tracking import notes
+
+        notes.set_experiment_annotations(self.eid, notes=DEMO_NOTES, tags=DEMO_TAGS)
         return self.eid
 
     # -- running ------------------------------------------------------------------------

@@ -220,7 +220,8 @@ class ExperimentQuerySet(models.QuerySet):
         """
         rows = self.select_related("owner")
         if search:
-            rows = rows.filter(name__icontains=search)
+            # The name, or one of the experiment's tags (notes and tags, issue 13 item 7).
+            rows = rows.filter(Q(name__icontains=search) | Exists(Tag.objects.named_in(search, OuterRef("pk"))))
         if status:
             rows = rows.filter(status=status)
         if owner_id:
@@ -245,6 +246,22 @@ class ExperimentQuerySet(models.QuerySet):
             ),
         )
         return rows.order_by(*self.LIST_SORTS.get(sort, self.LIST_SORTS["running"]))
+
+    # -- notes and tags (issue 13, item 7) ----------------------------------------------
+
+    def tagged(self, name):
+        """These experiments that carry the tag `name` (exactly, as tracking.notes.tag_name
+        spells it); none for a name no experiment carries. One EXISTS subquery in the same
+        statement, on the through table's unique (experiment, tag) index."""
+        through = Experiment.tags.through.objects.filter(experiment=OuterRef("pk"), tag__name=name)
+        return self.filter(Exists(through))
+
+    def with_tags(self):
+        """These experiments with their tags (``experiment.tags.all()``, by name) read at
+        once: one query more for the whole page, whatever its length."""
+        return self.prefetch_related("tags")
+
+    # -- end of notes and tags ---------------------------------------------------------
 
 
 class Experiment(models.Model):
@@ -856,12 +873,30 @@ class ResultLabel(models.Model):
         return self.name
 
 
+class TagQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        """The tags of the experiments `user` may see (ExperimentQuerySet.visible_to): a
+        tag only someone else's experiments carry is never shown, suggested or told
+        apart from a tag that does not exist. One query when evaluated."""
+        through = Experiment.tags.through.objects.filter(
+            tag=OuterRef("pk"), experiment__in=Experiment.objects.visible_to(user)
+        )
+        return self.filter(Exists(through))
+
+    def named_in(self, search, experiment):
+        """The tags of `experiment` (an id, or an OuterRef) whose name contains `search`,
+        case-insensitively: the experiments list's search matches tags too."""
+        return self.filter(experiments=experiment, name__icontains=search)
+
+
 class Tag(models.Model):
     """A word researchers file experiments under ("baseline", "resnet", "paper-2"). Tags
     are shared by name across the database, but each person sees only those of the
-    experiments visible to them."""
+    experiments visible to them. Names follow tracking.notes.tag_name's rule."""
 
     name = models.CharField(max_length=50)
+
+    objects = TagQuerySet.as_manager()
 
     class Meta:
         constraints = [

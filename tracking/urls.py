@@ -8,7 +8,7 @@ tracking/api/urls.py, included here so that they join the namespace unchanged.
 
 from django.urls import include, path
 
-from tracking import compare, controls, directions, tokens, views
+from tracking import compare, controls, directions, notes_pages, tokens, views
 from tracking.api import urls as api_urls  # registers the <id:...> converter used below
 
 app_name = "tracking"
@@ -30,6 +30,11 @@ urlpatterns = [
     # -- jobs
     path("jobs/<id:jid>/", views.job_detail, name="job"),
     path("jobs/<id:jid>/chart.json", views.job_chart, name="job-chart"),
+    # -- notes and tags (issue 13, item 7; tracking/notes_pages.py): owner or staff
+    path("experiments/<id:eid>/notes/", notes_pages.experiment_notes, name="experiment-notes"),
+    path("experiments/<id:eid>/tags/", notes_pages.experiment_tags, name="experiment-tags"),
+    path("jobs/<id:jid>/notes/", notes_pages.job_notes, name="job-notes"),
+    # -- end of notes and tags
     # -- resources
     path("resources/", views.resource_list, name="resource-list"),
     # -- the signed-in user's own API tokens (tracking/tokens.py)

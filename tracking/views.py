@@ -24,7 +24,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from tracking import charts, importance, recovery
+from tracking import charts, importance, notes, notes_pages, recovery
 from tracking.api.fields import ID_MAX
 from tracking.models import (
     ACTIVE_EXPERIMENT_STATUSES,
@@ -161,6 +161,15 @@ def _query_search(request, name):
     return (value or "").strip()[:MAX_SEARCH_CHARS]
 
 
+def _query_tag(request):
+    """The experiments list's tag filter: a tag name (tracking.notes.tag_name's
+    spelling), or "" when absent or not a tag name (notes and tags, issue 13 item 7)."""
+    try:
+        return notes.tag_name(_raw(request, "tag") or "")
+    except notes.AnnotationError:
+        return ""
+
+
 def _json_cursor(request, name):
     """A JSON endpoint's cursor from a previous answer: an id, None when absent;
     BadRequest when malformed."""
@@ -252,6 +261,9 @@ def experiment_list(request):
         owners = list(get_user_model().objects.filter(experiments__in=visible).distinct().order_by("username"))
         owner_id = _query_id(request, "owner")
     rows = visible.for_list(search=search, status=status, owner_id=owner_id, sort=sort)
+    # Notes and tags (issue 13, item 7): the tag filter, and each row's tags (one query).
+    tag = _query_tag(request)
+    rows = (rows.tagged(tag) if tag else rows).with_tags()
     page = Paginator(rows, EXPERIMENTS_PER_PAGE).get_page(_query_page(request))
     now = timezone.now()
     # The active experiments' signs of life: one query, none when the page has none.
@@ -262,12 +274,13 @@ def experiment_list(request):
         experiment.elapsed = _elapsed(experiment, now)
         experiment.liveness = signs.get(experiment.pk)
         experiment.waiting = _waiting_for_executor(experiment, experiment.jobs_total)
-    filtered = bool(search or status or owner_id)
+    filtered = bool(search or status or owner_id or tag)
     return render(
         request,
         "tracking/experiment_list.html",
         {
             "page": page,
+            "tag": tag,  # notes and tags
             "search": search,
             "status": status,
             "sort": sort,
@@ -515,6 +528,7 @@ def experiment_detail(request, eid):
         "importance_pending": True,
         **directions_context(experiment, labels, labels_total),
         # -- end of hyperparameter importance and label directions
+        **notes_pages.experiment_context(experiment, request.user),  # notes and tags
     }
     return render(request, "tracking/experiment_detail.html", context)
 
@@ -914,6 +928,7 @@ def job_detail(request, jid):
     context.update(
         chart_payload=payload, curve_rows=list(zip(score_series[0], score_series[1])), curve_budget=JOB_CURVE_BUDGET
     )
+    context.update(notes_pages.job_context(job, request.user))  # notes and tags
     return render(request, "tracking/job_detail.html", context)
 
 

@@ -42,8 +42,9 @@ from tests.factories import (
     make_share,
     make_token,
     make_user,
+    tag_experiment,
 )
-from tracking.models import Experiment, ResultLabel
+from tracking.models import Experiment, Job, ResultLabel
 from tracking.views import JOBS_PER_PAGE
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -203,6 +204,34 @@ def compare_experiments_refused(page, site):
         page.click("#compare-experiments-go")
     page.wait_for_selector("#compare-error")
 # -- end compare
+# -- notes and tags (issue 13, item 7) --
+
+
+def notes_previewed(page, site):
+    """The notes editor open, with a preview of what was typed."""
+    page.click("#notes summary")
+    page.fill("#notes-text", "# Findings\n\n*lr* matters:\n\n| lr | score |\n|---|---|\n| 0.01 | 0.9 |")
+    page.click("#notes button[name=preview]")
+    page.wait_for_selector("#notes .notes-preview h3")
+
+
+def notes_refused(page, site):
+    """Notes too long (set past the textarea's maxlength, as a script could), refused."""
+    page.expected_problems.append("400 (Bad Request)")  # the refusal's status
+    page.click("#notes summary")
+    page.evaluate("() => { document.querySelector('#notes-text').value = 'x'.repeat(20001); }")
+    page.click("#notes button.primary")
+    page.wait_for_selector("#notes-error")
+
+
+def tag_refused(page, site):
+    page.expected_problems.append("400 (Bad Request)")  # the refusal's status
+    page.fill("#tag-add", "not/a/tag")
+    page.click("#tags .tag-add button")
+    page.wait_for_selector("#tag-error")
+
+
+# -- end of notes and tags --
 
 
 # Violations in code that is not ours, each with why it stays: (rule, a pattern of
@@ -286,6 +315,17 @@ PAGE_STATES = [
     PageState("experiment with a recovered error", "/experiments/{recovered}/", then=charts_drawn),
     PageState("job failed, no reason recorded", "/jobs/{failed_job}/", then=job_chart_drawn),
     PageState("job failed, its reason recorded", "/jobs/{failed_named_job}/", then=job_chart_drawn),
+    # -- notes and tags (issue 13, item 7); "experiment ended" shows its notes and tags to its owner.
+    PageState("experiment notes and tags, as a reader", "/experiments/{ended}/", user="dave", then=charts_settled),
+    PageState("experiment notes empty, edited with a preview", "/experiments/{failed}/", then=notes_previewed),
+    PageState("experiment notes refused", "/experiments/{ended}/", then=notes_refused),
+    PageState("experiment tag refused", "/experiments/{ended}/", then=tag_refused),
+    PageState("job notes, as a reader", "/jobs/{retried_job}/", user="dave", then=job_chart_drawn),
+    PageState("job notes edited with a preview", "/jobs/{retried_job}/", then=notes_previewed),
+    PageState("experiment list filtered by tag", "/?tag=baseline"),
+    PageState("notes on a page of their own", "/experiments/{ended}/notes/"),
+    PageState("tags on a page of their own", "/experiments/{ended}/tags/"),
+    # -- end of notes and tags
 ]
 
 
@@ -373,6 +413,16 @@ def site():
     failed_named = failed.jobs.order_by("pk").first()
     Experiment.objects.filter(pk=failed.pk).update(error_msg=f"job {failed_named.number}: train.py exited with 1")
     more_ids = {"recovered": recovered.pk, "failed_job": unexplained.pk, "failed_named_job": failed_named.pk}
+    # Notes and tags (issue 13, item 7): the ended experiment and its retried job have
+    # notes, the ended and the paged ones tags; dave reads the ended one.
+    Experiment.objects.filter(pk=ended.pk).update(
+        notes="# Findings\n\nThe *learning rate* matters; see [the paper](https://example.org/).\n\n"
+        "- `lr=0.02` is best\n- adam is not\n\n> to check\n\n| lr | score |\n|---:|---|\n| 0.02 | 0.4 |"
+    )
+    Job.objects.filter(pk=retried_job.pk).update(notes="Retried on the **gpu** after a crash.")
+    tag_experiment(ended, "baseline", "resnet 50")
+    tag_experiment(paged, "baseline")
+    make_share(ended, user=make_user("dave"))
 
     token, _ = make_token(alice)
     ids = {**more_ids, "ranked": ranked.pk, "ranked_live": ranked_live.pk, "waiting": waiting.pk, "quiet": quiet.pk, "token": token.pk, "running": running.pk, "ended": ended.pk, "failed": failed.pk, "running_job": running_job.pk, "retried_job": retried_job.pk, "paged": paged.pk}

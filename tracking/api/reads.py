@@ -43,7 +43,8 @@ def page_of(page_serializer, rows, query):
 
 
 def experiment_list(experiments, query):
-    """A page of experiments, as the dashboard's list. Two queries: the count, the page."""
+    """A page of experiments, as the dashboard's list. Three queries: the count, the page,
+    its tags."""
     owner_id = None
     if query.get("owner"):
         # The owner by user name, resolved inside the list's own query.
@@ -52,11 +53,14 @@ def experiment_list(experiments, query):
     rows = experiments.for_list(
         search=query.get("search", ""), status=query.get("status", ""), owner_id=owner_id, sort=query["sort"]
     )
-    return page_of(s.ExperimentPageOut, rows, query)
+    # Notes and tags: the tag filter, and each row's tags (one query more).
+    if query.get("tag"):
+        rows = rows.tagged(query["tag"])
+    return page_of(s.ExperimentPageOut, rows.with_tags(), query)
 
 
 def experiment_detail(experiments, eid):
-    """An experiment with its job counts by status, best job and label names. Four queries."""
+    """An experiment with its job counts by status, best job, label names and tags. Five queries."""
     experiment = experiments.for_list().filter(pk=eid).first()
     if experiment is None:
         raise NotFoundError(f"experiment {eid} does not exist")

@@ -5,7 +5,10 @@ Input serializers end in ``In``, output serializers in ``Out``.
 """
 
 from django.contrib.auth import get_user_model
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+
+from tracking import notes as notes_rules  # 'notes' is also a field's name below
 
 from tracking.interface import EXPERIMENT_STATUSES, JOB_STATUSES, MAX_LABELS
 from tracking.models import ApiToken, Experiment, ExperimentQuerySet, JobQuerySet, Resource, ResultLabel
@@ -348,10 +351,97 @@ class PageQueryIn(serializers.Serializer):
     page_size = serializers.IntegerField(min_value=1, max_value=MAX_PAGE_SIZE, default=PAGE_SIZE)
 
 
+# -- notes and tags (issue 13, item 7): the fields; the rules are tracking/notes.py's --------
+
+
+@extend_schema_field(
+    {"type": "string", "maxLength": notes_rules.MAX_NOTES_CHARS, "description": "Markdown (line breaks count as one character)."}
+)
+class NotesField(serializers.Field):
+    """Notes in a JSON body: text, at most tracking.notes.MAX_NOTES_CHARS characters."""
+
+    default_error_messages = {"invalid": "Notes must be a string."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        try:
+            return notes_rules.clean_notes(data)
+        except notes_rules.AnnotationError as exc:
+            raise serializers.ValidationError(str(exc)) from None
+
+    def to_representation(self, value):
+        return value
+
+
+@extend_schema_field(
+    {"type": "string", "minLength": 1, "maxLength": notes_rules.MAX_TAG_CHARS, "description": notes_rules.TAG_RULE + "."}
+)
+class TagNameField(serializers.Field):
+    """A tag name in a JSON body or a query: tracking.notes.tag_name's spelling of it."""
+
+    default_error_messages = {"invalid": "A tag must be a string."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        try:
+            return notes_rules.tag_name(data)
+        except notes_rules.AnnotationError as exc:
+            raise serializers.ValidationError(str(exc)) from None
+
+    def to_representation(self, value):
+        return value
+
+
+@extend_schema_field({"type": "array", "items": {"type": "string"}})
+class TagNamesField(serializers.Field):
+    """An experiment's tags (its ``tags`` manager, prefetched: ExperimentQuerySet.with_tags),
+    as their names in name order."""
+
+    def __init__(self, **kwargs):
+        super().__init__(read_only=True, **kwargs)
+
+    def to_representation(self, tags):
+        return [tag.name for tag in tags.all()]
+
+
+class ExperimentChangeIn(serializers.Serializer):
+    notes = NotesField(required=False, help_text="The experiment's notes, in Markdown; \"\" removes them.")
+    tags = serializers.ListField(
+        child=TagNameField(),
+        required=False,
+        max_length=notes_rules.MAX_TAGS,
+        help_text=(
+            f"The experiment's whole set of tags, replacing the one it has ([] removes them all); at most "
+            f"{notes_rules.MAX_TAGS}. Names are kept in lower case, duplicates once."
+        ),
+    )
+
+    def validate(self, data):
+        if not data:
+            raise serializers.ValidationError("Give notes, tags, or both.")
+        if "tags" in data:
+            data["tags"] = list(dict.fromkeys(data["tags"]))
+        return data
+
+
+class JobChangeIn(serializers.Serializer):
+    notes = NotesField(help_text="The job's notes, in Markdown; \"\" removes them.")
+
+
+# -- end of notes and tags ----------------------------------------------------------------
+
+
 class ExperimentListQueryIn(PageQueryIn):
     search = QueryTextField(
-        max_length=EXPERIMENT_NAME_MAX_LENGTH, required=False, allow_blank=True, help_text="Part of the name."
+        max_length=EXPERIMENT_NAME_MAX_LENGTH,
+        required=False,
+        allow_blank=True,
+        help_text="Part of the name, or of one of its tags.",
     )
+    # Notes and tags: an exact tag (one no experiment you may see carries gives none).
+    tag = TagNameField(required=False, help_text="Only the experiments with this tag.")
     status = serializers.ChoiceField(choices=list(EXPERIMENT_STATUSES), required=False, allow_blank=True)
     owner = QueryTextField(
         max_length=USERNAME_MAX_LENGTH, required=False, allow_blank=True, help_text="The owner's user name."
@@ -372,6 +462,8 @@ class ExperimentOut(serializers.Serializer):
     best_score = serializers.FloatField(
         allow_null=True, help_text="The best finite score, in the direction of the config's target (max unless min)."
     )
+    # Notes and tags (issue 13, item 7).
+    tags = TagNamesField(help_text="Its tags, by name.")
 
 
 class ExperimentPageOut(serializers.Serializer):
@@ -421,6 +513,7 @@ class LabelDirectionIn(serializers.Serializer):
 
 class ExperimentDetailOut(ExperimentOut):
     config = serializers.JSONField()
+    notes = serializers.CharField(help_text="Its notes, in Markdown (the pages show them rendered and sanitised).")
     jobs_by_status = serializers.DictField(
         child=serializers.IntegerField(), help_text="Job counts by status; none for jobs without one."
     )
@@ -498,6 +591,7 @@ class JobDetailOut(JobOut):
         help_text=f"Its latest {ATTEMPTS_SHOWN} attempts, in number order (attempts_total counts all; jobs/<jid>/attempts/ lists all).",
     )
     final_values = FinalValueOut(many=True, help_text="The labeled results marked final (set_last_multiple_results).")
+    notes = serializers.CharField(help_text="Its notes, in Markdown.")
 
 
 class AttemptsQueryIn(serializers.Serializer):

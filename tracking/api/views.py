@@ -25,18 +25,16 @@ from rest_framework.decorators import api_view
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
 
-from tracking import compare
+from tracking import compare, directions, notes, objectives
+from tracking import views as dashboard  # the importance's cache, shared with the page
 from tracking.api import reads
-from tracking import directions, objectives  # issue 13
-from tracking import views as dashboard  # issue 13: the importance's cache, shared with the page
-from tracking.models import ResultLabel  # issue 13
 from tracking.api import serializers as s
 from tracking.api.idempotency import idempotent
 from tracking.api.permissions import SignedInWithPassword
 from tracking.api.schema import CONNECTOR_ID, section
 from tracking.connector import DjangoConnector, unknown_user
 from tracking.interface import InvalidInputError, NotFoundError, check_results_query
-from tracking.models import ApiToken, Experiment, Job, Resource, ResourceStatus
+from tracking.models import ApiToken, Experiment, Job, Resource, ResourceStatus, ResultLabel
 
 CONNECTOR_HEADER = "Aup-Connector-Id"
 CONNECTOR_ID_PATTERN = re.compile(r"^[0-9a-f]{32}$")
@@ -271,7 +269,37 @@ def delete_experiment(request, eid):
     return no_content()
 
 
-experiment = route("experiment", GET=get_experiment, DELETE=delete_experiment)
+# -- notes and tags (issue 13, item 7) --
+
+
+@experiment_docs(
+    # Not in the docstring: the limits come from tracking/notes.py.
+    description=(
+        f"notes: Markdown, at most {notes.MAX_NOTES_CHARS:,} characters (the pages show it rendered and sanitised: "
+        f"raw HTML is shown as text). tags: the experiment's whole set of tags, at most {notes.MAX_TAGS}; "
+        f"{notes.TAG_RULE}. Give either or both: all or nothing, both are checked before anything is written. "
+        "Only its owner and staff; an experiment shared with you is 403."
+    ),
+    request=s.ExperimentChangeIn,
+    ok=s.ExperimentDetailOut,
+    write=True,
+    errors=(404,),
+)
+def change_experiment(request, eid):
+    """Set an experiment's notes and tags"""
+    require_experiment(request, eid, change=True)
+    data = valid(s.ExperimentChangeIn, request.data)
+    try:
+        notes.set_experiment_annotations(eid, notes=data.get("notes"), tags=data.get("tags"))
+    except notes.AnnotationError as exc:  # pragma: no cover - the serializer checks the same rules
+        raise ValidationError({"detail": [str(exc)]}) from None
+    return Response(reads.experiment_detail(visible_experiments(request), eid))
+
+
+# -- end of notes and tags --
+
+
+experiment = route("experiment", GET=get_experiment, DELETE=delete_experiment, PATCH=change_experiment)
 
 
 @experiment_docs(status=204, write=True, errors=(404,))
@@ -545,7 +573,25 @@ def get_job(request, jid):
     return Response(reads.job_detail(visible_jobs(request), jid))
 
 
-job = route("job", GET=get_job)
+@job_docs(
+    description=(
+        f"notes: Markdown, at most {notes.MAX_NOTES_CHARS:,} characters (the job page shows it rendered and "
+        "sanitised). Only its experiment's owner and staff; a job of an experiment shared with you is 403."
+    ),
+    request=s.JobChangeIn,
+    ok=s.JobDetailOut,
+    write=True,
+    errors=(404,),
+)
+def change_job(request, jid):
+    """Set a job's notes"""
+    require_job(request, jid, change=True)
+    data = valid(s.JobChangeIn, request.data)
+    notes.set_job_notes(jid, data["notes"])
+    return Response(reads.job_detail(visible_jobs(request), jid))
+
+
+job = route("job", GET=get_job, PATCH=change_job)
 
 
 @job_docs(request=s.AttemptStartIn, ok=s.AttemptStartedOut, status=201, write=True, errors=(404,))
