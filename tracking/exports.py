@@ -49,6 +49,7 @@ import math
 import re
 
 from django.http import StreamingHttpResponse
+from django.utils import timezone
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET
 
@@ -92,18 +93,20 @@ def csv_cell(value):
     """`value` as one CSV cell: "" for None, true/false, numbers as Python writes them,
     lists and objects as JSON, and a text a spreadsheet would run as a formula with a
     ``'`` in front (see the module's docstring)."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
+    kind = type(value)
+    if kind is float or kind is int:  # first: most cells of a jobs export are numbers
         return value
-    if isinstance(value, (list, dict)):
-        value = json.dumps(value, ensure_ascii=False)
-    text = str(value)
-    if text.startswith(FORMULA_STARTS) and not _is_number(text):
-        return "'" + text
-    return text
+    if kind is not str:
+        if value is None:
+            return ""
+        if kind is bool:
+            return "true" if value else "false"
+        if isinstance(value, (int, float)):
+            return value
+        value = json.dumps(value, ensure_ascii=False) if isinstance(value, (list, dict)) else str(value)
+    if value.startswith(FORMULA_STARTS) and not _is_number(value):
+        return "'" + value
+    return value
 
 
 def _time(moment):
@@ -164,15 +167,18 @@ def job_rows(experiment, jobs, params, labels, chunk=None):
     only one chunk is in memory at a time.
     """
     chunk = chunk or EXPORT_CHUNK
-    fields = ("pk", "number", "status", "score", "score_text", "start_time", "end_time", "duration", "attempts_count",
-              "config")  # fmt: skip
+    # The duration is the table's (until now while a job runs), computed here from the
+    # times already read: on SQLite the database computes it in Python anyway, a
+    # function call per row (make bench, exports row: a fifth of the time).
+    now = timezone.now()
+    fields = ("pk", "number", "status", "score", "score_text", "start_time", "end_time", "attempts_count", "config")
     orders = [order for order, _ in labels]
     for rows in _chunks(jobs.values_list(*fields).iterator(chunk_size=chunk), chunk):
         finals = {}
         if orders:
             ids = [row[0] for row in rows]
             finals = MultipleResult.objects.filter(label_order__in=orders).final_values(experiment.pk, ids)
-        for jid, number, status, score, score_text, start, end, duration, attempts, config in rows:
+        for jid, number, status, score, score_text, start, end, attempts, config in rows:
             config = config if isinstance(config, dict) else {}
             values = finals.get(jid, {})
             yield [
@@ -182,7 +188,7 @@ def job_rows(experiment, jobs, params, labels, chunk=None):
                 score if score is not None else score_text,
                 _time(start),
                 _time(end),
-                duration.total_seconds() if duration is not None else None,
+                ((end or now) - start).total_seconds() if start is not None else None,
                 attempts,
                 *(config.get(name) for name in params),
                 *(wire(values.get(order)) for order in orders),
