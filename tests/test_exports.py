@@ -334,7 +334,7 @@ def test_it_asks_anonymous_users_to_log_in(client, search):
 
 
 def links(html, prefix):
-    return {kind: href for href, kind in re.findall(rf'<a href="([^"]*)" id="{prefix}-(csv|json)" download>', html)}
+    return {kind: href for href, kind in re.findall(rf'<a href="([^"]*)" id="{prefix}-(csv|json)"(?: data-export)? download>', html)}
 
 
 def test_it_links_the_exports_by_the_jobs_table_with_its_query(client, alice, search):
