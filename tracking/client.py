@@ -24,6 +24,13 @@ DATA_UPLOAD_MAX_MEMORY_SIZE). Long id lists are split over several requests
 batch of results over several bodies; a single argument too large for either limit is
 refused with InvalidInputError before anything is sent.
 
+For scripts that analyse rather than record, ``read_jobs(eid)`` and ``read_experiments()``
+(and the function ``read_jobs(base_url, token, eid)``) give the dashboard's jobs table and
+experiments list, every row, as a pandas DataFrame when pandas is installed (it is
+imported only then: not a requirement), else as a list of dicts::
+
+    jobs = RestConnector("https://aupsite.example.org", token).read_jobs(12, sort="-score")
+
 Values on the wire: ids and counts are JSON integers; a score is a JSON number, a text, or
 null, with NaN and the infinities as the texts 'nan', 'inf' and '-inf' (tracking.scores'
 to_wire and from_wire, which the API uses too). A text that Python reads as a number is
