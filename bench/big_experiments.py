@@ -81,10 +81,10 @@ class BigLoader:
         raw.execute("BEGIN")
         first_jid = (raw.execute("SELECT COALESCE(MAX(id), 0) FROM tracking_job").fetchone()[0]) + 1
         raw.executemany(
-            # number: the job's number in its experiment; notes: Django keeps column
-            # defaults in Python, so a raw insert gives them (the notes, migration 0011).
-            "INSERT INTO tracking_job (id, experiment_id, number, config, score, score_text, status, start_time, end_time, notes) "
-            "VALUES (?, ?, ?, ?, ?, NULL, 'FINISHED', ?, ?, '')",
+            # number and notes: the columns of migrations 0010 and 0011 (NOT NULL, no
+            # database default), which this bulk insert must fill itself.
+            "INSERT INTO tracking_job (id, experiment_id, number, notes, config, score, score_text, status, start_time, "
+            "end_time) VALUES (?, ?, ?, '', ?, ?, NULL, 'FINISHED', ?, ?)",
             (
                 (first_jid + index, experiment.pk, index + 1,
                  json.dumps({"lr": round(10 ** rng.uniform(-4, -1), 6), "layers": rng.randint(1, 8)}),

@@ -275,10 +275,17 @@ def in_the_browser(workdir, rounds, eids):
     )], {"browser": {"big": slow.as_dict(), "small": fast.as_dict()}}
 
 
+def export_rows(workdir, rounds, eids):
+    """Row 7: the CSV export of the big experiments' jobs, streamed (bench/exports.py)."""
+    from bench.exports import export_rows as rows
+
+    return rows(workdir, rounds, eids)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", default="1,2,3,4,5,6,importance",
-                        help="comma-separated rows to run (1-6, and named ones: importance)")
+    parser.add_argument("--rows", default="1,2,3,4,5,6,7,importance",
+                        help="comma-separated rows to run (1-7, and named ones: importance)")
     parser.add_argument("--rounds", type=int, default=15, help="interleaved rounds per timing")
     parser.add_argument("--preload", type=int, default=100_000, help="results already stored for the growth row")
     parser.add_argument("--lifecycles", type=int, default=3, help="job lifecycles per writer process in row 3")
@@ -321,6 +328,8 @@ def main():
         4: big_rows,
         5: lambda: against_optuna(workdir, 3, max(sizes), args.big_steps, big_eids()[max(sizes)]),
         6: lambda: in_the_browser(workdir, args.rounds, big_eids()),
+        # -- exports (issue 13, part 6): bench/exports.py, on row 4's experiments
+        7: lambda: export_rows(workdir, args.rounds, big_eids()),
     }
     # -- issue 13, part 2: hyperparameter importance (bench/importance.py)
     from bench.importance import importance_rows

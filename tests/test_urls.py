@@ -9,7 +9,7 @@ from django.urls import get_resolver, reverse
 
 from tests.factories import make_experiment, make_job, make_share, make_user
 from tests.test_access import walk
-from tracking import compare, controls, directions, notes_pages, views
+from tracking import compare, controls, directions, exports, notes_pages, views
 
 pytestmark = pytest.mark.django_db
 
@@ -45,16 +45,20 @@ def test_it_puts_every_page_and_endpoint_in_the_tracking_namespace():
     } <= set(names)
 
 
+# Not views, though called with a request: the one reading of a page's query values,
+# shared by the page and its exports, and the exports' answers, shared by the pages'
+# links and the API (tracking/exports.py).
+NOT_VIEWS = {"table_jobs", "listed_experiments", "jobs_export", "experiments_export"}
+
+
 def test_it_routes_every_page_view():
     # So that tests/test_access.py, which walks the URLconf, checks every page.
     routed = {pattern.callback for name, regex, pattern in walk(get_resolver().url_patterns)}
-    # Not views: the one reading of a page's query values, shared by the page and its exports.
-    query_readers = {views.table_jobs}
-    for module in (views, controls, compare, directions, notes_pages):
+    for module in (views, controls, compare, directions, exports, notes_pages):
         for name, function in vars(module).items():
+            if name in NOT_VIEWS:
+                continue
             if inspect.isfunction(function) and function.__module__ == module.__name__ and not name.startswith("_"):
-                if function in query_readers:
-                    continue
                 if next(iter(inspect.signature(function).parameters)) == "request":
                     assert function in routed, f"{module.__name__}.{name} has no URL"
 
@@ -78,6 +82,12 @@ def test_it_spells_each_objects_id_one_way_in_every_path():
         ("tracking:experiment-delete", {"eid": 7}, "/experiments/7/delete/"),
         ("tracking:experiment-share", {"eid": 7}, "/experiments/7/share/"),
         ("tracking:experiment-unshare", {"eid": 7, "share_id": 3}, "/experiments/7/share/3/remove/"),
+        ("tracking:experiment-jobs-csv", {"eid": 7}, "/experiments/7/jobs.csv"),
+        ("tracking:experiment-jobs-json", {"eid": 7}, "/experiments/7/jobs.json"),
+        ("tracking:experiment-list-csv", {}, "/experiments.csv"),
+        ("tracking:experiment-list-json", {}, "/experiments.json"),
+        ("tracking:api-experiments-export", {}, "/api/experiments/export/"),
+        ("tracking:api-experiment-jobs-export", {"eid": 7}, "/api/experiments/7/jobs/export/"),
         ("tracking:job", {"jid": 9}, "/jobs/9/"),
         ("tracking:job-chart", {"jid": 9}, "/jobs/9/chart.json"),
         # notes and tags

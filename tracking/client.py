@@ -24,6 +24,13 @@ DATA_UPLOAD_MAX_MEMORY_SIZE). Long id lists are split over several requests
 batch of results over several bodies; a single argument too large for either limit is
 refused with InvalidInputError before anything is sent.
 
+For scripts that analyse rather than record, ``read_jobs(eid)`` and ``read_experiments()``
+(and the function ``read_jobs(base_url, token, eid)``) give the dashboard's jobs table and
+experiments list, every row, as a pandas DataFrame when pandas is installed (it is
+imported only then: not a requirement), else as a list of dicts::
+
+    jobs = RestConnector("https://aupsite.example.org", token).read_jobs(12, sort="-score")
+
 Values on the wire: ids and counts are JSON integers; a score is a JSON number, a text, or
 null, with NaN and the infinities as the texts 'nan', 'inf' and '-inf' (tracking.scores'
 to_wire and from_wire, which the API uses too). A text that Python reads as a number is
@@ -596,6 +603,86 @@ class RestConnector(AbstractConnector):
         eid, jid = _id(eid, "eid"), _id(jid, "jid")
         num_labels = check_num_labels(num_labels)
         self._post(f"jobs/{jid}/multiple-results/last/", {"eid": eid, "num_labels": num_labels})
+
+    # -- exports (issue 13, part 6): tables for scripts, from the API's exports -----------------
+
+    @_method()
+    def read_jobs(self, eid, *, status=None, sort=None, query=None, frame=None):
+        """Experiment `eid`'s jobs as its page's jobs table shows them, every one of them.
+
+        Returns a pandas DataFrame when pandas is installed (it is not a requirement of
+        aupsite: ``pip install pandas``), else a list of dicts, a row per job; ``frame=False``
+        always gives the list, ``frame=True`` requires pandas. Columns: ``number``, ``id``,
+        ``status``, ``score``, ``start``, ``end`` (datetimes in a DataFrame, ISO 8601 texts
+        in the list), ``duration_seconds``, ``attempts``, ``param.<name>`` per hyperparameter
+        (None where a job's configuration lacks it), ``result.<label>`` per labeled result
+        (its final value). A score or labeled value is a float (NaN and the infinities
+        included) or the text it was reported as.
+
+        ``status`` (a job status, or "none"), ``sort`` (as the table's: "-score", "start",
+        ...; default "-id", newest first) and ``query`` (more of the page's query values,
+        such as the brush's ``{"b.lr": ...}`` as the page's URL carries them) choose the
+        rows, as on the page. ``GET /api/experiments/<eid>/jobs/export/?format=json``:
+        one request, streamed by the server. NotFoundError for an experiment the token's
+        user may not see, InvalidInputError for a bad status or sort.
+        """
+        eid = _id(eid, "eid")
+        values = {**(query or {}), "format": "json"}
+        for name, value in (("status", status), ("sort", sort)):
+            if value is not None:
+                values[name] = value
+        rows = self._get(f"experiments/{eid}/jobs/export/", values)
+        for row in rows:
+            for column, value in row.items():
+                if column == "score" or column.startswith("result."):
+                    row[column] = from_wire(value)
+        return _table(rows, frame, times=("start", "end"))
+
+    @_method()
+    def read_experiments(self, *, q=None, status=None, owner=None, sort=None, frame=None):
+        """The experiments the token's user may see, as the dashboard's list shows them:
+        a pandas DataFrame when pandas is installed, else a list of dicts (see read_jobs).
+
+        Columns: ``id``, ``name``, ``owner``, ``status``, ``start``, ``end``,
+        ``jobs_total``, ``jobs_done``, ``best_score``, ``target`` ("max" or "min"), ``tags``
+        (a list of names). ``q`` (part of the name), ``status``, ``owner`` (a user id; staff
+        only) and ``sort`` ("running", the default, "-start", "name", "-best", ...) filter and
+        sort them as the list's. ``GET /api/experiments/export/?format=json``.
+        """
+        values = {"format": "json"}
+        for name, value in (("q", q), ("status", status), ("owner", owner), ("sort", sort)):
+            if value is not None:
+                values[name] = value
+        return _table(self._get("experiments/export/", values), frame, times=("start", "end"))
+
+
+def read_jobs(base_url, token, eid, **options):
+    """RestConnector(base_url, token).read_jobs(eid, **options): one experiment's jobs table
+    for a script, as a pandas DataFrame when pandas is installed, else a list of dicts."""
+    connector = RestConnector(base_url, token)
+    try:
+        return connector.read_jobs(eid, **options)
+    finally:
+        connector.close()
+
+
+def _table(rows, frame, times=()):
+    """`rows` (dicts) as a pandas DataFrame, its `times` columns as datetimes, when pandas
+    can be imported and `frame` is not False; else the list itself. Imported here, on use:
+    this module needs only the standard library."""
+    if frame is False:
+        return rows
+    try:
+        import pandas
+    except ImportError:
+        if frame:
+            raise ImportError("frame=True needs pandas: pip install pandas") from None
+        return rows
+    table = pandas.DataFrame(rows)
+    for column in times:
+        if column in table:
+            table[column] = pandas.to_datetime(table[column], utc=True, format="ISO8601")
+    return table
 
 
 def _add_curves(curves, answers):

@@ -8,7 +8,7 @@ tracking/api/urls.py, included here so that they join the namespace unchanged.
 
 from django.urls import include, path
 
-from tracking import compare, controls, directions, notes_pages, tokens, views
+from tracking import compare, controls, directions, exports, notes_pages, tokens, views
 from tracking.api import urls as api_urls  # registers the <id:...> converter used below
 
 app_name = "tracking"
@@ -19,6 +19,12 @@ urlpatterns = [
     path("", views.experiment_list, name="experiment-list"),
     path("experiments/<id:eid>/", views.experiment_detail, name="experiment"),
     path("experiments/<id:eid>/charts.json", views.experiment_charts, name="experiment-charts"),
+    # -- exports (tracking/exports.py): the jobs table and the list, as their pages show them
+    path("experiments/<id:eid>/jobs.csv", exports.jobs_csv, name="experiment-jobs-csv"),
+    path("experiments/<id:eid>/jobs.json", exports.jobs_json, name="experiment-jobs-json"),
+    path("experiments.csv", exports.experiments_csv, name="experiment-list-csv"),
+    path("experiments.json", exports.experiments_json, name="experiment-list-json"),
+    # -- end of exports
     path("experiments/<id:eid>/stop/", controls.stop, name="experiment-stop"),
     path("experiments/<id:eid>/restart/", controls.restart, name="experiment-restart"),
     path("experiments/<id:eid>/delete/", controls.delete, name="experiment-delete"),

@@ -248,22 +248,36 @@ def _hx_target(request):
 # -- experiments list ----------------------------------------------------------------
 
 
+def listed_experiments(request):
+    """The experiments the list shows, filtered and sorted from the query string (``q``,
+    ``status``, ``owner``, ``sort``): (queryset, filters), `filters` a dict of the values
+    read. The one reading of the list's query values, shared by the list and its exports
+    (tracking/exports.py), so that the two never disagree. No query until evaluated."""
+    visible = Experiment.objects.visible_to(request.user)
+    filters = {
+        "search": _query_search(request, "q"),
+        "status": _query_choice(request, "status", ExperimentStatus.values, ""),
+        "sort": _query_choice(request, "sort", ExperimentQuerySet.LIST_SORTS, "running"),
+        # Only staff see other people's experiments, so only they filter by owner.
+        "owner_id": _query_id(request, "owner") if request.user.is_staff else None,
+    }
+    rows = visible.for_list(**filters)
+    # Notes and tags: only the experiments carrying the tag ``tag``, if given.
+    filters["tag"] = _query_tag(request)
+    return (rows.tagged(filters["tag"]) if filters["tag"] else rows), filters
+
+
 @require_GET
 def experiment_list(request):
-    visible = Experiment.objects.visible_to(request.user)
-    search = _query_search(request, "q")
-    status = _query_choice(request, "status", ExperimentStatus.values, "")
-    sort = _query_choice(request, "sort", ExperimentQuerySet.LIST_SORTS, "running")
-    owner_id = None
+    rows, filters = listed_experiments(request)
+    search, status, sort, owner_id = filters["search"], filters["status"], filters["sort"], filters["owner_id"]
     owners = []
     if request.user.is_staff:
-        # Only staff see other people's experiments, so only they filter by owner.
+        visible = Experiment.objects.visible_to(request.user)
         owners = list(get_user_model().objects.filter(experiments__in=visible).distinct().order_by("username"))
-        owner_id = _query_id(request, "owner")
-    rows = visible.for_list(search=search, status=status, owner_id=owner_id, sort=sort)
-    # Notes and tags (issue 13, item 7): the tag filter, and each row's tags (one query).
-    tag = _query_tag(request)
-    rows = (rows.tagged(tag) if tag else rows).with_tags()
+    # Each row's tags (one query).
+    rows = rows.with_tags()
+    tag = filters["tag"]
     page = Paginator(rows, EXPERIMENTS_PER_PAGE).get_page(_query_page(request))
     now = timezone.now()
     # The active experiments' signs of life: one query, none when the page has none.

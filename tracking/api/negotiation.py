@@ -17,3 +17,13 @@ class JSONUnlessAskedOtherwise(DefaultContentNegotiation):
             if format_suffix or request.query_params.get(self.settings.URL_FORMAT_OVERRIDE):
                 raise  # an explicit format the view does not have
             return renderers[0], renderers[0].media_type
+
+
+class OwnFormat(DefaultContentNegotiation):
+    """For the exports (tracking/exports.py), whose ``format`` query value (csv or json)
+    is their own, checked by the operation and answered with a streamed body it makes
+    itself: DRF must not read ``format`` as its URL format override (which would answer
+    ?format=csv with 404, having no CSV renderer). Errors are JSON, as everywhere."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type

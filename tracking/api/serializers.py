@@ -963,3 +963,84 @@ class ImportanceOut(serializers.Serializer):
 
 
 # -- end of issue 13, part 2
+# -- exports (issue 13, part 6: tracking/exports.py) --------------------------------------------
+
+EXPORT_FORMATS = ["csv", "json"]
+
+
+class JobExportQueryIn(serializers.Serializer):
+    """Checked here, then read by tracking.views.table_jobs, as the page's jobs table reads them."""
+
+    format = serializers.ChoiceField(choices=EXPORT_FORMATS, default="csv")
+    status = serializers.ChoiceField(
+        choices=[status for status in JOB_STATUSES if status] + [JobQuerySet.NO_STATUS],
+        required=False,
+        allow_blank=True,
+        help_text="A job status, or none for jobs without one.",
+    )
+    sort = serializers.ChoiceField(choices=list(JobQuerySet.TABLE_SORTS), default="-id", help_text="As the jobs table.")
+
+
+class ExperimentExportQueryIn(serializers.Serializer):
+    """Checked here, then read by tracking.views.listed_experiments, as the page's list reads them."""
+
+    format = serializers.ChoiceField(choices=EXPORT_FORMATS, default="csv")
+    q = QueryTextField(max_length=200, required=False, allow_blank=True, help_text="Part of the name, or of a tag.")
+    status = serializers.ChoiceField(choices=list(EXPERIMENT_STATUSES), required=False, allow_blank=True)
+    owner = serializers.RegexField(
+        r"^[0-9]{1,19}$", required=False, allow_blank=True, help_text="The owner's user id (staff only; ignored otherwise)."
+    )
+    tag = TagNameField(required=False, help_text="Only the experiments with this tag.")
+    sort = serializers.ChoiceField(
+        choices=list(ExperimentQuerySet.LIST_SORTS), default="running", help_text="As the experiments list."
+    )
+
+
+def _export_row(properties, extra=None):
+    schema = {"type": "object", "properties": properties, "required": list(properties)}
+    if extra:
+        schema["additionalProperties"] = extra
+    return {"type": "array", "items": schema}
+
+
+_SCORE = {
+    "oneOf": [{"type": "number"}, {"type": "string"}],
+    "nullable": True,
+    "description": "The finite number, or the text it was reported as ('nan', 'inf', '-inf', 'EARLY STOPPED').",
+}
+_TIME = {"type": "string", "format": "date-time", "nullable": True}
+# The JSON exports' rows: the CSV's columns as keys, a row per object (tracking/exports.py).
+JOB_EXPORT_ROWS = _export_row(
+    {
+        "number": {"type": "integer", "description": "The job's number within its experiment."},
+        "id": {"type": "integer", "format": "int64"},
+        "status": {"type": "string", "nullable": True},
+        "score": _SCORE,
+        "start": _TIME,
+        "end": _TIME,
+        "duration_seconds": {"type": "number", "nullable": True, "description": "Until now while it runs."},
+        "attempts": {"type": "integer"},
+    },
+    extra={
+        "description": (
+            "param.<name>: each hyperparameter (null when the job's configuration lacks it); "
+            "result.<label>: each labeled result's final value (as score; null when none)."
+        ),
+    },
+)
+EXPERIMENT_EXPORT_ROWS = _export_row(
+    {
+        "id": {"type": "integer", "format": "int64"},
+        "name": {"type": "string", "nullable": True},
+        "owner": {"type": "string"},
+        "status": {"type": "string"},
+        "start": _TIME,
+        "end": _TIME,
+        "jobs_total": {"type": "integer"},
+        "jobs_done": {"type": "integer", "description": "Jobs no longer RUNNING."},
+        "best_score": {"type": "number", "nullable": True},
+        "target": {"type": "string", "enum": ["max", "min"]},
+        "tags": {"type": "array", "items": {"type": "string"}},
+    }
+)
+# -- end of exports

@@ -32,6 +32,10 @@ urlpatterns = [
     # compare (issue 13, item 5)
     path("experiments/compare/", views.experiments_compare, name="api-experiments-compare"),
     path("experiments/<id:eid>/", views.experiment, name="api-experiment"),
+    # -- exports (tracking/exports.py)
+    path("experiments/export/", views.experiments_export, name="api-experiments-export"),
+    path("experiments/<id:eid>/jobs/export/", views.experiment_jobs_export, name="api-experiment-jobs-export"),
+    # -- end of exports
     path("experiments/<id:eid>/restart/", views.experiment_restart, name="api-experiment-restart"),
     path("experiments/<id:eid>/end/", views.experiment_end, name="api-experiment-end"),
     path("experiments/<id:eid>/status/", views.experiment_status, name="api-experiment-status"),

@@ -12,6 +12,7 @@ researcher reaches only their own experiments (staff reach all), and an object t
 not reach is answered exactly as one that does not exist.
 """
 
+import functools
 import json
 import re
 
@@ -19,17 +20,18 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_not_required
 from django.db import transaction
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.decorators import api_view
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
 
-from tracking import compare, directions, notes, objectives
+from tracking import compare, directions, exports, notes, objectives
 from tracking import views as dashboard  # the importance's cache, shared with the page
 from tracking.api import reads
 from tracking.api import serializers as s
 from tracking.api.idempotency import idempotent
+from tracking.api.negotiation import OwnFormat
 from tracking.api.permissions import SignedInWithPassword
 from tracking.api.schema import CONNECTOR_ID, section
 from tracking.connector import DjangoConnector, unknown_user
@@ -1054,6 +1056,83 @@ def revoke_token(request, token_id):
 
 
 token_revoke = route("token_revoke", POST=revoke_token, permissions=[SignedInWithPassword])
+
+
+# -- exports (issue 13, part 6: tracking/exports.py) ----------------------------------------------
+
+export_docs = section("exports")
+EXPORT_DESCRIPTION = (
+    "Streamed: rows are read and sent a chunk at a time, so any number of jobs can be exported. format=csv "
+    "(the default): RFC 4180, a header row, a cell a spreadsheet would run as a formula prefixed with '. "
+    "format=json: one array of objects keyed by the same columns. Scores and labeled values are the finite number "
+    "or the text reported ('nan', 'inf', '-inf', ...); times are ISO 8601, UTC."
+)
+
+
+def streamed_docs(rows, **kwargs):
+    """`export_docs`, with the success answer in either media type the operation streams
+    (a DRF view answering a StreamingHttpResponse: drf-spectacular cannot see it)."""
+
+    def decorate(operation):
+        operation = export_docs(**kwargs)(operation)
+        errors = {code: answer for code, answer in operation.extend_schema.keywords["responses"].items() if code != 200}
+        operation.extend_schema = functools.partial(
+            operation.extend_schema,
+            responses={
+                (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="format=csv: a header, then a row per line."),
+                (200, "application/json"): OpenApiResponse(rows, description="format=json: an array of rows."),
+                **errors,
+            },
+        )
+        return operation
+
+    return decorate
+
+
+@streamed_docs(
+    s.JOB_EXPORT_ROWS,
+    params=[s.JobExportQueryIn],
+    errors=(400, 404),
+    description=(
+        "The jobs as the experiment page's jobs table shows them (status, sort, and the brush's b.<parameter> "
+        "values as the page's URL carries them), all of them: number, id, status, score, start, end, "
+        "duration_seconds, attempts, param.<name> per hyperparameter, result.<label> per labeled result (final "
+        "value). " + EXPORT_DESCRIPTION
+    ),
+)
+def export_jobs(request, eid):
+    """Export an experiment's jobs (CSV or JSON, streamed)"""
+    query = valid(s.JobExportQueryIn, request.query_params)
+    experiment = visible_experiments(request).filter(pk=eid).first()
+    if experiment is None:
+        raise NotFoundError(f"experiment {eid} does not exist")
+    return exports.jobs_export(request, experiment, query["format"])
+
+
+experiment_jobs_export = route("experiment_jobs_export", GET=export_jobs)
+experiment_jobs_export.cls.content_negotiation_class = OwnFormat
+
+
+@streamed_docs(
+    s.EXPERIMENT_EXPORT_ROWS,
+    params=[s.ExperimentExportQueryIn],
+    errors=(400,),
+    description=(
+        "The experiments you may see as the dashboard's list shows them (q, status, owner, sort as its URL "
+        "carries them), all of them: id, name, owner, status, start, end, jobs_total, jobs_done, best_score, "
+        "target, tags. " + EXPORT_DESCRIPTION
+    ),
+)
+def export_experiments(request):
+    """Export the experiments list (CSV or JSON, streamed)"""
+    query = valid(s.ExperimentExportQueryIn, request.query_params)
+    return exports.experiments_export(request, query["format"])
+
+
+experiments_export = route("experiments_export", GET=export_experiments)
+experiments_export.cls.content_negotiation_class = OwnFormat
+
+# -- end of exports
 
 
 # -- anything else under /api/ ------------------------------------------------------------------------
