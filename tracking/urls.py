@@ -19,6 +19,8 @@ urlpatterns = [
     path("", views.experiment_list, name="experiment-list"),
     path("experiments/<id:eid>/", views.experiment_detail, name="experiment"),
     path("experiments/<id:eid>/charts.json", views.experiment_charts, name="experiment-charts"),
+    # -- parallel coordinates (issue 13)
+    path("experiments/<id:eid>/parcoords.json", views.experiment_parcoords, name="experiment-parcoords"),
     path("experiments/<id:eid>/stop/", controls.stop, name="experiment-stop"),
     path("experiments/<id:eid>/restart/", controls.restart, name="experiment-restart"),
     path("experiments/<id:eid>/delete/", controls.delete, name="experiment-delete"),
