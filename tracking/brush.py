@@ -79,8 +79,10 @@ class Condition:
             out.update(low=self.low, high=self.high)
         return out
 
-    def q(self, experiment_id):
-        """A Q on Job keeping the jobs inside this condition. No query of its own."""
+    def narrow(self, jobs, alias, experiment_id):
+        """`jobs` narrowed to those inside this condition; `alias` names the config
+        key's expression (a parameter's name may hold "__", which a
+        "config__<name>__gte" keyword would split). No query of its own."""
         if self.objective is not None:
             from tracking.models import Job
 
@@ -89,14 +91,13 @@ class Condition:
                 objective_value__gte=-FAR if self.low is None else self.low,
                 objective_value__lte=FAR if self.high is None else self.high,
             )
-            return Q(pk__in=inside.values("pk"))
-        # The lookup classes of a key transform, not a "config__<name>__gte" keyword: a
-        # parameter's name may hold "__", which the keyword form would split.
-        key = KeyTransform(self.parameter, "config")
+            return jobs.filter(pk__in=inside.values("pk"))
+        jobs = jobs.alias(**{alias: KeyTransform(self.parameter, "config")})
         if self.categories is None:
-            low = -FAR if self.low is None else self.low
-            high = FAR if self.high is None else self.high
-            return Q(key.get_lookup("gte")(key, low)) & Q(key.get_lookup("lte")(key, high))
+            return jobs.filter(**{
+                f"{alias}__gte": -FAR if self.low is None else self.low,
+                f"{alias}__lte": FAR if self.high is None else self.high,
+            })
         values, null = [], False
         for text in self.categories:
             for value in category_values(text):
@@ -104,11 +105,11 @@ class Condition:
                     null = True
                 elif value not in values:
                     values.append(value)
-        wanted = Q(key.get_lookup("in")(key, values)) if values else Q(pk__in=[])
+        wanted = Q(**{f"{alias}__in": values}) if values else Q(pk__in=[])
         if null:
-            # JSON null, not a missing key (KeyTransformExact with None).
-            wanted |= Q(key.get_lookup("exact")(key, None))
-        return wanted
+            # JSON null, not a missing key.
+            wanted |= Q(**{alias: None})
+        return jobs.filter(wanted)
 
 
 @dataclass(frozen=True)
@@ -131,16 +132,21 @@ class Brush:
         return json.dumps(self.query_items()) if self.conditions else ""
 
     def q(self):
-        combined = Q()
-        for condition in self.conditions:
-            combined &= condition.q(self.experiment_id)
-        return combined
+        """A Q on Job keeping the jobs inside the brush (for an aggregate's filter)."""
+        from tracking.models import Job
+
+        if not self.conditions:
+            return Q()
+        return Q(pk__in=self.apply(Job.objects.filter(experiment_id=self.experiment_id)).values("pk"))
 
     def apply(self, jobs):
-        """`jobs` (a Job QuerySet) narrowed to those inside every condition, in the
-        database. No query until evaluated; the objective conditions add a subquery on
-        the (experiment, score) index, or on the final labeled results."""
-        return jobs.filter(self.q()) if self.conditions else jobs
+        """`jobs` (a Job QuerySet of this brush's experiment) narrowed to those inside
+        every condition, in the database. No query until evaluated; an objective
+        condition adds a subquery (on the (experiment, score) index, or on the final
+        labeled results)."""
+        for index, condition in enumerate(self.conditions):
+            jobs = condition.narrow(jobs, f"_brush_{index}", self.experiment_id)
+        return jobs
 
     def as_list(self):
         return [c.as_dict() for c in self.conditions]
