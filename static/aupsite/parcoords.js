@@ -439,6 +439,9 @@
   function setBrushFromPixels(axis, y0, y1) {
     var g = geometry(), s = state.scales[axis.key];
     var top = Math.max(MARGIN.top, Math.min(y0, y1)), bottom = Math.min(MARGIN.top + g.plotH, Math.max(y0, y1));
+    // Within a few pixels of an end is that end: the brush is open on that side.
+    if (top - MARGIN.top < 4) top = MARGIN.top;
+    if (MARGIN.top + g.plotH - bottom < 4) bottom = MARGIN.top + g.plotH;
     var tHi = 1 - (top - MARGIN.top) / g.plotH, tLo = 1 - (bottom - MARGIN.top) / g.plotH;
     if (axis.kind === "category") {
       var cats = axis.categories.filter(function (_, i) { var t = s.t(i); return t >= tLo && t <= tHi; });
@@ -473,14 +476,27 @@
     writeURL();
     var query = queryText(brushQuery());
     document.dispatchEvent(new CustomEvent("aupsite:filter", { detail: { query: query } }));
-    if (window.htmx && document.getElementById("jobs")) {
-      window.htmx.ajax("GET", window.location.pathname + window.location.search, { target: "#jobs", swap: "outerHTML" });
-    }
+    refreshTable();
     clearButton.disabled = !Object.keys(state.brush).length;
     renderForm();
     schedule();
     describe();
     if (!Object.keys(state.brush).length) showCount(state.data.total, state.data.total);
+  }
+
+  // One table request at a time, the next with the URL as it is then: htmx would queue
+  // it with the table element of the moment, which the answer before replaces.
+  var table = { busy: false, again: false };
+  function refreshTable() {
+    if (!window.htmx || !document.getElementById("jobs")) return;
+    if (table.busy) { table.again = true; return; }
+    table.busy = true;
+    var done = function () {
+      table.busy = false;
+      if (table.again) { table.again = false; refreshTable(); }
+    };
+    window.htmx.ajax("GET", window.location.pathname + window.location.search,
+      { target: "#jobs", swap: "outerHTML" }).then(done, done);
   }
 
   function showCount(inside, total) {
