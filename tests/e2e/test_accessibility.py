@@ -162,6 +162,23 @@ def reset_confirmation(page, site):
         page.click("button[name=index]")
 
 
+# -- parallel coordinates (issue 13)
+def parcoords_drawn(page, site):
+    """The parallel coordinates drawn, with their keyboard form and table opened."""
+    charts_drawn(page, site)
+    page.wait_for_selector("#parcoords[data-drawn]")
+    for summary in page.locator("#parcoords details > summary").all():
+        summary.click()
+    page.wait_for_selector("#parcoords-form fieldset.pc-axis")
+
+
+def parcoords_brushed(page, site):
+    """A brushed view: the jobs table filtered and saying so."""
+    parcoords_drawn(page, site)
+    page.wait_for_selector("#jobs-brush")
+# -- end parallel coordinates
+
+
 # Violations in code that is not ours, each with why it stays: (rule, a pattern of
 # axe's target), matched on those elements only, so that the same rule anywhere else
 # still fails. All are Django 5.2's own admin markup, which our admin classes only use.
@@ -226,6 +243,9 @@ PAGE_STATES = [
     PageState("admin index", "/admin/", user="root"),
     PageState("admin: add resources in bulk", "/admin/tracking/resource/add-bulk/", user="root"),
     PageState("admin: reset an experiment", "/admin/tracking/experiment/", user="root", then=reset_confirmation),
+    # -- parallel coordinates (issue 13)
+    PageState("parallel coordinates, no brush", "/experiments/{ended}/", then=parcoords_drawn),
+    PageState("parallel coordinates, brushed", "/experiments/{ended}/?b.@score=0.5..&b.optimizer=in:sgd", then=parcoords_brushed),
 ]
 
 
