@@ -275,9 +275,18 @@ def in_the_browser(workdir, rounds, eids):
     )], {"browser": {"big": slow.as_dict(), "small": fast.as_dict()}}
 
 
+# -- parallel coordinates (issue 13)
+def parcoords_rows(workdir, rounds, eids):
+    """Row 7: parallel coordinates at 10,000 jobs (bench/parcoords.py)."""
+    from bench import parcoords
+
+    return parcoords.rows(workdir, rounds, eids)
+# -- end parallel coordinates
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", default="1,2,3,4,5,6", help="comma-separated rows to run (1-6)")
+    parser.add_argument("--rows", default="1,2,3,4,5,6,7", help="comma-separated rows to run (1-7)")
     parser.add_argument("--rounds", type=int, default=15, help="interleaved rounds per timing")
     parser.add_argument("--preload", type=int, default=100_000, help="results already stored for the growth row")
     parser.add_argument("--lifecycles", type=int, default=3, help="job lifecycles per writer process in row 3")
@@ -319,6 +328,9 @@ def main():
         4: big_rows,
         5: lambda: against_optuna(workdir, 3, max(sizes), args.big_steps, big_eids()[max(sizes)]),
         6: lambda: in_the_browser(workdir, args.rounds, big_eids()),
+        # -- parallel coordinates (issue 13): bench/parcoords.py
+        7: lambda: parcoords_rows(workdir, args.rounds, big_eids()),
+        # -- end parallel coordinates
     }
     for number, section in sections.items():
         if number in wanted:
