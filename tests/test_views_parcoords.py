@@ -211,3 +211,19 @@ def test_it_keeps_one_cached_chart_payload_per_brush_of_an_ended_experiment(clie
     brushed = client.get(charts, {"b.@score": "0.5.."}).json()
     assert len(whole["history"]["jids"]) == 12 and len(brushed["history"]["jids"]) == 6
     assert client.get(charts).json() == whole
+
+
+def test_it_serves_an_ended_experiments_lines_from_the_cache_per_objective_and_brush(
+    client, alice, experiment, django_assert_num_queries
+):
+    search(experiment, 12)
+    DjangoConnector().end_experiment(experiment.pk)
+    client.force_login(alice)
+    first = client.get(url(experiment)).json()
+    # Queries: session, user, experiment, labels, the cache read: nothing recomputed.
+    with django_assert_num_queries(5):
+        assert client.get(url(experiment)).json() == first
+    brushed = client.get(url(experiment), {"b.@score": "0.5.."}).json()
+    assert brushed["inside"] == 6 and first["inside"] == 12
+    by_loss = client.get(url(experiment), {"objective": "2"}).json()
+    assert by_loss["objective"]["name"] == "loss"

@@ -860,7 +860,19 @@ def experiment_parcoords(request, eid):
         brush = brushes.parse(request.GET, experiment, strict=True, labels=labels)
     except (BadRequest, brushes.BrushError) as exc:
         return JsonResponse({"error": str(exc)}, status=400)
-    return JsonResponse(parcoords_data(experiment, objective, brush, labels))
+    if not experiment.ended:
+        return JsonResponse(parcoords_data(experiment, objective, brush, labels))
+    # An ended experiment's lines no longer change: cached as its charts are (the key
+    # holds what the payload depends on; a restart starts a new key). A label's
+    # direction is part of the key, since its owner may change it after the end.
+    stamps = [moment.isoformat() if moment else "" for moment in (experiment.start_time, experiment.end_time)]
+    key = ":".join(["parcoords", str(experiment.pk), experiment.status, *stamps, objective.key,
+                    str(objective.direction), brush.cache_key()])
+    payload = cache.get(key)
+    if payload is None:
+        payload = parcoords_data(experiment, objective, brush, labels)
+        cache.set(key, payload, ENDED_CHARTS_CACHE_SECONDS)
+    return JsonResponse(payload)
 
 
 # -- end parallel coordinates
