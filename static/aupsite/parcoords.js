@@ -228,6 +228,7 @@
     drop.forEach(function (key) { params.delete(key); });
     brushQuery().forEach(function (value, key) { params.set(key, value); });
     var axes = axesKey();
+    state.urlAxes = axes;  // what a later answer (another objective) is arranged by
     if (axes) params.set("axes", axes); else params.delete("axes");
     params.delete("page");  // the brushed table starts again at its first page
     replaceQuery(params);
