@@ -22,6 +22,7 @@ through JobQuerySet.with_objective), so that the jobs table, its counts, its pag
 exports and the charts all follow it at any size, on SQLite and PostgreSQL alike.
 """
 
+import hashlib
 import json
 import math
 import re
@@ -127,9 +128,12 @@ class Brush:
         return [(PREFIX + c.key, c.value) for c in self.conditions]
 
     def cache_key(self):
-        """The brush as text for a cache key: "" without one; else its JSON (never
-        ambiguous, whatever a parameter's name holds)."""
-        return json.dumps(self.query_items()) if self.conditions else ""
+        """The brush as text for a cache key: "" without one; else a digest of its JSON
+        (never ambiguous, whatever a parameter's name holds, and short and plain
+        enough for any cache backend)."""
+        if not self.conditions:
+            return ""
+        return hashlib.sha256(json.dumps(self.query_items()).encode()).hexdigest()[:32]
 
     def q(self):
         """A Q on Job keeping the jobs inside the brush (for an aggregate's filter)."""
