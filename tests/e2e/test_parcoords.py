@@ -77,6 +77,8 @@ def test_it_filters_the_table_and_charts_by_a_brush_that_lives_in_the_url(page, 
     numbers = [int(n) for n in page.locator("#jobs tbody tr td a[id^=job-link]").all_inner_texts()]
     assert set(numbers) <= set(inside)
     wait_until(page, f"() => document.querySelector('#parcoords-count').textContent === '{len(inside)} of 40 jobs in the brush'")
+    # ... and the page's live region says it once, for those who do not see the chart.
+    wait_until(page, f"() => document.querySelector('#announcer').textContent === '{len(inside)} of 40 jobs in the brush.'")
 
     # The charts asked for the brushed jobs, and their history draws those only.
     wait_until(page, "() => true")
