@@ -310,6 +310,17 @@
     // Axes, their titles and ticks, and the brushes.
     var fg = cssVar("--fg", "#222"), muted = cssVar("--muted", "#666");
     var spacing = g.axes.length > 1 ? g.xs[1] - g.xs[0] : g.width;
+    // The brushes first, under the axes' lines and labels.
+    g.axes.forEach(function (a, i) {
+      var b = state.brush[a.key];
+      if (!b) return;
+      var span = brushSpan(a, b, g), x = g.xs[i];
+      ctx.fillStyle = cssVar("--pc-brush", "rgba(31,95,209,0.18)");
+      ctx.strokeStyle = cssVar("--accent", "#1f5fd1");
+      ctx.lineWidth = 1;
+      ctx.fillRect(x - 8, span[0], 16, Math.max(span[1] - span[0], 2));
+      ctx.strokeRect(x - 8, span[0], 16, Math.max(span[1] - span[0], 2));
+    });
     g.axes.forEach(function (a, i) {
       var x = g.xs[i], s = scales[i];
       ctx.strokeStyle = muted; ctx.lineWidth = 1;
@@ -325,14 +336,6 @@
         ctx.beginPath(); ctx.moveTo(x - 3, y); ctx.lineTo(x + 3, y); ctx.stroke();
         ctx.fillText(clipText(ctx, tick[1], Math.min(spacing / 2 - 6, 90)), ctx.textAlign === "right" ? x - 6 : x + 6, y);
       });
-      var b = state.brush[a.key];
-      if (b) {
-        var span = brushSpan(a, b, g);
-        ctx.fillStyle = cssVar("--pc-brush", "rgba(31,95,209,0.18)");
-        ctx.strokeStyle = cssVar("--accent", "#1f5fd1");
-        ctx.fillRect(x - 8, span[0], 16, Math.max(span[1] - span[0], 2));
-        ctx.strokeRect(x - 8, span[0], 16, Math.max(span[1] - span[0], 2));
-      }
     });
     if (state.drag && state.drag.kind === "move" && state.drag.moved) {
       ctx.strokeStyle = cssVar("--accent", "#1f5fd1"); ctx.lineWidth = 2;
