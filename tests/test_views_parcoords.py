@@ -227,3 +227,17 @@ def test_it_serves_an_ended_experiments_lines_from_the_cache_per_objective_and_b
     assert brushed["inside"] == 6 and first["inside"] == 12
     by_loss = client.get(url(experiment), {"objective": "2"}).json()
     assert by_loss["objective"]["name"] == "loss"
+
+
+@pytest.mark.parametrize("count", [12, 40])
+def test_it_keeps_the_brushed_pages_queries_fixed(client, alice, experiment, django_assert_num_queries, count):
+    search(experiment, count)
+    client.force_login(alice)
+    # Queries: session, user, experiment, result labels; the brush's label (read once
+    # for the table and the charts); summary: counts by status, best job, signs of life
+    # (it runs); jobs table: count, page, final labeled values, brush counts; charts:
+    # cursor, curve set, longest curve (no step recorded: no reduced curves), history
+    # counts, history rows.
+    with django_assert_num_queries(17):
+        response = client.get(page(experiment), {"b.lr": "..0.01", "b.@2": "..0.5", "b.batch_size": "in:32"})
+    assert response.status_code == 200 and 'id="jobs-brush"' in response.content.decode()
