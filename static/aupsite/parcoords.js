@@ -423,11 +423,19 @@
     state.drag = null;
     if (d.kind === "move") {
       if (d.moved) {
-        var g = geometry(), p = local(e), target = 0;
-        g.xs.forEach(function (x, i) { if (p.x > x) target = i; });
-        if (p.x > g.xs[d.index]) target = Math.max(target, d.index); else target = Math.min(target + (p.x < g.xs[0] ? 0 : 1), d.index);
-        moveAxis(d.axis.key, target - d.index);
-      } else schedule();
+        // Dropped before the first other visible axis to the right of the pointer.
+        var g = geometry(), p = local(e), before = null;
+        for (var i = 0; i < g.axes.length && before === null; i++) {
+          if (g.axes[i].key !== d.axis.key && g.xs[i] > p.x) before = g.axes[i].key;
+        }
+        var order = state.order.filter(function (k) { return k !== d.axis.key; });
+        order.splice(before === null ? order.length : order.indexOf(before), 0, d.axis.key);
+        state.order = order;
+        writeURL();
+        renderForm();
+        describe();
+      }
+      schedule();
       return;
     }
     if (!d.moved) {

@@ -80,8 +80,7 @@ def test_it_filters_the_table_and_charts_by_a_brush_that_lives_in_the_url(page, 
     # ... and the page's live region says it once, for those who do not see the chart.
     wait_until(page, f"() => document.querySelector('#announcer').textContent === '{len(inside)} of 40 jobs in the brush.'")
 
-    # The charts asked for the brushed jobs, and their history draws those only.
-    wait_until(page, "() => true")
+    # The charts asked for the brushed jobs again (the server draws those only: tests/test_views_parcoords.py).
     assert any("b.@score=" + low in url for url in charts_requests), charts_requests
 
     # Sorting the table keeps the brush in the URL (and the brush keeps filtering it).
@@ -131,3 +130,14 @@ def test_it_moves_and_hides_axes_and_keeps_them_in_the_url(page, login):
     assert legends == ["batch_size", "lr", "dropout", "score (objective)"]
     assert not page.is_checked("#pc-2-show")
     assert "over batch_size, lr, score" in page.text_content("#parcoords-summary")
+
+    # With the mouse: drag the score axis' title to the far left.
+    page.locator("#parcoords canvas").scroll_into_view_if_needed()
+    box = page.locator("#parcoords canvas").bounding_box()
+    page.mouse.move(box["x"] + box["width"] - RIGHT, box["y"] + 20)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + 20, steps=5)
+    page.mouse.move(box["x"] + 10, box["y"] + 20, steps=5)
+    page.mouse.up()
+    wait_until(page, "() => new URLSearchParams(location.search).get('axes') === '@score,batch_size,lr,-dropout'")
+    assert "over score, batch_size, lr" in page.text_content("#parcoords-summary")
