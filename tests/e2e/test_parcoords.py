@@ -95,6 +95,8 @@ def test_it_filters_the_table_and_charts_by_a_brush_that_lives_in_the_url(page, 
     assert page.inner_text("#parcoords-count") == f"{len(inside)} of 40 jobs in the brush"
     assert page.is_enabled("#parcoords-clear")
     assert page.inner_text("#jobs-title .muted") == str(len(inside))
+    # The history chart draws the jobs inside the brush only (its table lists them).
+    wait_until(page, f"() => document.querySelectorAll('#history-table tbody tr').length === {len(inside)}")
 
     # With the keyboard: tick a category of batch_size and apply; the brush adds up.
     page.click("#parcoords summary:has-text('Axes and brush')")
