@@ -104,7 +104,8 @@ class Condition:
             for value in category_values(text):
                 if value is None:
                     null = True
-                elif value not in values:
+                elif not any(type(seen) is type(value) and seen == value for seen in values):
+                    # By type too: True == 1 in Python, but not in JSON.
                     values.append(value)
         wanted = Q(**{f"{alias}__in": values}) if values else Q(pk__in=[])
         if null:
