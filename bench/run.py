@@ -280,12 +280,19 @@ def export_rows(workdir, rounds, eids):
     from bench.exports import export_rows as rows
 
     return rows(workdir, rounds, eids)
+# -- parallel coordinates (issue 13)
+def parcoords_rows(workdir, rounds, eids):
+    """Row 8: parallel coordinates at 10,000 jobs (bench/parcoords.py)."""
+    from bench import parcoords
+
+    return parcoords.rows(workdir, rounds, eids)
+# -- end parallel coordinates
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", default="1,2,3,4,5,6,7,importance",
-                        help="comma-separated rows to run (1-7, and named ones: importance)")
+    parser.add_argument("--rows", default="1,2,3,4,5,6,7,8,importance",
+                        help="comma-separated rows to run (1-8, and named ones: importance)")
     parser.add_argument("--rounds", type=int, default=15, help="interleaved rounds per timing")
     parser.add_argument("--preload", type=int, default=100_000, help="results already stored for the growth row")
     parser.add_argument("--lifecycles", type=int, default=3, help="job lifecycles per writer process in row 3")
@@ -330,6 +337,9 @@ def main():
         6: lambda: in_the_browser(workdir, args.rounds, big_eids()),
         # -- exports (issue 13, part 6): bench/exports.py, on row 4's experiments
         7: lambda: export_rows(workdir, args.rounds, big_eids()),
+        # -- parallel coordinates (issue 13): bench/parcoords.py
+        8: lambda: parcoords_rows(workdir, args.rounds, big_eids()),
+        # -- end parallel coordinates
     }
     # -- issue 13, part 2: hyperparameter importance (bench/importance.py)
     from bench.importance import importance_rows

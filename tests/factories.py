@@ -289,3 +289,35 @@ def tag_experiment(experiment, *names):
     tags = [Tag.objects.get_or_create(name=name)[0] for name in names]
     experiment.tags.add(*tags)
     return tags
+# -- parallel coordinates (issue 13) -----------------------------------------------------
+
+
+def make_configured_jobs(experiment, specs, status="FINISHED"):
+    """One finished job per spec, in order: a spec is (config, score) or (config, score,
+    {label order: final value}). Bulk inserts: three queries whatever the count."""
+    from django.utils import timezone
+
+    from tracking.models import Job, MultipleResult
+
+    now = timezone.now()
+    first = next_number(experiment)
+    jobs = Job.objects.bulk_create(
+        Job(
+            experiment=experiment,
+            number=first + index,
+            config=spec[0],
+            score=spec[1],
+            status=status,
+            start_time=now,
+            end_time=None if status == "RUNNING" else now,
+        )
+        for index, spec in enumerate(specs)
+    )
+    MultipleResult.objects.bulk_create(
+        MultipleResult(
+            job=job, experiment=experiment, label_order=order, value=value, receive_time=now, is_last=True
+        )
+        for job, spec in zip(jobs, specs)
+        for order, value in (spec[2].items() if len(spec) > 2 else ())
+    )
+    return jobs

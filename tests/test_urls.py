@@ -77,6 +77,8 @@ def test_it_spells_each_objects_id_one_way_in_every_path():
         ("tracking:experiment-list", {}, "/"),
         ("tracking:experiment", {"eid": 7}, "/experiments/7/"),
         ("tracking:experiment-charts", {"eid": 7}, "/experiments/7/charts.json"),
+        # -- parallel coordinates (issue 13)
+        ("tracking:experiment-parcoords", {"eid": 7}, "/experiments/7/parcoords.json"),
         ("tracking:experiment-stop", {"eid": 7}, "/experiments/7/stop/"),
         ("tracking:experiment-restart", {"eid": 7}, "/experiments/7/restart/"),
         ("tracking:experiment-delete", {"eid": 7}, "/experiments/7/delete/"),

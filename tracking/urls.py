@@ -25,6 +25,8 @@ urlpatterns = [
     path("experiments.csv", exports.experiments_csv, name="experiment-list-csv"),
     path("experiments.json", exports.experiments_json, name="experiment-list-json"),
     # -- end of exports
+    # -- parallel coordinates (issue 13)
+    path("experiments/<id:eid>/parcoords.json", views.experiment_parcoords, name="experiment-parcoords"),
     path("experiments/<id:eid>/stop/", controls.stop, name="experiment-stop"),
     path("experiments/<id:eid>/restart/", controls.restart, name="experiment-restart"),
     path("experiments/<id:eid>/delete/", controls.delete, name="experiment-delete"),

@@ -18,13 +18,14 @@ import re
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.core.paginator import Paginator
-from django.db.models import Exists, OuterRef
+from django.db.models import Count, Exists, OuterRef, Q
 from django.http import Http404, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from tracking import charts, importance, notes, notes_pages, recovery
+from tracking import brush as brushes
+from tracking import charts, importance, notes, notes_pages, parcoords, recovery
 from tracking.api.fields import ID_MAX
 from tracking.models import (
     ACTIVE_EXPERIMENT_STATUSES,
@@ -47,6 +48,7 @@ from tracking.objectives import (
     default_maximizes,
     objective_for,
     objectives,
+    parse_key,
     score_objective,
 )
 
@@ -433,6 +435,10 @@ def table_jobs(request, experiment):
     # Newest first by default: while an experiment runs, its moving jobs are on page 1.
     sort = _query_choice(request, "sort", JobQuerySet.TABLE_SORTS, "-id")
     rows = experiment.jobs.for_table(status=status, sort=sort, now=timezone.now())
+    # -- parallel coordinates (issue 13): the brush (b.* keys) narrows the table, its
+    # counts, its pages and the exports alike, in the database.
+    rows = _page_brush(request, experiment).apply(rows)
+    # -- end parallel coordinates
     return rows, status, sort
 
 
@@ -469,6 +475,9 @@ def _jobs_table_context(request, experiment, labels, labels_total):
         "table_sort": sort,
         "job_statuses": [*JobStatus.values, JobQuerySet.NO_STATUS],
         "polling": not experiment.ended,
+        # -- parallel coordinates (issue 13)
+        **_brush_context(request, experiment),
+        # -- end parallel coordinates
     }
 
 
@@ -528,7 +537,7 @@ def experiment_detail(request, eid):
         )
         return _stop_polling_when_ended(request, response, experiment.ended)
     try:
-        payload = chart_payload(experiment, labels, series="score")
+        payload = chart_payload(experiment, labels, series="score", brush=_page_brush(request, experiment))
     except BadRequest as exc:  # pragma: no cover - fixed, valid arguments
         raise Http404(str(exc)) from None
     context = {
@@ -565,21 +574,21 @@ ENDED_CHARTS_CACHE_SECONDS = 3600
 
 
 def chart_payload(experiment, labels, series="score", show_all=False, selected=(), since=None, have=(),
-                  history_version=None):
+                  history_version=None, brush=None):
     """The charts' data (see _chart_payload); from the cache once the experiment has ended.
     BadRequest when `series` names no label of the experiment."""
     labels = _series_labels(experiment, labels, series)
     if not experiment.ended:
-        return _chart_payload(experiment, labels, series, show_all, selected, since, have, history_version)
+        return _chart_payload(experiment, labels, series, show_all, selected, since, have, history_version, brush)
     stamps = [moment.isoformat() if moment else "" for moment in (experiment.start_time, experiment.end_time)]
     key = ":".join(
         ["charts", str(experiment.pk), experiment.status, *stamps, str(series), str(bool(show_all)),
-         ",".join(map(str, sorted(selected))), history_version or ""]
+         ",".join(map(str, sorted(selected))), history_version or "", brush.cache_key() if brush else ""]
     )
     payload = cache.get(key)
     if payload is None:
         # An ended experiment's payload ignores `since` and `have`: every curve is sent.
-        payload = _chart_payload(experiment, labels, series, show_all, selected, None, (), history_version)
+        payload = _chart_payload(experiment, labels, series, show_all, selected, None, (), history_version, brush)
         cache.set(key, payload, ENDED_CHARTS_CACHE_SECONDS)
     return payload
 
@@ -601,7 +610,7 @@ def _series_labels(experiment, labels, series):
     raise BadRequest(f"series must be 'score' or the number of one of the experiment's labels ({orders})")
 
 
-def _chart_payload(experiment, labels, series, show_all, selected, since, have, history_version):
+def _chart_payload(experiment, labels, series, show_all, selected, since, have, history_version, brush=None):
     """The data of the experiment page's charts, or what changed since a previous call.
 
     `since` is the cursor a previous payload returned: only curves with newer points (or
@@ -618,7 +627,7 @@ def _chart_payload(experiment, labels, series, show_all, selected, since, have, 
     # commits out of id order (PostgreSQL) shows with its job's next point, and the
     # last poll, once the experiment has ended, re-sends every curve.
     cursor = results.cursor()
-    jobs = experiment.jobs.all()
+    jobs = brush.apply(experiment.jobs.all()) if brush else experiment.jobs.all()  # the brush (parallel coordinates)
     budget = charts.ALL_CURVE_BUDGET if show_all else charts.CURVE_BUDGET
     shown = jobs.curve_set(
         maximize=experiment.maximize,
@@ -697,9 +706,15 @@ def experiment_charts(request, eid):
         series = _raw(request, "series")
         if series is None:
             raise BadRequest("series must be 'score' or a label number")
+        shown_labels = _shown_labels(experiment)[0]
+        try:
+            brush = brushes.parse(request.GET, experiment, strict=True, labels=shown_labels)
+        except brushes.BrushError as exc:
+            raise BadRequest(str(exc)) from None
         payload = chart_payload(
             experiment,
-            _shown_labels(experiment)[0],
+            shown_labels,
+            brush=brush,
             series=series or "score",
             show_all=show_all,
             selected=selected,
@@ -994,3 +1009,117 @@ def resource_list(request):
         {"page": page, "resources": rows, "origin": origin, "now": now, "recent": RECENT_ATTEMPTS,
          "attempt_legend": ATTEMPT_LEGEND},
     )
+
+
+# -- parallel coordinates (issue 13) ---------------------------------------------------
+#
+# The brush (tracking/brush.py) is read once per request and applied by table_jobs (the
+# jobs table, its counts and pages, the exports) and by the charts' data; the
+# parallel-coordinates data itself is parcoords.json below (tracking/parcoords.py
+# shapes it, static/aupsite/parcoords.js draws it).
+
+
+def _page_brush(request, experiment):
+    """The brush of a page's query string (b.* keys): a malformed or unknown key is
+    ignored. Read once per request and experiment: at most one query (the labels
+    brushed on, when any is)."""
+    memo = getattr(request, "_aupsite_brush", None)
+    if memo is None or memo.experiment_id != experiment.pk:
+        memo = brushes.parse(request.GET, experiment, strict=False)
+        request._aupsite_brush = memo
+    return memo
+
+
+def _brush_context(request, experiment):
+    """What the jobs table says of the brush: how many jobs are inside it, of how many,
+    and a link without it. No query without a brush; one with (both counts at once)."""
+    brush = _page_brush(request, experiment)
+    if not brush:
+        return {"brush": None}
+    counts = experiment.jobs.order_by().aggregate(total=Count("pk"), inside=Count("pk", filter=brush.q()))
+    params = request.GET.copy()
+    for key in [key for key in params if key.startswith(brushes.PREFIX)] + ["page"]:
+        params.pop(key, None)
+    encoded = params.urlencode()
+    return {
+        "brush": brush,
+        "brush_inside": counts["inside"],
+        "brush_total": counts["total"],
+        "brush_clear_href": f"?{encoded}" if encoded else "?",
+    }
+
+
+def _json_objective(request, experiment, labels):
+    """The objective named by ``objective`` (the score when absent), from `labels` or
+    by one query; BadRequest when malformed or naming no label of the experiment."""
+    raw = _raw(request, "objective")
+    if raw == "":
+        return score_objective(experiment)
+    key = parse_key(raw)
+    if key is None:
+        raise BadRequest("objective must be 'score' or the number of one of the experiment's labels")
+    for objective in objectives(experiment, labels):
+        if objective.key == key:
+            return objective
+    objective = objective_for(experiment, key)
+    if objective is None:
+        raise BadRequest(f"objective {key} names no labeled result of this experiment")
+    return objective
+
+
+def parcoords_data(experiment, objective, brush, labels):
+    """The parallel-coordinates payload (tracking.parcoords.payload) of `experiment`
+    coloured by `objective`, with the jobs inside `brush` counted. Three queries
+    whatever the number of jobs: the counts (all jobs, those with a value, those inside
+    the brush), every job's (id, value) of the objective, then the drawn jobs' configs."""
+    jobs = experiment.jobs.all().with_objective(objective.label_order)
+    counts = jobs.order_by().aggregate(
+        total=Count("pk"),
+        with_value=Count("pk", filter=Q(objective_value__isnull=False)),
+        inside=Count("pk", filter=brush.q()) if brush else Count("pk"),
+    )
+    scored = list(jobs.filter(objective_value__isnull=False).order_by("pk").values_list("pk", "objective_value"))
+    kept, sampled = parcoords.sample(scored, objective.maximize)
+    value_of = dict(scored)
+    configs = experiment.jobs.filter(pk__in=kept).order_by("pk").values_list("pk", "number", "config")
+    rows = [(jid, number, config, value_of[jid]) for jid, number, config in configs]
+    config = experiment.config if isinstance(experiment.config, dict) else {}
+    return parcoords.payload(
+        objective=objective,
+        parameter_config=config.get("parameter_config"),
+        rows=rows,
+        counts=counts,
+        sampled=sampled,
+        brush=brush,
+        options=objectives(experiment, labels),
+    )
+
+
+@require_GET
+def experiment_parcoords(request, eid):
+    """JSON for parcoords.js: the axes and the drawn jobs' values, coloured by
+    ``objective``, with the number of jobs inside the brush (b.* keys). A malformed
+    objective or brush key is a 400 with {"error": ...}."""
+    experiment = _visible_experiment(request, eid)
+    labels = _shown_labels(experiment)[0]
+    try:
+        objective = _json_objective(request, experiment, labels)
+        brush = brushes.parse(request.GET, experiment, strict=True, labels=labels)
+    except (BadRequest, brushes.BrushError) as exc:
+        return JsonResponse({"error": str(exc)}, status=400)
+    if not experiment.ended:
+        return JsonResponse(parcoords_data(experiment, objective, brush, labels))
+    # An ended experiment's lines no longer change: cached as its charts are (the key
+    # holds what the payload depends on; a restart starts a new key). A label's
+    # direction is part of the key, since its owner may change it after the end.
+    stamps = [moment.isoformat() if moment else "" for moment in (experiment.start_time, experiment.end_time)]
+    key = ":".join(["parcoords", str(experiment.pk), experiment.status, *stamps, objective.key,
+                    str(objective.direction), brush.cache_key()])
+    payload = cache.get(key)
+    if payload is None:
+        payload = parcoords_data(experiment, objective, brush, labels)
+        cache.set(key, payload, ENDED_CHARTS_CACHE_SECONDS)
+    return JsonResponse(payload)
+
+
+# -- end parallel coordinates

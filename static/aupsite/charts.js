@@ -523,6 +523,9 @@
     q.set("series", this.series);
     if (this.showAll) q.set("all", "1");
     if (this.selected.size) q.set("select", Array.from(this.selected).slice(-this.limits.selected).join(","));
+    // -- parallel coordinates (issue 13): the charts draw the jobs inside the page's brush.
+    new URLSearchParams(window.location.search).forEach(function (value, key) { if (key.indexOf("b.") === 0) q.set(key, value); });
+    // -- end parallel coordinates
     if (incremental) {
       q.set("since", this.cursor);
       q.set("have", this.jobs.map(function (j) { return j.id; }).join(","));
@@ -549,6 +552,9 @@
 
   Experiment.prototype.bind = function () {
     var self = this;
+    // -- parallel coordinates (issue 13): a new brush, the whole view again.
+    document.addEventListener("aupsite:filter", function () { self.reload(); });
+    // -- end parallel coordinates
     var seriesSelect = document.getElementById("curves-series");
     seriesSelect.value = this.series;
     seriesSelect.addEventListener("change", function () { self.series = seriesSelect.value; self.setZoomed(false); self.reload(); });

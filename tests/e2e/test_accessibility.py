@@ -232,6 +232,21 @@ def tag_refused(page, site):
 
 
 # -- end of notes and tags --
+# -- parallel coordinates (issue 13)
+def parcoords_drawn(page, site):
+    """The parallel coordinates drawn, with their keyboard form and table opened."""
+    charts_drawn(page, site)
+    page.wait_for_selector("#parcoords[data-drawn]")
+    for summary in page.locator("#parcoords details > summary").all():
+        summary.click()
+    page.wait_for_selector("#parcoords-form fieldset.pc-axis")
+
+
+def parcoords_brushed(page, site):
+    """A brushed view: the jobs table filtered and saying so."""
+    parcoords_drawn(page, site)
+    page.wait_for_selector("#jobs-brush")
+# -- end parallel coordinates
 
 
 # Violations in code that is not ours, each with why it stays: (rule, a pattern of
@@ -326,6 +341,9 @@ PAGE_STATES = [
     PageState("notes on a page of their own", "/experiments/{ended}/notes/"),
     PageState("tags on a page of their own", "/experiments/{ended}/tags/"),
     # -- end of notes and tags
+    # -- parallel coordinates (issue 13)
+    PageState("parallel coordinates, no brush", "/experiments/{ended}/", then=parcoords_drawn),
+    PageState("parallel coordinates, brushed", "/experiments/{ended}/?b.@score=0.5..&b.optimizer=in:sgd", then=parcoords_brushed),
 ]
 
 
