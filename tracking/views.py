@@ -13,6 +13,8 @@ its answers. Polls of an ended experiment (and the table's refresh) are answered
 HTTP 286, which tells htmx to stop polling.
 """
 
+import hashlib
+import json
 import re
 
 from django.contrib.auth import get_user_model
@@ -23,7 +25,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from tracking import charts, recovery
+from tracking import charts, objectives, recovery
 from tracking.api.fields import ID_MAX
 from tracking.models import (
     ACTIVE_EXPERIMENT_STATUSES,
@@ -197,6 +199,78 @@ def _json_history_version(request, name):
     return raw
 
 
+# -- charts part (issue 13): the chart view's query values -------------------------------
+#
+# The experiment page's URL carries the charts' view (static/aupsite/charts.js keeps it):
+# ``objective``, ``series``, ``all``, ``pin`` and ``cx``/``cy`` matter to the server (the
+# first draw is already right); ``logy`` and ``zoom`` are the browser's alone.
+
+
+def _choose_objective(experiment, labels, key):
+    """The objective named `key` (tracking.objectives), looked up among `labels` first
+    (no query), then among the experiment's other labels (one query); None when `key`
+    is malformed or names no label."""
+    key = objectives.parse_key(key)
+    if key is None:
+        return None
+    for choice in objectives.objectives(experiment, labels):
+        if choice.key == key:
+            return choice
+    return objectives.objective_for(experiment, key)
+
+
+def _page_objective(request, experiment, labels):
+    """A page's objective: the one its URL names, else the score (a malformed or unknown
+    value is ignored)."""
+    raw = _raw(request, "objective")
+    chosen = _choose_objective(experiment, labels, raw) if raw else None
+    return chosen or objectives.score_objective(experiment)
+
+
+def _json_objective(request, experiment, labels):
+    """A JSON endpoint's objective: the score when absent; BadRequest when it names
+    none of the experiment's objectives."""
+    raw = _raw(request, "objective")
+    if raw == "":
+        return objectives.score_objective(experiment)
+    chosen = _choose_objective(experiment, labels, raw) if raw else None
+    if chosen is None:
+        raise BadRequest("objective must be 'score' or the number of one of the experiment's labels")
+    return chosen
+
+
+def _page_ids(request, name, limit):
+    """A page's comma-separated ids (pinned jobs): at most `limit`, the malformed left out."""
+    raw = _raw(request, name) or ""
+    ids = [parse_id(item.strip()) for item in raw.split(",")[: limit * 2] if item.strip()]
+    return list(dict.fromkeys(jid for jid in ids if jid is not None))[-limit:]
+
+
+def _chart_parameter(request, name, strict=False):
+    """A contour parameter's name (``cx``, ``cy``): None when absent. Malformed (too
+    long, a NUL): ignored on a page, BadRequest for the JSON endpoint (`strict`). A name
+    that is no parameter of the experiment is not an error: the contour takes its
+    default pair (charts.contour_pair) and says which it drew."""
+    raw = _raw(request, name)
+    if raw is None:
+        if strict:
+            raise BadRequest(f"{name} must be the name of a hyperparameter")
+        return None
+    return raw[:MAX_SEARCH_CHARS] or None
+
+
+def _objective_choices(experiment, labels, objective):
+    """The objectives the page offers: the score and each label shown, and `objective`
+    when it is a label past those."""
+    choices = objectives.objectives(experiment, labels)
+    if all(choice.key != objective.key for choice in choices):
+        choices.append(objective)
+    return choices
+
+
+# -- end of the charts part's query values ---------------------------------------------
+
+
 def _visible_experiment(request, eid):
     experiment = (
         Experiment.objects.visible_to(request.user).select_related("owner").filter(pk=eid).first()
@@ -284,11 +358,13 @@ def _waiting_for_executor(experiment, jobs_total):
     return experiment.status == ExperimentStatus.RUNNING and jobs_total == 0
 
 
-def _summary_context(experiment, user, now=None):
-    """Status, counts, progress, ETA, the best job and, while the experiment is active,
-    its signs of life (recovery.liveness): waiting for an executor, or quiet for longer
-    than its jobs usually take, with the repair for its owner (the aup_reset line) and
-    staff (a button). Two queries, three while it is active."""
+def _summary_context(experiment, user, now=None, objective=None):
+    """Status, counts, progress, ETA, the best job by `objective` (the page's chosen
+    objective, tracking.objectives; the score when None) and, while the experiment is
+    active, its signs of life (recovery.liveness): waiting for an executor, or quiet for
+    longer than its jobs usually take, with the repair for its owner (the aup_reset
+    line) and staff (a button). Two queries, three while it is active."""
+    objective = objective or objectives.score_objective(experiment)
     jobs = experiment.jobs.all()
     counts = jobs.status_counts()
     total = sum(counts.values())
@@ -313,8 +389,14 @@ def _summary_context(experiment, user, now=None):
             ("no status", None, "none"),
         )
     ]
-    best = jobs.best(experiment.maximize)
+    # charts part (issue 13): the best job by the page's objective, in its direction.
+    best = jobs.best_for(objective.label_order, objective.maximize)
+    best_value = None
+    if best is not None:
+        best_value = best.score_value if objective.is_score else best.objective_value
     return {
+        "objective": objective,
+        "best_value": best_value,
         "experiment": experiment,
         "counts": status_counts,
         "jobs_total": total,
@@ -426,7 +508,12 @@ def experiment_detail(request, eid):
     experiment = _visible_experiment(request, eid)
     target = _hx_target(request)
     if target == "summary":
-        response = render(request, "tracking/_experiment_summary.html", _summary_context(experiment, request.user))
+        # The summary's poll carries the page's objective (hx-include of its chooser):
+        # its best job is the objective's. No label is read for the score.
+        objective = _page_objective(request, experiment, [])
+        response = render(
+            request, "tracking/_experiment_summary.html", _summary_context(experiment, request.user, objective=objective)
+        )
         return _stop_polling_when_ended(request, response, experiment.ended)
     labels, labels_total = _shown_labels(experiment)
     if target == "jobs":
@@ -434,15 +521,25 @@ def experiment_detail(request, eid):
             request, "tracking/_jobs_table.html", _jobs_table_context(request, experiment, labels, labels_total)
         )
         return _stop_polling_when_ended(request, response, experiment.ended)
+    # charts part (issue 13): the first draw follows the view the URL names.
+    objective = _page_objective(request, experiment, labels)
+    chart_view = {
+        "show_all": _raw(request, "all") in ("1", "true"),
+        "selected": _page_ids(request, "pin", MAX_SELECTED),
+        "objective": objective,
+        "pair": (_chart_parameter(request, "cx"), _chart_parameter(request, "cy")),
+    }
     try:
-        payload = chart_payload(experiment, labels, series="score")
-    except BadRequest as exc:  # pragma: no cover - fixed, valid arguments
-        raise Http404(str(exc)) from None
+        payload = chart_payload(experiment, labels, series=_raw(request, "series") or "score", **chart_view)
+    except BadRequest:
+        # A series that names no label of the experiment: the score's curves instead.
+        payload = chart_payload(experiment, labels, series="score", **chart_view)
     context = {
-        **_summary_context(experiment, request.user),
+        **_summary_context(experiment, request.user, objective=objective),
         **_jobs_table_context(request, experiment, labels, labels_total),
         "config": _config_context(experiment),
         "chart_payload": payload,
+        "objective_choices": _objective_choices(experiment, labels, objective),
     }
     return render(request, "tracking/experiment_detail.html", context)
 
@@ -465,21 +562,30 @@ ENDED_CHARTS_CACHE_SECONDS = 3600
 
 
 def chart_payload(experiment, labels, series="score", show_all=False, selected=(), since=None, have=(),
-                  history_version=None):
+                  history_version=None, objective=None, pair=(None, None)):
     """The charts' data (see _chart_payload); from the cache once the experiment has ended.
-    BadRequest when `series` names no label of the experiment."""
+    BadRequest when `series` names no label of the experiment. `objective` (the score
+    when None) ranks the history, slice and contour charts; `pair` names the contour's
+    parameters (cx, cy)."""
     labels = _series_labels(experiment, labels, series)
+    objective = objective or objectives.score_objective(experiment)
+    view = (objective, tuple(pair))
     if not experiment.ended:
-        return _chart_payload(experiment, labels, series, show_all, selected, since, have, history_version)
+        return _chart_payload(experiment, labels, series, show_all, selected, since, have, history_version, *view)
     stamps = [moment.isoformat() if moment else "" for moment in (experiment.start_time, experiment.end_time)]
     key = ":".join(
         ["charts", str(experiment.pk), experiment.status, *stamps, str(series), str(bool(show_all)),
          ",".join(map(str, sorted(selected))), history_version or ""]
     )
+    # charts part (issue 13): the objective (and its direction) and the contour's pair;
+    # hashed, since a parameter name may hold anything.
+    key += ":" + hashlib.sha256(
+        json.dumps([objective.as_dict(), objective.maximize, list(pair)]).encode()
+    ).hexdigest()[:32]
     payload = cache.get(key)
     if payload is None:
         # An ended experiment's payload ignores `since` and `have`: every curve is sent.
-        payload = _chart_payload(experiment, labels, series, show_all, selected, None, (), history_version)
+        payload = _chart_payload(experiment, labels, series, show_all, selected, None, (), history_version, *view)
         cache.set(key, payload, ENDED_CHARTS_CACHE_SECONDS)
     return payload
 
@@ -501,13 +607,15 @@ def _series_labels(experiment, labels, series):
     raise BadRequest(f"series must be 'score' or the number of one of the experiment's labels ({orders})")
 
 
-def _chart_payload(experiment, labels, series, show_all, selected, since, have, history_version):
+def _chart_payload(experiment, labels, series, show_all, selected, since, have, history_version, objective,
+                   pair=(None, None)):
     """The data of the experiment page's charts, or what changed since a previous call.
 
     `since` is the cursor a previous payload returned: only curves with newer points (or
     not in `have`, the job ids the client already holds) are sent, whole, downsampled.
     The history and parameter charts are sent only when `history_version` differs
-    from the current one. Bounded whatever the experiment's size: at most
+    from the current one; they rank jobs by `objective` (its values, its direction),
+    and the contour plots the parameters `pair` names. Bounded whatever the experiment's size: at most
     BEST_CURVES + RUNNING_CURVES + MAX_SELECTED curves of CURVE_BUDGET points, or
     MAX_CURVES_ALL of ALL_CURVE_BUDGET, and HISTORY_BUDGET jobs. The queries are
     QuerySet methods; charts.experiment_payload shapes their rows.
@@ -548,26 +656,34 @@ def _chart_payload(experiment, labels, series, show_all, selected, since, have, 
         selected=selected,
         shaped=shaped,
         budget=budget,
-        history=history(jobs, charts.HISTORY_BUDGET, charts.HISTORY_BUCKETS, unless_version=history_version),
+        history=history(
+            jobs, charts.HISTORY_BUDGET, charts.HISTORY_BUCKETS, unless_version=history_version,
+            label_order=objective.label_order,
+        ),
         best=BEST_CURVES,
         limits=PAGE_LIMITS,
+        objective=objective,
+        objectives=_objective_choices(experiment, labels, objective),
+        pair=pair,
     )
 
 
-def history(jobs, budget, buckets, unless_version=None):
+def history(jobs, budget, buckets, unless_version=None, label_order=None):
     """What the optimization-history and parameter charts draw of `jobs`, read with the
-    JobQuerySet's history methods, for charts.history_payload.
+    JobQuerySet's history methods, for charts.history_payload. The values are the
+    objective's: the score, or the final value of the label `label_order`
+    (JobQuerySet.with_objective).
 
     Returns a dict: ``version`` (changes whenever a job is added or ends), ``total``
-    jobs, ``non_finite`` (jobs without a finite score), ``rows`` [(id, number, score,
-    config)] by id, and ``sampled``. Up to `budget` jobs with a finite score come back whole;
+    jobs, ``non_finite`` (jobs without a finite value), ``rows`` [(id, number, value,
+    config)] by id, and ``sampled``. Up to `budget` jobs with a finite value come back whole;
     beyond, only the first, last, lowest and highest score of each of `buckets` runs of
     job ids (charts.history_sample), so the best and the worst jobs are always there.
     Two queries (counts, then rows), three when sampled (counts, every job's id and
     score, the kept rows); one, without ``rows``, when the version still equals
     `unless_version`.
     """
-    counts = jobs.history_counts()
+    counts = jobs.history_counts(label_order)
     result = {"version": counts["version"], "total": counts["total"], "non_finite": counts["non_finite"]}
     if counts["version"] == unless_version:
         return result
@@ -578,10 +694,10 @@ def history(jobs, budget, buckets, unless_version=None):
         # Only (id, score) of every job is read, by the (experiment, score) index; the
         # configs come for the kept jobs alone. Four window functions over 10,000 jobs
         # (extremes_per_bucket) took 40 ms in SQLite; this takes 8.
-        kept = charts.history_sample(jobs.finite_scores(), buckets)
-        result.update(rows=jobs.history_rows(kept), sampled=True)
+        kept = charts.history_sample(jobs.finite_scores(label_order), buckets)
+        result.update(rows=jobs.history_rows(kept, label_order=label_order), sampled=True)
     else:
-        result["rows"] = jobs.history_rows()
+        result["rows"] = jobs.history_rows(label_order=label_order)
     return result
 
 
@@ -597,15 +713,22 @@ def experiment_charts(request, eid):
         series = _raw(request, "series")
         if series is None:
             raise BadRequest("series must be 'score' or a label number")
+        labels = _shown_labels(experiment)[0]
+        # charts part (issue 13): the objective and the contour's pair. The brush's
+        # b.* keys (parallel coordinates) are sent too, and read where the jobs are picked.
+        objective = _json_objective(request, experiment, labels)
+        pair = (_chart_parameter(request, "cx", strict=True), _chart_parameter(request, "cy", strict=True))
         payload = chart_payload(
             experiment,
-            _shown_labels(experiment)[0],
+            labels,
             series=series or "score",
             show_all=show_all,
             selected=selected,
             since=since,
             have=have,
             history_version=_json_history_version(request, "history"),
+            objective=objective,
+            pair=pair,
         )
     except BadRequest as exc:
         return JsonResponse({"error": str(exc)}, status=400)
