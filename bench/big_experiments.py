@@ -81,10 +81,10 @@ class BigLoader:
         raw.execute("BEGIN")
         first_jid = (raw.execute("SELECT COALESCE(MAX(id), 0) FROM tracking_job").fetchone()[0]) + 1
         raw.executemany(
-            "INSERT INTO tracking_job (id, experiment_id, config, score, score_text, status, start_time, end_time) "
-            "VALUES (?, ?, ?, ?, NULL, 'FINISHED', ?, ?)",
+            "INSERT INTO tracking_job (id, experiment_id, number, config, score, score_text, status, start_time, end_time, notes) "
+            "VALUES (?, ?, ?, ?, ?, NULL, 'FINISHED', ?, ?, '')",
             (
-                (first_jid + index, experiment.pk,
+                (first_jid + index, experiment.pk, index + 1,
                  json.dumps({"lr": round(10 ** rng.uniform(-4, -1), 6), "layers": rng.randint(1, 8)}),
                  curve(index, steps - 1, steps), stamp, stamp)
                 for index in range(jobs)

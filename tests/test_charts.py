@@ -237,8 +237,8 @@ def build_big_experiment(owner):
     with connection.cursor() as cursor:
         cursor.execute(
             f"WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < %s) "
-            f"INSERT INTO {job_table} (experiment_id, number, config, score, status, start_time, end_time) "
-            f"SELECT %s, i, %s, (i * 7919 %% 10007) / 10007.0, 'FINISHED', %s, %s FROM n",
+            f"INSERT INTO {job_table} (experiment_id, number, config, score, status, start_time, end_time, notes) "
+            f"SELECT %s, i, %s, (i * 7919 %% 10007) / 10007.0, 'FINISHED', %s, %s, '' FROM n",
             [BIG_JOBS, experiment.pk, json.dumps({"lr": 0.01, "layers": 3}), now, now],
         )
         long_ids = list(experiment.jobs.order_by("-score").values_list("pk", flat=True)[:LONG_JOBS])
