@@ -626,10 +626,13 @@
       table(document.getElementById("history-table"), ["Job", title, "Best so far"], []);
       return;
     }
+    // The best job set the last record: the line's last point only carries it to the end.
     var n = h.best[0].length;
+    var record = n - 1;
+    while (record > 0 && h.best[1][record - 1] === h.best[1][n - 1]) record--;
     describe("history-summary", "Optimization history: the final " + name + " of " + plural(numbers.length, "job") + " of " + this.totalJobs +
       " in order, and the best so far" + (this.objective === "score" ? "" : " (" + (this.objectiveMaximize ? "higher" : "lower") + " is better)") +
-      "; best job " + h.best[0][n - 1] + ", " + name + " " + fmt(h.best[1][n - 1]) + ".");
+      "; best job " + h.best[0][record] + ", " + name + " " + fmt(h.best[1][record]) + ".");
     clear(el);
     var data = uPlot.join([h.points, h.best]);
     this.history = new uPlot({
@@ -798,6 +801,8 @@
     if (!el) return;
     var name = this.objectiveInfo().name;
     this.contourChoosers(axes || [], c);
+    // A pair the user chose is kept in the URL as the server drew it (never one twice).
+    if (c && (this.cx || this.cy)) { this.cx = c.x.name; this.cy = c.y.name; this.syncURL(); }
     clear(el);
     clear(document.getElementById("contour-legend"));
     document.getElementById("contour-note").textContent = "";
