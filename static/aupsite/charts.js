@@ -787,10 +787,13 @@
     });
   };
 
+  // A cell edge: three significant digits are enough to tell the cells apart.
+  function edge(v) { return fmt(+v.toPrecision(3)); }
+
   // A cell's span on one side, as text: "0.001–0.0032", or the category.
   function cellSpan(side, i) {
     if (side.kind === "category") return side.categories[i];
-    return fmt(side.edges[i]) + "–" + fmt(side.edges[i + 1]);
+    return edge(side.edges[i]) + "–" + edge(side.edges[i + 1]);
   }
 
   // The contour: the server's grid of cells (at most 30 a side), each coloured by the
@@ -848,8 +851,8 @@
         return;
       }
       var step = Math.max(1, Math.ceil(n / 5));
-      for (var i = 0; i <= n; i += step) place(i, fmt(side.edges[i]));
-      if (n % step) place(n, fmt(side.edges[n]));
+      for (var i = 0; i <= n; i += step) place(i, edge(side.edges[i]));
+      if (n % step) place(n, edge(side.edges[n]));
     }
     ctx.textAlign = "center";
     ctx.textBaseline = "top";

@@ -222,3 +222,25 @@ def test_it_draws_the_contour_of_the_chosen_parameters_and_keeps_them_in_the_url
     page.reload()
     expect(page.locator("#contour-chart")).to_have_accessible_description(re.compile(r"^Contour of score over optimizer and lr"))
     assert page.input_value("#contour-x") == "optimizer"
+
+
+def test_it_polls_the_summary_with_the_objective_and_forwards_the_brush_to_the_charts(page, login):
+    alice = login("alice")
+    experiment, jobs = search(alice, status="RUNNING")
+    requests = []
+    page.on("request", lambda request: requests.append(request))
+    page.goto(f"/experiments/{experiment.pk}/?objective=2&b.lr=0.001,0.05")
+    wait_until(page, CHART_DRAWN)
+    # The page's clock (the summary's poll) carries the objective: its best job stays the loss's.
+    page.wait_for_timeout(2600)  # a poll of the 2 s clock
+    polls = [r.url for r in requests if r.headers.get("hx-target") == "summary"]
+    assert polls and all("objective=2" in url for url in polls), polls
+    # The brush's change (parallel coordinates) makes the charts ask again, with its keys.
+    requests.clear()
+    page.evaluate(
+        "() => { history.replaceState(history.state, '', location.pathname + '?objective=2&b.lr=0.001,0.02');"
+        " document.dispatchEvent(new CustomEvent('aupsite:filter', {detail: {query: 'b.lr=0.001,0.02'}})); }"
+    )
+    page.wait_for_timeout(500)
+    asked = [r.url for r in requests if "/charts.json" in r.url]
+    assert asked and "b.lr=0.001%2C0.02" in asked[0] and "objective=2" in asked[0], asked
