@@ -481,11 +481,18 @@ class JobQuerySet(models.QuerySet):
         """These jobs annotated with ``objective_value``: the finite score when
         `label_order` is None, else the job's final value (``is_last``) of that label,
         NULL when it has none or it is not a finite number. A correlated subquery per
-        job on the (job, label_order) index for a label; nothing extra for the score.
+        job on the partial (experiment, job) index of final values for a label;
+        nothing extra for the score.
         tracking.objectives says which way the value is better."""
         if label_order is None:
             return self.annotate(objective_value=F("score"))
-        final = MultipleResult.objects.filter(job=OuterRef("pk"), label_order=label_order, is_last=True)
+        # The experiment too (charts part, issue 13): with it SQLite seeks the partial
+        # (experiment, job) index of final values, one or two rows per job, instead of
+        # scanning the job's every step of that label on (job, label_order): 5x faster
+        # at 300 steps a job, and the gap grows with the steps.
+        final = MultipleResult.objects.filter(
+            job=OuterRef("pk"), experiment_id=OuterRef("experiment_id"), label_order=label_order, is_last=True
+        )
         return self.annotate(
             objective_value=Subquery(final.order_by("-pk").values("value")[:1], output_field=models.FloatField())
         )
