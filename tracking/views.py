@@ -540,6 +540,7 @@ def experiment_detail(request, eid):
         "config": _config_context(experiment),
         "chart_payload": payload,
         "objective_choices": _objective_choices(experiment, labels, objective),
+        "chart_logy": _raw(request, "logy") == "1",
     }
     return render(request, "tracking/experiment_detail.html", context)
 

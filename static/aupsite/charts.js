@@ -13,6 +13,19 @@
  * the table fetch once more and show the end. One stop rule, one timer, no interval
  * typed in JavaScript.
  *
+ * The experiment page's URL carries its charts' view: the objective (the score or a
+ * labeled result, which the history, the best job, the slice and contour plots rank
+ * by), the series, log y, "Show all", the pinned jobs, the zoom and the contour's
+ * parameters. The server draws the first view from it; this script writes it back
+ * with replaceState as it changes, keeping every key of the page's other parts (the
+ * jobs table's, the brush's b.*), and sends the brush's keys on to charts.json. It
+ * dispatches aupsite:objective when the objective changes, and re-fetches on
+ * aupsite:filter (the brush changed).
+ *
+ * A click on a chart opens a job; a double-click only resets the zoom (the click waits
+ * a moment for a second one). Drawn curves get distinct colours in draw order, which
+ * they keep while they stay drawn, named in a legend; a tooltip follows the cursor.
+ *
  * Every chart has its equivalents for those who do not use a mouse or do not see it:
  * a table under it, a text summary (what it shows, how many jobs, the best) that its
  * element names with aria-describedby and that is rewritten whenever its data changes,
@@ -1011,6 +1024,7 @@
     });
     // The jobs table's links push URLs of their own keys: the charts' keys go back in.
     document.body.addEventListener("htmx:pushedIntoHistory", function () { self.syncURL(); });
+    document.body.addEventListener("htmx:replacedInHistory", function () { self.syncURL(); });
     // The jobs table is swapped by htmx (sorting, paging, polling): listen on the document.
     document.addEventListener("change", function (e) {
       var box = e.target;
