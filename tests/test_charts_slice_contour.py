@@ -16,6 +16,12 @@ def jobs_of(configs, values):
     return [(100 + i, i + 1, config, value) for i, (config, value) in enumerate(zip(configs, values))]
 
 
+def contour_of(axes, jobs, pair, maximize):
+    """charts.contour of `jobs` (id, number, config, value), from their slices' columns."""
+    series = charts.parameter_series([(a["name"], a["kind"], a["categories"]) for a in axes], jobs)
+    return charts.contour(axes, series, pair, maximize, total=len(jobs))
+
+
 def test_it_draws_a_declared_log_parameter_on_a_log_axis_whatever_its_span():
     # lr spans less than a decade (0.001 to 0.004): declared log, so a log axis anyway.
     configs = [{"lr": 0.001 * (i + 1), "width": 10 + i, "optimizer": "adam"} for i in range(4)]
@@ -88,8 +94,8 @@ def test_it_colours_each_cell_by_its_best_in_the_objectives_direction():
         {"name": "lr", "kind": "number", "categories": [], "scale": "log"},
         {"name": "optimizer", "kind": "category", "categories": ["sgd", "adam", "rmsprop"], "scale": "linear"},
     ]
-    higher = charts.contour(axes, jobs, ("lr", "optimizer"), maximize=True)
-    lower = charts.contour(axes, jobs, ("lr", "optimizer"), maximize=False)
+    higher = contour_of(axes, jobs, ("lr", "optimizer"), maximize=True)
+    lower = contour_of(axes, jobs, ("lr", "optimizer"), maximize=False)
     # Two cells: (lowest lr, sgd) holds two jobs, (highest lr, adam) one.
     assert higher["cells"] == [[0, 0, 2, 0.6, 0.4], [1, 1, 1, 0.4, 0.4]]
     assert lower["cells"] == [[0, 0, 2, 0.2, 0.4], [1, 1, 1, 0.4, 0.4]]
@@ -107,9 +113,9 @@ def test_it_chooses_the_contours_pair_and_leaves_out_jobs_without_both():
     assert charts.contour_pair(["a", "b", "c"], "zzz", "b") == ("a", "b")
     axes = [{"name": "a", "kind": "number", "categories": [], "scale": "linear"},
             {"name": "b", "kind": "number", "categories": [], "scale": "linear"}]
-    result = charts.contour(axes, jobs_of([{"a": 1, "b": 2}, {"a": 3}, {"a": 2, "b": 5}], [1.0, 2.0, 3.0]), ("a", "b"), True)
+    result = contour_of(axes, jobs_of([{"a": 1, "b": 2}, {"a": 3}, {"a": 2, "b": 5}], [1.0, 2.0, 3.0]), ("a", "b"), True)
     assert result["jobs"] == 2 and result["left_out"] == 1
-    assert charts.contour(axes, [], None, True) is None
+    assert charts.contour(axes, {}, None, True) is None
 
 
 def test_it_names_the_objective_in_the_history_notes_and_ranks_by_its_direction():

@@ -459,69 +459,61 @@ def _contour_axis(axis, values, cells):
             lambda x: x if x < len(labels) else None,
         )
     log = axis["scale"] == "log"
-    to = (lambda v: math.log10(v)) if log else (lambda v: v)
-    back = (lambda t: 10 ** t) if log else (lambda t: t)
-    points = [to(v) for v in values]
+    points = [math.log10(v) for v in values] if log else list(values)
     low, high = (min(points), max(points)) if points else (0.0, 0.0)
     count = 1 if high <= low else min(cells, len(set(points)))
+    back = (lambda t: 10**t) if log else (lambda t: t)
     edges = [compact(back(low + (high - low) * k / count)) for k in range(count + 1)]
-
-    def index(x):
-        if high <= low:
-            return 0
-        return min(int((to(x) - low) / (high - low) * count), count - 1)
-
+    if high <= low:
+        return {"name": axis["name"], "kind": "number", "scale": axis["scale"], "edges": edges}, lambda x: 0
+    factor, last = count / (high - low), count - 1
+    if log:
+        def index(x):
+            return min(int((math.log10(x) - low) * factor), last)
+    else:
+        def index(x):
+            return min(int((x - low) * factor), last)
     return {"name": axis["name"], "kind": "number", "scale": axis["scale"], "edges": edges}, index
 
 
-def contour(axes, jobs, pair, maximize, cells=CONTOUR_CELLS):
+def contour(axes, series, pair, maximize, total=None, cells=CONTOUR_CELLS):
     """The contour (a heat map) of the objective over two parameters, binned here.
 
-    `axes` are slice_axes, `jobs` (id, number, config, value) with a finite value,
-    `pair` the (x, y) parameter names (contour_pair). Each axis is cut into at most
-    `cells` cells (_contour_axis), and each cell that holds jobs gets their count, the
-    best value in the objective's direction (`maximize`) and the mean: ``cells`` is
-    [[x index, y index, count, best, mean]], at most cells x cells entries whatever the
-    number of jobs. ``range`` is the lowest and highest best of a cell (the colour
-    scale's ends); ``jobs`` counts the jobs placed, ``left_out`` those without both
-    parameters (or past the first `cells` categories). None without a pair.
+    `axes` are slice_axes, `series` the slices' columns (parameter_series: each
+    parameter's values as placed, the objective's values and the job ids), `pair` the
+    (x, y) parameter names (contour_pair), `total` the jobs with a value (for what is
+    left out). Each axis is cut into at most `cells` cells (_contour_axis), and each
+    cell that holds jobs gets their count, the best value in the objective's direction
+    (`maximize`) and the mean: ``cells`` is [[x index, y index, count, best, mean]], at
+    most cells x cells entries whatever the number of jobs. ``range`` is the lowest and
+    highest best of a cell (the colour scale's ends); ``jobs`` counts the jobs placed,
+    ``left_out`` those without both parameters (or past the first `cells`
+    categories). None without a pair.
     """
     if pair is None:
         return None
     by_name = {axis["name"]: axis for axis in axes}
-    placed = []
-    for _, _, config, value in jobs:
-        if not isinstance(config, dict) or value is None:
-            continue
-        point = []
-        for name in pair:
-            if name not in config:
-                break
-            axis = by_name[name]
-            if axis["kind"] == "number":
-                x = finite_or_none(config[name])
-                if x is None or (axis["scale"] == "log" and x <= 0):
-                    break
-            else:
-                x = axis["categories"].index(display_value(config[name]))
-            point.append(x)
-        else:
-            placed.append((point[0], point[1], value))
-    sides = [
-        _contour_axis(by_name[name], [point[k] for point in placed], cells) for k, name in enumerate(pair)
-    ]
+    xs, values, ids = series[pair[0]][:3]
+    ys = dict(zip(series[pair[1]][2], series[pair[1]][0]))
+    placed = [(x, ys[jid], value) for x, value, jid in zip(xs, values, ids) if jid in ys and value is not None]
+    sides = [_contour_axis(by_name[name], [point[k] for point in placed], cells) for k, name in enumerate(pair)]
+    place_x, place_y = sides[0][1], sides[1][1]
+    better = max if maximize else min
     grid = {}
     kept = 0
     for x, y, value in placed:
-        i, j = sides[0][1](x), sides[1][1](y)
+        i, j = place_x(x), place_y(y)
         if i is None or j is None:
             continue
         kept += 1
-        cell = grid.setdefault((i, j), [0, value, 0.0])
-        cell[0] += 1
-        cell[1] = max(cell[1], value) if maximize else min(cell[1], value)
-        cell[2] += value
-    rows = [[i, j, n, compact(best), compact(total / n)] for (i, j), (n, best, total) in sorted(grid.items())]
+        cell = grid.get((i, j))
+        if cell is None:
+            grid[(i, j)] = [1, value, value]
+        else:
+            cell[0] += 1
+            cell[1] = better(cell[1], value)
+            cell[2] += value
+    rows = [[i, j, n, compact(best), compact(sum_ / n)] for (i, j), (n, best, sum_) in sorted(grid.items())]
     bests = [row[3] for row in rows]
     return {
         "x": sides[0][0],
@@ -530,7 +522,7 @@ def contour(axes, jobs, pair, maximize, cells=CONTOUR_CELLS):
         "range": [min(bests), max(bests)] if bests else None,
         "maximize": bool(maximize),
         "jobs": kept,
-        "left_out": len(jobs) - kept,
+        "left_out": (len(ids) if total is None else total) - kept,
     }
 
 
@@ -563,7 +555,7 @@ def history_payload(history, maximize, parameter_config, name="score", pair=(Non
         "best": columns(best),
         "note": " ".join(notes),
         "params": {"axes": drawn, "series": series},
-        "contour": contour(drawn, jobs, contour_pair(drawn_names, *pair), maximize),
+        "contour": contour(drawn, series, contour_pair(drawn_names, *pair), maximize, total=len(jobs)),
     }
 
 
