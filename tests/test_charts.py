@@ -275,6 +275,9 @@ def test_it_keeps_a_10000_job_experiment_bounded(client, django_assert_num_queri
         assert len(xs) <= charts.CURVE_BUDGET and xs[0] == 0 and xs[-1] == LONG_STEPS - 1
     assert len(payload["history"]["points"][0]) <= 4 * charts.HISTORY_BUCKETS
     assert "10,000 jobs" in payload["history"]["note"]
+    # The contour bins the same bounded sample, at most 30 x 30 cells, and says so.
+    assert len(payload["history"]["contour"]["cells"]) <= charts.CONTOUR_CELLS**2
+    assert "the history draws of 10,000" in payload["history"]["contour_note"]
 
     all_payload = everything.json()
     assert len(all_payload["curves"]["jobs"]) == 200

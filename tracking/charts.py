@@ -556,6 +556,10 @@ def history_payload(history, maximize, parameter_config, name="score", pair=(Non
         "note": " ".join(notes),
         "params": {"axes": drawn, "series": series},
         "contour": contour(drawn, series, contour_pair(drawn_names, *pair), maximize, total=len(jobs)),
+        # Above HISTORY_BUDGET jobs the contour bins the history's sample, and says so.
+        "contour_note": (
+            f"Binned from the {len(rows):,} jobs the history draws of {history['total']:,}." if history["sampled"] else ""
+        ),
     }
 
 

@@ -421,7 +421,7 @@
       this.historyVersion = payload.history_version;
       this.drawHistory(payload.history);
       this.drawParams(payload.history.params);
-      this.drawContour(payload.history.contour, payload.history.params.axes);
+      this.drawContour(payload.history.contour, payload.history.params.axes, payload.history.contour_note);
     }
     this.markTable();
     this.describeCurves();
@@ -811,7 +811,7 @@
 
   // The contour: the server's grid of cells (at most 30 a side), each coloured by the
   // best value of its jobs in the objective's direction, the best colour for the best.
-  Experiment.prototype.drawContour = function (c, axes) {
+  Experiment.prototype.drawContour = function (c, axes, sampled) {
     var self = this;
     var el = document.getElementById("contour-chart");
     if (!el) return;
@@ -917,7 +917,7 @@
     legend.appendChild(bar);
     legend.appendChild(bestText);
     legend.dataset.best = String(up ? hi : lo);
-    var notes = [];
+    var notes = sampled ? [sampled] : [];
     if (c.left_out) notes.push(plural(c.left_out, "job") + " without both parameters not placed.");
     document.getElementById("contour-note").textContent = notes.join(" ");
     // The table, best cell first; the summary names it.
