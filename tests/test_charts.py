@@ -237,8 +237,8 @@ def build_big_experiment(owner):
     with connection.cursor() as cursor:
         cursor.execute(
             f"WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < %s) "
-            f"INSERT INTO {job_table} (experiment_id, number, config, score, status, start_time, end_time) "
-            f"SELECT %s, i, %s, (i * 7919 %% 10007) / 10007.0, 'FINISHED', %s, %s FROM n",
+            f"INSERT INTO {job_table} (experiment_id, number, config, score, status, start_time, end_time, notes) "
+            f"SELECT %s, i, %s, (i * 7919 %% 10007) / 10007.0, 'FINISHED', %s, %s, '' FROM n",
             [BIG_JOBS, experiment.pk, json.dumps({"lr": 0.01, "layers": 3}), now, now],
         )
         long_ids = list(experiment.jobs.order_by("-score").values_list("pk", flat=True)[:LONG_JOBS])
@@ -275,6 +275,9 @@ def test_it_keeps_a_10000_job_experiment_bounded(client, django_assert_num_queri
         assert len(xs) <= charts.CURVE_BUDGET and xs[0] == 0 and xs[-1] == LONG_STEPS - 1
     assert len(payload["history"]["points"][0]) <= 4 * charts.HISTORY_BUCKETS
     assert "10,000 jobs" in payload["history"]["note"]
+    # The contour bins the same bounded sample, at most 30 x 30 cells, and says so.
+    assert len(payload["history"]["contour"]["cells"]) <= charts.CONTOUR_CELLS**2
+    assert "the history draws of 10,000" in payload["history"]["contour_note"]
 
     all_payload = everything.json()
     assert len(all_payload["curves"]["jobs"]) == 200

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from tests.factories import make_importance_experiment, make_job, make_share, make_user
 from tracking import importance, views
+from tracking.objectives import score_objective
 from tracking.models import Job, ResultLabel
 
 pytestmark = pytest.mark.django_db
@@ -166,7 +167,7 @@ def test_it_runs_a_fixed_number_of_queries_whatever_the_number_of_jobs(client, a
 def test_it_ranks_at_most_the_newest_max_jobs_and_says_so(client, alice, monkeypatch):
     monkeypatch.setattr(importance, "MAX_JOBS", 30)
     experiment = make_importance_experiment(alice, jobs=40)
-    result = views.importance_result(experiment, views.score_objective(experiment))
+    result = views.importance_result(experiment, score_objective(experiment))
     assert result["jobs_used"] == 30 and result["message"] == "Ranked on the newest 30 of 40 finished jobs."
     client.force_login(alice)
     assert "Ranked on the newest 30 of 40 finished jobs." in client.get(url(experiment), **PANEL).content.decode()

@@ -65,6 +65,9 @@ def urls(experiment, job):
         ("summary fragment", f"/experiments/{eid}/", {"HX-Request": "true", "HX-Target": "summary"}),
         ("jobs fragment", f"/experiments/{eid}/", {"HX-Request": "true", "HX-Target": "jobs"}),
         ("charts.json", f"/experiments/{eid}/charts.json", {}),
+        # A label past the shown ones as the objective (charts part, issue 13).
+        ("experiment page by a label", f"/experiments/{eid}/?objective=400", {}),
+        ("charts.json by a label", f"/experiments/{eid}/charts.json?objective=400", {}),
         ("job page", f"/jobs/{jid}/", {}),
         ("job summary fragment", f"/jobs/{jid}/", {"HX-Request": "true", "HX-Target": "job-summary"}),
         ("job chart", f"/jobs/{jid}/chart.json", {}),

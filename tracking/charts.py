@@ -212,19 +212,65 @@ def eta_seconds(elapsed_seconds, done, planned):
     return (planned - done) * elapsed_seconds / done
 
 
+def declared_parameters(parameter_config):
+    """{name: entry} of the dict entries of an experiment's ``parameter_config``."""
+    declared = {}
+    if isinstance(parameter_config, list):
+        for entry in parameter_config:
+            if isinstance(entry, dict) and isinstance(entry.get("name"), str):
+                declared.setdefault(entry["name"], entry)
+    return declared
+
+
+def declares_log(entry):
+    """Whether a parameter_config entry asks for a log scale: ``"log": true`` (as the
+    demo's learning rate) or ``"scale": "log"``."""
+    if not isinstance(entry, dict):
+        return False
+    scale = entry.get("scale")
+    return entry.get("log") is True or (isinstance(scale, str) and scale.strip().lower() == "log")
+
+
+def declared_choices(entry):
+    """The categories a parameter_config entry declares, as labels, in its order: its
+    ``choices`` or ``values``, or its ``range`` when that lists anything but two numbers
+    or its type says it is a choice. [] when it declares none."""
+    if not isinstance(entry, dict):
+        return []
+    for key in ("choices", "values"):
+        if isinstance(entry.get(key), list):
+            return _unique_labels(entry[key])
+    listed = entry.get("range")
+    if not isinstance(listed, list):
+        return []
+    numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in listed)
+    kind = str(entry.get("type", "")).lower()
+    if kind in ("choice", "categorical", "category") or not numbers:
+        return _unique_labels(listed)
+    return []
+
+
+def _unique_labels(values):
+    labels = []
+    for value in values:
+        label = display_value(value)
+        if label not in labels:
+            labels.append(label)
+    return labels
+
+
 def parameter_axes(parameter_config, configs, limit=12):
     """The hyperparameters to chart: [(name, kind, categories)], kind 'number' or 'category'.
 
     Names come from the experiment's ``parameter_config`` when it lists them (in its
     order), else from the keys of the job configs in order of first appearance; at most
     `limit`. A parameter is a number when every value seen is a number (bools are
-    categories), else a category with its values in order of first appearance.
+    categories), else a category. A category's values come in the order its
+    parameter_config entry declares them (declared_choices), then those it does not
+    declare in order of first appearance.
     """
-    names = []
-    if isinstance(parameter_config, list):
-        for entry in parameter_config:
-            if isinstance(entry, dict) and isinstance(entry.get("name"), str) and entry["name"] not in names:
-                names.append(entry["name"])
+    declared = declared_parameters(parameter_config)
+    names = list(declared)
     if not names:
         for config in configs:
             for key in config if isinstance(config, dict) else ():
@@ -237,13 +283,30 @@ def parameter_axes(parameter_config, configs, limit=12):
         if numeric:
             axes.append((name, "number", []))
         else:
-            categories = []
+            categories = declared_choices(declared.get(name))
             for value in values:
                 label = display_value(value)
                 if label not in categories:
                     categories.append(label)
             axes.append((name, "category", categories))
     return axes
+
+
+# A log axis for a parameter not declared log-scaled when its values span this factor.
+LOG_SPAN = 100
+
+
+def axis_scale(kind, values, declared_log):
+    """'log' or 'linear' for a parameter's axis: a number declared log-scaled
+    (declares_log) is drawn on a log axis whatever its span, one not declared when its
+    values span LOG_SPAN (two decades) or more; either only when every value is above 0
+    (a log axis cannot place the others)."""
+    numbers = [v for v in values if v is not None]
+    if kind != "number" or not numbers or min(numbers) <= 0:
+        return "linear"
+    if declared_log:
+        return "log"
+    return "log" if max(numbers) / min(numbers) >= LOG_SPAN else "linear"
 
 
 def display_value(value):
@@ -355,16 +418,130 @@ def history_sample(scores, buckets):
     return [jid for jid, _ in bucket_extremes(scores, buckets)]
 
 
-def history_payload(history, maximize, parameter_config):
-    """The optimization-history and parameter charts from `history` (the rows and
-    counts tracking.views.history reads): each job's score by job number, the best so
-    far, the job ids (``jids``, parallel to the points: a click opens the job), a note
-    on what is left out, and one scatter per hyperparameter."""
+def slice_axes(parameter_config, axes, series):
+    """The slice plots' axes as the page draws them: each of `axes` (parameter_axes)
+    with its ``scale`` (axis_scale, from the values drawn in `series`, parameter_series)."""
+    declared = declared_parameters(parameter_config)
+    return [
+        {
+            "name": name,
+            "kind": kind,
+            "categories": categories,
+            "scale": axis_scale(kind, series.get(name, [[]])[0], declares_log(declared.get(name))),
+        }
+        for name, kind, categories in axes
+    ]
+
+
+# The contour's grid: at most this many cells a side, whatever the number of jobs.
+CONTOUR_CELLS = 30
+
+
+def contour_pair(names, cx=None, cy=None):
+    """The two parameters the contour plots, (x, y): `cx` and `cy` when they name two
+    different parameters of `names`, else the first ones of `names` in their place;
+    None when there are fewer than two parameters."""
+    if len(names) < 2:
+        return None
+    x = cx if cx in names else names[0]
+    y = cy if cy in names and cy != x else next(name for name in names if name != x)
+    return x, y
+
+
+def _contour_axis(axis, values, cells):
+    """One side of the contour's grid: (what the page draws, a function from a value
+    as parameter_series places it to its cell index or None). Categories get a cell
+    each (the first `cells`); numbers `cells` equal cells at most (fewer when fewer
+    distinct values), equal in log space on a log axis."""
+    if axis["kind"] == "category":
+        labels = axis["categories"][:cells]
+        return (
+            {"name": axis["name"], "kind": "category", "scale": "linear", "categories": labels},
+            lambda x: x if x < len(labels) else None,
+        )
+    log = axis["scale"] == "log"
+    points = [math.log10(v) for v in values] if log else list(values)
+    low, high = (min(points), max(points)) if points else (0.0, 0.0)
+    count = 1 if high <= low else min(cells, len(set(points)))
+    back = (lambda t: 10**t) if log else (lambda t: t)
+    edges = [compact(back(low + (high - low) * k / count)) for k in range(count + 1)]
+    if high <= low:
+        return {"name": axis["name"], "kind": "number", "scale": axis["scale"], "edges": edges}, lambda x: 0
+    factor, last = count / (high - low), count - 1
+    if log:
+        def index(x):
+            return min(int((math.log10(x) - low) * factor), last)
+    else:
+        def index(x):
+            return min(int((x - low) * factor), last)
+    return {"name": axis["name"], "kind": "number", "scale": axis["scale"], "edges": edges}, index
+
+
+def contour(axes, series, pair, maximize, total=None, cells=CONTOUR_CELLS):
+    """The contour (a heat map) of the objective over two parameters, binned here.
+
+    `axes` are slice_axes, `series` the slices' columns (parameter_series: each
+    parameter's values as placed, the objective's values and the job ids), `pair` the
+    (x, y) parameter names (contour_pair), `total` the jobs with a value (for what is
+    left out). Each axis is cut into at most `cells` cells (_contour_axis), and each
+    cell that holds jobs gets their count, the best value in the objective's direction
+    (`maximize`) and the mean: ``cells`` is [[x index, y index, count, best, mean]], at
+    most cells x cells entries whatever the number of jobs. ``range`` is the lowest and
+    highest best of a cell (the colour scale's ends); ``jobs`` counts the jobs placed,
+    ``left_out`` those without both parameters (or past the first `cells`
+    categories). None without a pair.
+    """
+    if pair is None:
+        return None
+    by_name = {axis["name"]: axis for axis in axes}
+    xs, values, ids = series[pair[0]][:3]
+    ys = dict(zip(series[pair[1]][2], series[pair[1]][0]))
+    placed = [(x, ys[jid], value) for x, value, jid in zip(xs, values, ids) if jid in ys and value is not None]
+    sides = [_contour_axis(by_name[name], [point[k] for point in placed], cells) for k, name in enumerate(pair)]
+    place_x, place_y = sides[0][1], sides[1][1]
+    better = max if maximize else min
+    grid = {}
+    kept = 0
+    for x, y, value in placed:
+        i, j = place_x(x), place_y(y)
+        if i is None or j is None:
+            continue
+        kept += 1
+        cell = grid.get((i, j))
+        if cell is None:
+            grid[(i, j)] = [1, value, value]
+        else:
+            cell[0] += 1
+            cell[1] = better(cell[1], value)
+            cell[2] += value
+    rows = [[i, j, n, compact(best), compact(sum_ / n)] for (i, j), (n, best, sum_) in sorted(grid.items())]
+    bests = [row[3] for row in rows]
+    return {
+        "x": sides[0][0],
+        "y": sides[1][0],
+        "cells": rows,
+        "range": [min(bests), max(bests)] if bests else None,
+        "maximize": bool(maximize),
+        "jobs": kept,
+        "left_out": (len(ids) if total is None else total) - kept,
+    }
+
+
+def history_payload(history, maximize, parameter_config, name="score", pair=(None, None)):
+    """The optimization-history, slice and contour charts from `history` (the rows and
+    counts tracking.views.history reads, whose values are the objective's, called
+    `name`, better when higher if `maximize`): each job's value by job number, the
+    best so far, the job ids (``jids``, parallel to the points: a click opens the job),
+    a note on what is left out, one slice plot per hyperparameter and the contour of
+    the two parameters `pair` names (contour_pair chooses when it names none)."""
     rows = history["rows"]
-    points = [(number, finite_or_none(score)) for _, number, score, _ in rows]
+    points = [(number, finite_or_none(value)) for _, number, value, _ in rows]
     best = best_so_far(points, maximize)
-    jobs = [(jid, number, config, score) for jid, number, score, config in rows]
+    jobs = [(jid, number, config, value) for jid, number, value, config in rows]
     axes = parameter_axes(parameter_config, [config for _, _, config, _ in jobs])
+    series = parameter_series(axes, jobs)
+    drawn = slice_axes(parameter_config, axes, series)
+    drawn_names = [axis["name"] for axis in drawn if series[axis["name"]][0]]
     notes = []
     if history["sampled"]:
         notes.append(
@@ -372,22 +549,24 @@ def history_payload(history, maximize, parameter_config):
             f"{HISTORY_BUCKETS} runs of jobs ({len(rows)} points)."
         )
     if history["non_finite"]:
-        notes.append(f"Not drawn: {history['non_finite']} job(s) with no finite score (running, NaN, inf or text).")
+        notes.append(f"Not drawn: {history['non_finite']} job(s) with no finite {name} (running, NaN, inf or text).")
     return {
         "points": columns(points),
         "jids": [jid for jid, _, _, _ in rows],
         "best": columns(best),
         "note": " ".join(notes),
-        "params": {
-            "axes": [{"name": name, "kind": kind, "categories": categories} for name, kind, categories in axes],
-            "series": parameter_series(axes, jobs),
-        },
+        "params": {"axes": drawn, "series": series},
+        "contour": contour(drawn, series, contour_pair(drawn_names, *pair), maximize, total=len(jobs)),
+        # Above HISTORY_BUDGET jobs the contour bins the history's sample, and says so.
+        "contour_note": (
+            f"Binned from the {len(rows):,} jobs the history draws of {history['total']:,}." if history["sampled"] else ""
+        ),
     }
 
 
 def experiment_payload(
     *, ended, maximize, parameter_config, series, labels, cursor, show_all, shown, selected, shaped, budget,
-    history, best, limits
+    history, best, limits, objective=None, objectives=(), pair=(None, None)
 ):
     """The experiment page's chart JSON (charts.json, and the page's first draw).
 
@@ -396,11 +575,19 @@ def experiment_payload(
     (curves), `history` what tracking.views.history read (without ``rows`` when the
     client's version is current: the history is then None), `best` the number of best
     jobs drawn by default, `limits` what the page keeps to (tracking.views.PAGE_LIMITS).
+    `objective` (tracking.objectives.Objective) is what the history, slice and contour
+    charts rank by, `objectives` the page's choice of them, `pair` the contour's
+    parameters asked for (cx, cy). `maximize` stays the score's direction (the curves'
+    order).
     """
     names = {str(order): name for order, name in labels}
+    ranks_higher = maximize if objective is None else objective.maximize
     return {
         "ended": ended,
         "maximize": maximize,
+        "objective": objective.as_dict() if objective is not None else None,
+        "objective_maximize": ranks_higher,
+        "objectives": [choice.as_dict() for choice in objectives],
         "series": {"value": series, "name": names.get(series, "score"), "options": series_options(labels)},
         "cursor": cursor,
         "show_all": bool(show_all),
@@ -411,7 +598,13 @@ def experiment_payload(
             "total_jobs": history["total"],
             "note": curves_note(show_all, len(shown), history["total"], budget, best),
         },
-        "history": history_payload(history, maximize, parameter_config) if "rows" in history else None,
+        "history": (
+            history_payload(
+                history, ranks_higher, parameter_config, name=objective.name if objective else "score", pair=pair
+            )
+            if "rows" in history
+            else None
+        ),
         "history_version": history["version"],
         "limits": limits,
     }

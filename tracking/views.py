@@ -13,6 +13,8 @@ its answers. Polls of an ended experiment (and the table's refresh) are answered
 HTTP 286, which tells htmx to stop polling.
 """
 
+import hashlib
+import json
 import re
 
 from django.contrib.auth import get_user_model
@@ -25,10 +27,11 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from tracking import brush as brushes
-from tracking import charts, importance, notes, notes_pages, parcoords, recovery
+from tracking import charts, importance, notes, notes_pages, objectives, parcoords, recovery
 from tracking.api.fields import ID_MAX
 from tracking.models import (
     ACTIVE_EXPERIMENT_STATUSES,
+    Direction,
     Experiment,
     ExperimentQuerySet,
     ExperimentStatus,
@@ -39,17 +42,6 @@ from tracking.models import (
     JobStatus,
     MultipleResult,
     Resource,
-)
-# -- hyperparameter importance and label directions (issue 13, parts 2 and 3)
-from tracking.models import Direction
-from tracking.objectives import (
-    LOWER_IS_BETTER,
-    SCORE,
-    default_maximizes,
-    objective_for,
-    objectives,
-    parse_key,
-    score_objective,
 )
 
 EXPERIMENTS_PER_PAGE = 25
@@ -219,6 +211,81 @@ def _json_history_version(request, name):
     return raw
 
 
+# -- charts part (issue 13): the chart view's query values -------------------------------
+#
+# The experiment page's URL carries the charts' view (static/aupsite/charts.js keeps it):
+# ``objective``, ``series``, ``all``, ``pin`` and ``cx``/``cy`` matter to the server (the
+# first draw is already right); ``logy`` and ``zoom`` are the browser's alone.
+
+
+def _choose_objective(experiment, labels, key):
+    """The objective named `key` (tracking.objectives), looked up among `labels` first
+    (no query), then among the experiment's other labels (one query); None when `key`
+    is malformed or names no label."""
+    key = objectives.parse_key(key)
+    if key is None:
+        return None
+    for choice in objectives.objectives(experiment, labels):
+        if choice.key == key:
+            return choice
+    return objectives.objective_for(experiment, key)
+
+
+def _page_objective(request, experiment, labels):
+    """A page's objective: the one its URL names, else the score (a malformed or unknown
+    value is ignored)."""
+    raw = _raw(request, "objective")
+    chosen = _choose_objective(experiment, labels, raw) if raw else None
+    return chosen or objectives.score_objective(experiment)
+
+
+def _json_objective(request, experiment, labels):
+    """A JSON endpoint's objective: the score when absent; BadRequest when it names
+    none of the experiment's objectives."""
+    raw = _raw(request, "objective")
+    if raw == "":
+        return objectives.score_objective(experiment)
+    key = objectives.parse_key(raw)
+    if key is None:
+        raise BadRequest("objective must be 'score' or the number of one of the experiment's labels")
+    chosen = _choose_objective(experiment, labels, key)
+    if chosen is None:
+        raise BadRequest(f"objective {key} names no labeled result of this experiment")
+    return chosen
+
+
+def _page_ids(request, name, limit):
+    """A page's comma-separated ids (pinned jobs): at most `limit`, the malformed left out."""
+    raw = _raw(request, name) or ""
+    ids = [parse_id(item.strip()) for item in raw.split(",")[: limit * 2] if item.strip()]
+    return list(dict.fromkeys(jid for jid in ids if jid is not None))[-limit:]
+
+
+def _chart_parameter(request, name, strict=False):
+    """A contour parameter's name (``cx``, ``cy``): None when absent. Malformed (too
+    long, a NUL): ignored on a page, BadRequest for the JSON endpoint (`strict`). A name
+    that is no parameter of the experiment is not an error: the contour takes its
+    default pair (charts.contour_pair) and says which it drew."""
+    raw = _raw(request, name)
+    if raw is None:
+        if strict:
+            raise BadRequest(f"{name} must be the name of a hyperparameter")
+        return None
+    return raw[:MAX_SEARCH_CHARS] or None
+
+
+def _objective_choices(experiment, labels, objective):
+    """The objectives the page offers: the score and each label shown, and `objective`
+    when it is a label past those."""
+    choices = objectives.objectives(experiment, labels)
+    if all(choice.key != objective.key for choice in choices):
+        choices.append(objective)
+    return choices
+
+
+# -- end of the charts part's query values ---------------------------------------------
+
+
 def _visible_experiment(request, eid):
     experiment = (
         Experiment.objects.visible_to(request.user).select_related("owner").filter(pk=eid).first()
@@ -363,12 +430,14 @@ def _error_context(experiment):
     }
 
 
-def _summary_context(experiment, user, now=None):
-    """Status, counts, progress, ETA, the best job and, while the experiment is active,
-    its signs of life (recovery.liveness): waiting for an executor, or quiet for longer
-    than its jobs usually take, with the repair for its owner (the aup_reset line) and
-    staff (a button), and its recorded error (_error_context). Two queries, three while
-    it is active, one more when its recorded error names a job."""
+def _summary_context(experiment, user, now=None, objective=None):
+    """Status, counts, progress, ETA, the best job by `objective` (the page's chosen
+    objective, tracking.objectives; the score when None) and, while the experiment is
+    active, its signs of life (recovery.liveness): waiting for an executor, or quiet for
+    longer than its jobs usually take, with the repair for its owner (the aup_reset
+    line) and staff (a button), and its recorded error (_error_context). Two queries,
+    three while it is active, one more when its recorded error names a job."""
+    objective = objective or objectives.score_objective(experiment)
     jobs = experiment.jobs.all()
     counts = jobs.status_counts()
     total = sum(counts.values())
@@ -393,13 +462,19 @@ def _summary_context(experiment, user, now=None):
             ("no status", None, "none"),
         )
     ]
-    best = jobs.best(experiment.maximize)
+    # charts part (issue 13): the best job by the page's objective, in its direction.
+    best = jobs.best_for(objective.label_order, objective.maximize)
+    best_value = None
+    if best is not None:
+        best_value = best.score_value if objective.is_score else best.objective_value
     # Imported here: tracking.controls imports the connector, which sets Django up when
     # imported alone (tracking/standalone.py), and this module is imported while the
     # apps load (through the admin's template tags).
     from tracking.controls import busy_reason
 
     return {
+        "objective": objective,
+        "best_value": best_value,
         "experiment": experiment,
         "counts": status_counts,
         "jobs_total": total,
@@ -523,7 +598,12 @@ def experiment_detail(request, eid):
     experiment = _visible_experiment(request, eid)
     target = _hx_target(request)
     if target == "summary":
-        response = render(request, "tracking/_experiment_summary.html", _summary_context(experiment, request.user))
+        # The summary's poll carries the page's objective (hx-include of its chooser):
+        # its best job is the objective's. No label is read for the score.
+        objective = _page_objective(request, experiment, [])
+        response = render(
+            request, "tracking/_experiment_summary.html", _summary_context(experiment, request.user, objective=objective)
+        )
         return _stop_polling_when_ended(request, response, experiment.ended)
     # -- hyperparameter importance (issue 13, part 2): its panel, alone
     if target == "importance":
@@ -536,15 +616,27 @@ def experiment_detail(request, eid):
             request, "tracking/_jobs_table.html", _jobs_table_context(request, experiment, labels, labels_total)
         )
         return _stop_polling_when_ended(request, response, experiment.ended)
+    # charts part (issue 13): the first draw follows the view the URL names.
+    objective = _page_objective(request, experiment, labels)
+    chart_view = {
+        "brush": _page_brush(request, experiment),
+        "show_all": _raw(request, "all") in ("1", "true"),
+        "selected": _page_ids(request, "pin", MAX_SELECTED),
+        "objective": objective,
+        "pair": (_chart_parameter(request, "cx"), _chart_parameter(request, "cy")),
+    }
     try:
-        payload = chart_payload(experiment, labels, series="score", brush=_page_brush(request, experiment))
-    except BadRequest as exc:  # pragma: no cover - fixed, valid arguments
-        raise Http404(str(exc)) from None
+        payload = chart_payload(experiment, labels, series=_raw(request, "series") or "score", **chart_view)
+    except BadRequest:
+        # A series that names no label of the experiment: the score's curves instead.
+        payload = chart_payload(experiment, labels, series="score", **chart_view)
     context = {
-        **_summary_context(experiment, request.user),
+        **_summary_context(experiment, request.user, objective=objective),
         **_jobs_table_context(request, experiment, labels, labels_total),
         "config": _config_context(experiment),
         "chart_payload": payload,
+        "objective_choices": _objective_choices(experiment, labels, objective),
+        "chart_logy": _raw(request, "logy") == "1",
         # -- hyperparameter importance and label directions (issue 13, parts 2 and 3):
         # the panel is computed by its own request (HX-Target: importance) once the page
         # is shown, so the page's cost does not grow with the experiment.
@@ -574,21 +666,33 @@ ENDED_CHARTS_CACHE_SECONDS = 3600
 
 
 def chart_payload(experiment, labels, series="score", show_all=False, selected=(), since=None, have=(),
-                  history_version=None, brush=None):
+                  history_version=None, objective=None, pair=(None, None), brush=None):
     """The charts' data (see _chart_payload); from the cache once the experiment has ended.
-    BadRequest when `series` names no label of the experiment."""
+    BadRequest when `series` names no label of the experiment. `objective` (the score
+    when None) ranks the history, slice and contour charts; `pair` names the contour's
+    parameters (cx, cy)."""
     labels = _series_labels(experiment, labels, series)
+    objective = objective or objectives.score_objective(experiment)
+    view = (objective, tuple(pair))
     if not experiment.ended:
-        return _chart_payload(experiment, labels, series, show_all, selected, since, have, history_version, brush)
+        return _chart_payload(experiment, labels, series, show_all, selected, since, have, history_version, *view,
+                              brush=brush)
     stamps = [moment.isoformat() if moment else "" for moment in (experiment.start_time, experiment.end_time)]
     key = ":".join(
         ["charts", str(experiment.pk), experiment.status, *stamps, str(series), str(bool(show_all)),
          ",".join(map(str, sorted(selected))), history_version or "", brush.cache_key() if brush else ""]
     )
+    # charts part (issue 13): the objective (and its direction) and the contour's pair;
+    # hashed, since a parameter name may hold anything.
+    key += ":" + hashlib.sha256(
+        json.dumps([objective.as_dict(), objective.maximize, list(pair)]).encode()
+    ).hexdigest()[:32]
     payload = cache.get(key)
     if payload is None:
         # An ended experiment's payload ignores `since` and `have`: every curve is sent.
-        payload = _chart_payload(experiment, labels, series, show_all, selected, None, (), history_version, brush)
+        payload = _chart_payload(
+            experiment, labels, series, show_all, selected, None, (), history_version, *view, brush=brush
+        )
         cache.set(key, payload, ENDED_CHARTS_CACHE_SECONDS)
     return payload
 
@@ -610,13 +714,15 @@ def _series_labels(experiment, labels, series):
     raise BadRequest(f"series must be 'score' or the number of one of the experiment's labels ({orders})")
 
 
-def _chart_payload(experiment, labels, series, show_all, selected, since, have, history_version, brush=None):
+def _chart_payload(experiment, labels, series, show_all, selected, since, have, history_version, objective,
+                   pair=(None, None), brush=None):
     """The data of the experiment page's charts, or what changed since a previous call.
 
     `since` is the cursor a previous payload returned: only curves with newer points (or
     not in `have`, the job ids the client already holds) are sent, whole, downsampled.
     The history and parameter charts are sent only when `history_version` differs
-    from the current one. Bounded whatever the experiment's size: at most
+    from the current one; they rank jobs by `objective` (its values, its direction),
+    and the contour plots the parameters `pair` names. Bounded whatever the experiment's size: at most
     BEST_CURVES + RUNNING_CURVES + MAX_SELECTED curves of CURVE_BUDGET points, or
     MAX_CURVES_ALL of ALL_CURVE_BUDGET, and HISTORY_BUDGET jobs. The queries are
     QuerySet methods; charts.experiment_payload shapes their rows.
@@ -657,26 +763,34 @@ def _chart_payload(experiment, labels, series, show_all, selected, since, have, 
         selected=selected,
         shaped=shaped,
         budget=budget,
-        history=history(jobs, charts.HISTORY_BUDGET, charts.HISTORY_BUCKETS, unless_version=history_version),
+        history=history(
+            jobs, charts.HISTORY_BUDGET, charts.HISTORY_BUCKETS, unless_version=history_version,
+            label_order=objective.label_order,
+        ),
         best=BEST_CURVES,
         limits=PAGE_LIMITS,
+        objective=objective,
+        objectives=_objective_choices(experiment, labels, objective),
+        pair=pair,
     )
 
 
-def history(jobs, budget, buckets, unless_version=None):
+def history(jobs, budget, buckets, unless_version=None, label_order=None):
     """What the optimization-history and parameter charts draw of `jobs`, read with the
-    JobQuerySet's history methods, for charts.history_payload.
+    JobQuerySet's history methods, for charts.history_payload. The values are the
+    objective's: the score, or the final value of the label `label_order`
+    (JobQuerySet.with_objective).
 
     Returns a dict: ``version`` (changes whenever a job is added or ends), ``total``
-    jobs, ``non_finite`` (jobs without a finite score), ``rows`` [(id, number, score,
-    config)] by id, and ``sampled``. Up to `budget` jobs with a finite score come back whole;
+    jobs, ``non_finite`` (jobs without a finite value), ``rows`` [(id, number, value,
+    config)] by id, and ``sampled``. Up to `budget` jobs with a finite value come back whole;
     beyond, only the first, last, lowest and highest score of each of `buckets` runs of
     job ids (charts.history_sample), so the best and the worst jobs are always there.
     Two queries (counts, then rows), three when sampled (counts, every job's id and
     score, the kept rows); one, without ``rows``, when the version still equals
     `unless_version`.
     """
-    counts = jobs.history_counts()
+    counts = jobs.history_counts(label_order)
     result = {"version": counts["version"], "total": counts["total"], "non_finite": counts["non_finite"]}
     if counts["version"] == unless_version:
         return result
@@ -687,10 +801,10 @@ def history(jobs, budget, buckets, unless_version=None):
         # Only (id, score) of every job is read, by the (experiment, score) index; the
         # configs come for the kept jobs alone. Four window functions over 10,000 jobs
         # (extremes_per_bucket) took 40 ms in SQLite; this takes 8.
-        kept = charts.history_sample(jobs.finite_scores(), buckets)
-        result.update(rows=jobs.history_rows(kept), sampled=True)
+        kept = charts.history_sample(jobs.finite_scores(label_order), buckets)
+        result.update(rows=jobs.history_rows(kept, label_order=label_order), sampled=True)
     else:
-        result["rows"] = jobs.history_rows()
+        result["rows"] = jobs.history_rows(label_order=label_order)
     return result
 
 
@@ -706,14 +820,17 @@ def experiment_charts(request, eid):
         series = _raw(request, "series")
         if series is None:
             raise BadRequest("series must be 'score' or a label number")
-        shown_labels = _shown_labels(experiment)[0]
+        labels = _shown_labels(experiment)[0]
         try:
-            brush = brushes.parse(request.GET, experiment, strict=True, labels=shown_labels)
+            brush = brushes.parse(request.GET, experiment, strict=True, labels=labels)
         except brushes.BrushError as exc:
             raise BadRequest(str(exc)) from None
+        # The objective (history, slice and contour) and the contour's pair.
+        objective = _json_objective(request, experiment, labels)
+        pair = (_chart_parameter(request, "cx", strict=True), _chart_parameter(request, "cy", strict=True))
         payload = chart_payload(
             experiment,
-            shown_labels,
+            labels,
             brush=brush,
             series=series or "score",
             show_all=show_all,
@@ -721,6 +838,8 @@ def experiment_charts(request, eid):
             since=since,
             have=have,
             history_version=_json_history_version(request, "history"),
+            objective=objective,
+            pair=pair,
         )
     except BadRequest as exc:
         return JsonResponse({"error": str(exc)}, status=400)
@@ -739,13 +858,6 @@ def experiment_charts(request, eid):
 # job finishes, or the entry expires.)
 IMPORTANCE_CACHE_SECONDS = 24 * 3600
 IMPORTANCE_CACHE_VERSION = "1"  # bump when tracking/importance.py changes its answers
-
-
-def _page_objective(request, experiment):
-    """The page's objective from the ``objective`` query key, the score when absent,
-    malformed or naming no label of the experiment (a page ignores a bad value). One
-    query for a label, none for the score."""
-    return objective_for(experiment, _raw(request, "objective") or SCORE) or score_objective(experiment)
 
 
 def importance_result(experiment, objective):
@@ -774,7 +886,7 @@ def importance_result(experiment, objective):
 
 def _importance_context(request, experiment):
     """The importance panel (templates/tracking/_importance.html) for the page's objective."""
-    objective = _page_objective(request, experiment)
+    objective = _page_objective(request, experiment, [])
     result = importance_result(experiment, objective)
     for row in result["importances"]:
         row["percent"] = round(100 * row["share"], 1)
@@ -790,15 +902,15 @@ def directions_context(experiment, labels, labels_total):
     """The labels' directions form (templates/tracking/_directions.html): per label shown,
     its objective, its stored direction and what the default rule says. No query."""
     rows = []
-    for label, objective in zip(labels, objectives(experiment, labels)[1:]):
-        automatic = default_maximizes(label.name, experiment.maximize)
+    for label, objective in zip(labels, objectives.objectives(experiment, labels)[1:]):
+        automatic = objectives.default_maximizes(label.name, experiment.maximize)
         rows.append({
             "label": label,
             "objective": objective,
             "stored": label.direction or "",
             "automatic": Direction.MAX.label if automatic else Direction.MIN.label,
             "automatic_why": (
-                "the name reads as a cost" if LOWER_IS_BETTER.search(label.name) else "as the experiment's target"
+                "the name reads as a cost" if objectives.LOWER_IS_BETTER.search(label.name) else "as the experiment's target"
             ),
         })
     return {
@@ -1049,24 +1161,6 @@ def _brush_context(request, experiment):
     }
 
 
-def _json_objective(request, experiment, labels):
-    """The objective named by ``objective`` (the score when absent), from `labels` or
-    by one query; BadRequest when malformed or naming no label of the experiment."""
-    raw = _raw(request, "objective")
-    if raw == "":
-        return score_objective(experiment)
-    key = parse_key(raw)
-    if key is None:
-        raise BadRequest("objective must be 'score' or the number of one of the experiment's labels")
-    for objective in objectives(experiment, labels):
-        if objective.key == key:
-            return objective
-    objective = objective_for(experiment, key)
-    if objective is None:
-        raise BadRequest(f"objective {key} names no labeled result of this experiment")
-    return objective
-
-
 def parcoords_data(experiment, objective, brush, labels):
     """The parallel-coordinates payload (tracking.parcoords.payload) of `experiment`
     coloured by `objective`, with the jobs inside `brush` counted. Three queries
@@ -1091,7 +1185,7 @@ def parcoords_data(experiment, objective, brush, labels):
         counts=counts,
         sampled=sampled,
         brush=brush,
-        options=objectives(experiment, labels),
+        options=objectives.objectives(experiment, labels),
     )
 
 

@@ -287,6 +287,10 @@ PAGE_STATES = [
     PageState("experiment running, jobs filtered and sorted", "/experiments/{running}/", then=jobs_filtered_and_sorted),
     PageState("experiment running, no job of a status", "/experiments/{running}/?status=EARLY_STOPPED", then=live_fragments_loaded),
     PageState("experiment ended", "/experiments/{ended}/", then=charts_drawn),
+    # charts part (issue 13): the objective chooser, the contour, the view from the URL.
+    PageState("experiment running, by a labeled objective, contour of two chosen parameters",
+              "/experiments/{running}/?objective=1&cx=optimizer&cy=lr", then=live_fragments_loaded),
+    PageState("experiment ended, its chart view from the URL", "/experiments/{ended}/?logy=1&all=1&zoom=1,3", then=charts_drawn),
     PageState("experiment failed, with its error", "/experiments/{failed}/", then=charts_settled),
     PageState("experiment, jobs on a second page", "/experiments/{paged}/?page=2", then=jobs_paged),
     PageState("job running", "/jobs/{running_job}/", then=job_live),
