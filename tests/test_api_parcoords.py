@@ -182,7 +182,7 @@ def test_it_is_in_the_schema_with_its_payload_and_the_brushs_keys(api):
     operation = schema["paths"]["/api/experiments/{eid}/parcoords/"]["get"]
     assert {p["name"] for p in operation["parameters"]} == {"eid", "objective"}
     assert {"200", "400", "401", "403", "404", "503"} <= set(operation["responses"])
-    for key in ("b.lr=0.0001..0.01", "b.optimizer=in:adam,sgd", "b.@score=0.8..", "at most 40"):
+    for key in ("b.lr=0.0001..0.01", "b.optimizer=in:adam,sgd", "b.@score=0.8..", f"up to {brushes.MAX_BRUSHES} query keys"):
         assert key in operation["description"]
     ref = operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
     out = schema["components"]["schemas"][ref.rsplit("/", 1)[1]]
@@ -194,3 +194,32 @@ def test_it_is_in_the_schema_with_its_payload_and_the_brushs_keys(api):
     axis = schema["components"]["schemas"]["ParcoordsAxisOut"]
     assert set(axis["required"]) == {"key", "name", "kind", "log"}
     assert {"min", "max", "categories", "maximize"} <= set(axis["properties"])
+
+
+def as_json_schema(node):
+    """An OpenAPI 3.0 schema as JSON Schema: `nullable: true` becomes a null alternative."""
+    if isinstance(node, list):
+        return [as_json_schema(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    node = {key: as_json_schema(value) for key, value in node.items()}
+    if node.pop("nullable", False):
+        return {"anyOf": [node, {"type": "null"}]}
+    return node
+
+
+def test_it_answers_as_its_schema_says_with_every_kind_of_axis_and_condition(api, experiment):
+    import jsonschema  # schemathesis's (requirements-dev.txt)
+
+    search(experiment, 12)
+    make_configured_jobs(experiment, [({"lr": 0.5}, 0.99, {2: 0.01})])  # lacks dropout: a null in its column
+    schema = api.get("/api/schema/", HTTP_ACCEPT="application/json").json()
+    out = {"$ref": "#/components/schemas/ParcoordsOut", "components": as_json_schema(schema["components"])}
+    body = api.get(path(experiment), {"objective": "2", "b.lr": "0.001..", "b.@score": "..0.9",
+                                      "b.batch_size": "in:32,256"}).json()
+    assert None in body["jobs"]["values"][1] and {"low", "categories"} <= {k for b in body["brush"] for k in b}
+    jsonschema.validate(body, out)
+    # And the check bites: a category's index must be a number.
+    body["jobs"]["values"][2][0] = "32"
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(body, out)

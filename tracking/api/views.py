@@ -28,7 +28,7 @@ from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
 
 from tracking import brush as brushes
-from tracking import compare, directions, exports, notes, objectives
+from tracking import compare, directions, exports, notes, objectives, parcoords
 from tracking import views as dashboard  # the importance's cache, shared with the page
 from tracking.api import reads
 from tracking.api import serializers as s
@@ -1143,16 +1143,18 @@ parcoords_docs = section("experiments")
 PARCOORDS_DESCRIPTION = (
     "The experiment page's parallel coordinates, as its chart reads them: one axis per hyperparameter (numeric, "
     "log-scaled, or categorical in declared order), then one for the objective; the drawn jobs' values as columns. "
-    "Every job with a finite value of the objective is drawn up to 2,000; beyond, the best 200 in the objective's "
-    "direction and a sample of the rest evenly spaced in rank (sampled, best and note say so). "
-    "The brush: any number of query keys b.<axis key> (at most 40), as the page's URL carries them, ANDed; "
+    f"Every job with a finite value of the objective is drawn up to {parcoords.DRAW_BUDGET:,}; beyond, the best "
+    f"{parcoords.BEST:,} in the objective's direction and a sample of the rest evenly spaced in rank (sampled, best "
+    "and note say so). "
+    f"The brush: up to {brushes.MAX_BRUSHES} query keys `b.<axis key>`, as the page's URL carries them, ANDed; "
     "inside counts the jobs within it (drawn or not). "
-    "A hyperparameter with numbers: b.lr=0.0001..0.01 (inclusive, in the parameter's own units; either end may be "
-    "left out: b.dropout=..0.3). A hyperparameter with categories: b.optimizer=in:adam,sgd (the categories as the "
-    "axis names them; a comma or backslash inside one written \\, or \\\\). The objective: b.@score=0.8.. or "
-    "b.@2=..0.35 (@ then an objective key; a parameter whose name starts with @ is written with the @ doubled). "
-    "A key naming no declared parameter (any name when none is declared) or no label, or a malformed value, is a 400 "
-    "naming the key. Three queries after the experiment and its labels, whatever the number of jobs."
+    "A hyperparameter with numbers: `b.lr=0.0001..0.01` (inclusive, in the parameter's own units; either end may be "
+    "left out: `b.dropout=..0.3`). A hyperparameter with categories: `b.optimizer=in:adam,sgd` (the categories as "
+    "the axis names them; a comma or backslash inside one written `\\,` or `\\\\`). The objective: "
+    "`b.@score=0.8..` or `b.@2=..0.35` (@ then an objective key; a parameter whose name starts with @ is written "
+    "with the @ doubled: `b.@@name`). A key naming no declared parameter (any name when none is declared) or no "
+    "label, or a malformed value, is a 400 naming the key in errors. Three queries after the experiment and its "
+    "labels, whatever the number of jobs."
 )
 
 
