@@ -1166,7 +1166,7 @@ def get_parcoords(request, eid):
     if experiment is None:
         raise NotFoundError(f"experiment {eid} does not exist")
     # The page's labels (the first ones, as its objective menu lists them), so that the
-    # answer is parcoords.json's, byte for byte.
+    # answer is parcoords.json's payload, the same objectives listed.
     labels = dashboard._shown_labels(experiment)[0]
     key = objectives.parse_key(query.get("objective", objectives.SCORE))
     if key is None:  # the pattern's $ lets a final newline through
