@@ -110,6 +110,8 @@ def test_it_spells_each_objects_id_one_way_in_every_path():
         ("tracking:experiment-compare-jobs", {"eid": 7}, "/experiments/7/compare/"),
         ("tracking:api-experiments-compare", {}, "/api/experiments/compare/"),
         ("tracking:api-experiment-compare-jobs", {"eid": 7}, "/api/experiments/7/jobs/compare/"),
+        # parallel-coordinates data in the API (issue 13)
+        ("tracking:api-experiment-parcoords", {"eid": 7}, "/api/experiments/7/parcoords/"),
         ("login", {}, "/accounts/login/"),
         ("logout", {}, "/accounts/logout/"),
     ],

@@ -1044,3 +1044,93 @@ EXPERIMENT_EXPORT_ROWS = _export_row(
     }
 )
 # -- end of exports
+# -- issue 13: parallel-coordinates data (tracking/parcoords.py's payload) -----------------------
+
+
+class ParcoordsQueryIn(serializers.Serializer):
+    """The objective; the brush's b.* keys are read by tracking.brush.parse (a key
+    pattern the schema cannot list: the operation's description gives their format)."""
+
+    objective = serializers.RegexField(
+        r"^(score|[1-9][0-9]{0,8})$",
+        required=False,
+        trim_whitespace=False,  # as the page: " score" is no objective
+        error_messages={"invalid": "Give 'score' or a label's order (1, 2, ...) as in labels/; leave it out for the score."},
+        help_text="What the lines are coloured by and the last axis shows: 'score' (the default) or a label's order.",
+    )
+
+
+class ParcoordsObjectiveOut(ObjectiveOut):
+    direction = serializers.ChoiceField(choices=["max", "min"], help_text="Which way is better: the best jobs are drawn first.")
+
+
+class ParcoordsOptionOut(serializers.Serializer):
+    key = serializers.CharField(help_text="An objective= value: 'score', or a label's order as text.")
+    name = serializers.CharField()
+
+
+class ParcoordsAxisOut(serializers.Serializer):
+    key = serializers.CharField(
+        help_text="The b.<key> that brushes it: a parameter's name ('@' doubled when it starts with '@'), or '@' and "
+        "the objective's key for the last axis."
+    )
+    name = serializers.CharField(help_text="The parameter's name, or the objective's.")
+    kind = serializers.ChoiceField(
+        choices=["number", "category", "objective"],
+        help_text="Hyperparameter axes first (at most 24, declared order), then the objective's, always last.",
+    )
+    log = serializers.BooleanField(help_text="A log scale: declared so, or positive values spanning two decades.")
+    min = serializers.FloatField(required=False, help_text="number and objective axes: the lowest value (and declared bound).")
+    max = serializers.FloatField(required=False, help_text="number and objective axes: the highest value (and declared bound).")
+    categories = serializers.ListField(
+        child=serializers.CharField(),
+        required=False,
+        help_text="category axes: the categories in order (declared first), as b.<key>=in:... names them "
+        "(a string as itself, anything else as its JSON).",
+    )
+    maximize = serializers.BooleanField(required=False, help_text="The objective axis: whether higher is better.")
+
+
+class ParcoordsJobsOut(serializers.Serializer):
+    id = serializers.ListField(child=serializers.IntegerField(), help_text="The drawn jobs' ids (jid), by id.")
+    number = serializers.ListField(child=serializers.IntegerField(), help_text=JOB_NUMBER_HELP)
+    values = serializers.ListField(
+        child=serializers.ListField(child=serializers.FloatField(allow_null=True)),
+        help_text="One column per axis, in the axes' order, parallel to id: a number (rounded to 5 significant digits; "
+        "the objective's to 6), a category's index in its axis' categories, or null when the job lacks the parameter.",
+    )
+
+
+class ParcoordsConditionOut(serializers.Serializer):
+    key = serializers.CharField(help_text="The axis' key (b.<key>).")
+    value = serializers.CharField(help_text="The condition as the query writes it: low..high or in:a,b.")
+    low = serializers.FloatField(required=False, allow_null=True, help_text="A range: its lower end; null when open.")
+    high = serializers.FloatField(required=False, allow_null=True, help_text="A range: its upper end; null when open.")
+    categories = serializers.ListField(child=serializers.CharField(), required=False, help_text="A set: its categories.")
+
+
+class ParcoordsLimitsOut(serializers.Serializer):
+    table_rows = serializers.IntegerField(help_text="The rows of the page's table alternative under the chart.")
+    budget = serializers.IntegerField(help_text="The most jobs drawn.")
+
+
+class ParcoordsOut(serializers.Serializer):
+    objective = ParcoordsObjectiveOut()
+    objectives = ParcoordsOptionOut(many=True, help_text="What one may colour by: the score, then the first labels.")
+    axes = ParcoordsAxisOut(many=True)
+    jobs = ParcoordsJobsOut(help_text="The drawn jobs, as columns.")
+    drawn = serializers.IntegerField(help_text="How many jobs are drawn.")
+    sampled = serializers.BooleanField(
+        help_text="true: more jobs have a value than the budget; drawn are the best ones and a sample of the rest "
+        "evenly spaced in rank (the worst included)."
+    )
+    best = serializers.IntegerField(help_text="How many of the drawn jobs are the best ones (all of them unless sampled).")
+    total = serializers.IntegerField(help_text="The experiment's jobs.")
+    with_value = serializers.IntegerField(help_text="Its jobs with a finite value of the objective (only they are drawn).")
+    inside = serializers.IntegerField(help_text="Its jobs inside the brush (all of them without one), drawn or not.")
+    brush = ParcoordsConditionOut(many=True, help_text="The brush read from the b.* keys, by key; empty without one.")
+    note = serializers.CharField(help_text="What is drawn and what is not, in words.")
+    limits = ParcoordsLimitsOut()
+
+
+# -- end of parallel-coordinates data

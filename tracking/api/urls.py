@@ -44,6 +44,8 @@ urlpatterns = [
     # -- issue 13: a label's direction, hyperparameter importance
     path("experiments/<id:eid>/labels/<id:order>/", views.experiment_label, name="api-experiment-label"),
     path("experiments/<id:eid>/importance/", views.experiment_importance, name="api-experiment-importance"),
+    # -- issue 13: parallel-coordinates data
+    path("experiments/<id:eid>/parcoords/", views.experiment_parcoords, name="api-experiment-parcoords"),
     path("experiments/<id:eid>/jobs/", views.experiment_jobs, name="api-experiment-jobs"),
     path("experiments/<id:eid>/job-ids/", views.experiment_job_ids, name="api-experiment-job-ids"),
     path("experiments/<id:eid>/history/", views.experiment_history, name="api-experiment-history"),

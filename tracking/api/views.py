@@ -19,6 +19,7 @@ import re
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_not_required
 from django.db import transaction
+from django.http import QueryDict
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
@@ -26,7 +27,8 @@ from rest_framework.decorators import api_view
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
 
-from tracking import compare, directions, exports, notes, objectives
+from tracking import brush as brushes
+from tracking import compare, directions, exports, notes, objectives, parcoords
 from tracking import views as dashboard  # the importance's cache, shared with the page
 from tracking.api import reads
 from tracking.api import serializers as s
@@ -1133,6 +1135,73 @@ experiments_export = route("experiments_export", GET=export_experiments)
 experiments_export.cls.content_negotiation_class = OwnFormat
 
 # -- end of exports
+
+
+# -- issue 13: parallel-coordinates data (tracking/parcoords.py, as parcoords.json serves the page) ---
+
+parcoords_docs = section("experiments")
+PARCOORDS_DESCRIPTION = (
+    "The experiment page's parallel coordinates, as its chart reads them: one axis per hyperparameter (numeric, "
+    "log-scaled, or categorical in declared order), then one for the objective; the drawn jobs' values as columns. "
+    f"Every job with a finite value of the objective is drawn up to {parcoords.DRAW_BUDGET:,}; beyond, the best "
+    f"{parcoords.BEST:,} in the objective's direction and a sample of the rest evenly spaced in rank (sampled, best "
+    "and note say so). "
+    f"The brush: up to {brushes.MAX_BRUSHES} query keys `b.<axis key>`, as the page's URL carries them, ANDed; "
+    "inside counts the jobs within it (drawn or not). "
+    "A hyperparameter with numbers: `b.lr=0.0001..0.01` (inclusive, in the parameter's own units; either end may be "
+    "left out: `b.dropout=..0.3`). A hyperparameter with categories: `b.optimizer=in:adam,sgd` (the categories as "
+    "the axis names them; a comma or backslash inside one written `\\,` or `\\\\`). The objective: "
+    "`b.@score=0.8..` or `b.@2=..0.35` (@ then an objective key; a parameter whose name starts with @ is written "
+    "with the @ doubled: `b.@@name`). A key naming no declared parameter (any name when none is declared) or no "
+    "label, or a malformed value, is a 400 naming the key in errors. Three queries after the experiment and its "
+    "labels, whatever the number of jobs."
+)
+
+
+@parcoords_docs(params=[s.ParcoordsQueryIn], ok=s.ParcoordsOut, errors=(400, 404), description=PARCOORDS_DESCRIPTION)
+def get_parcoords(request, eid):
+    """Parallel-coordinates data"""
+    query = valid(s.ParcoordsQueryIn, request.query_params)
+    experiment = visible_experiments(request).filter(pk=eid).first()
+    if experiment is None:
+        raise NotFoundError(f"experiment {eid} does not exist")
+    # The page's labels (the first ones, as its objective menu lists them), so that the
+    # answer is parcoords.json's payload, the same objectives listed.
+    labels = dashboard._shown_labels(experiment)[0]
+    key = objectives.parse_key(query.get("objective", objectives.SCORE))
+    if key is None:  # the pattern's $ lets a final newline through
+        raise ValidationError({"objective": ["Give 'score' or a label's order (1, 2, ...) as in labels/."]})
+    objective = next((o for o in objectives.objectives(experiment, labels) if o.key == key), None)
+    objective = objective or objectives.objective_for(experiment, key)
+    if objective is None:
+        raise ValidationError({"objective": [f"experiment {eid} has no label {key} (see labels/)"]})
+    return Response(dashboard.parcoords_data(experiment, objective, parcoords_brush(request, experiment, labels), labels))
+
+
+def parcoords_brush(request, experiment, labels):
+    """The brush of the b.* keys (tracking.brush.parse, strict); a bad key is a 400
+    naming it. On the error path only, each key is read again alone to tell which."""
+    params = request.query_params
+    keys = [key for key in params if key.startswith(brushes.PREFIX)]
+    if len(keys) > brushes.MAX_BRUSHES:
+        raise ValidationError({"b.*": [f"at most {brushes.MAX_BRUSHES} brushed axes (b.* keys) at once"]})
+    try:
+        return brushes.parse(params, experiment, strict=True, labels=labels)
+    except brushes.BrushError as whole:
+        errors = {}
+        for key in keys:
+            alone = QueryDict(mutable=True)
+            alone.setlist(key, params.getlist(key))
+            try:
+                brushes.parse(alone, experiment, strict=True, labels=labels)
+            except brushes.BrushError as exc:
+                errors[key] = [str(exc)]
+        raise ValidationError(errors or {"b.*": [str(whole)]}) from None
+
+
+experiment_parcoords = route("experiment_parcoords", GET=get_parcoords)
+
+# -- end of parallel-coordinates data
 
 
 # -- anything else under /api/ ------------------------------------------------------------------------
