@@ -203,8 +203,9 @@ def test_it_reads_every_page_in_a_fixed_number_of_queries(api, user, cpu, django
         # 1. the token, 2. the experiment is visible, 3. its target (for the labels' default
         # directions), 4. the page of label names.
         (4, f"{base}/labels/", {}),
-        # 1. the token, 2. the experiment, 3. job counts, 4. the best job, 5. the first labels.
-        (5, f"{base}/", {}),
+        # 1. the token, 2. the experiment, 3. job counts, 4. the best job, 5. the first labels,
+        # 6. its tags.
+        (6, f"{base}/", {}),
     ]
 
     def read_all():

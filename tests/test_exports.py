@@ -101,8 +101,8 @@ def test_it_exports_the_columns_and_values_of_each_job(client, alice):
                        start_time=start, end_time=start + timedelta(seconds=90), score=None, score_text="nan")  # fmt: skip
     make_multiple_results(nan_job, [0.5, float("inf")], is_last=True)
     make_multiple_results(nan_job, [0.1, 0.2])  # an earlier step: not final
-    text_job = make_job(experiment, status="EARLY_STOPPED", config={"lr": 0.2, "flag": True, "sizes": [1, 2]},
-                        start_time=start, end_time=start + timedelta(seconds=30), score=None, score_text="EARLY STOPPED")  # fmt: skip
+    make_job(experiment, status="EARLY_STOPPED", config={"lr": 0.2, "flag": True, "sizes": [1, 2]},
+             start_time=start, end_time=start + timedelta(seconds=30), score=None, score_text="EARLY STOPPED")  # fmt: skip
     plain = make_job(experiment, status=None, config=["not", "an", "object"], start_time=None, score=-0.25)
     client.force_login(alice)
 

@@ -102,6 +102,19 @@ def parse_key(text):
     return None
 
 
+def find(experiment, labels, key):
+    """The objective named `key`, looked up among `labels` (ResultLabels of `experiment`
+    already read: no query) first, then among the experiment's other labels (one
+    query); None when `key` is malformed or names no label of the experiment."""
+    key = parse_key(key)
+    if key is None:
+        return None
+    for choice in objectives(experiment, labels):
+        if choice.key == key:
+            return choice
+    return objective_for(experiment, key)
+
+
 def objective_for(experiment, key):
     """The objective named `key` in `experiment`: the score, or its label of that order.
     None when `key` is malformed or names no label of the experiment. One query for a

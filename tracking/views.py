@@ -218,24 +218,11 @@ def _json_history_version(request, name):
 # first draw is already right); ``logy`` and ``zoom`` are the browser's alone.
 
 
-def _choose_objective(experiment, labels, key):
-    """The objective named `key` (tracking.objectives), looked up among `labels` first
-    (no query), then among the experiment's other labels (one query); None when `key`
-    is malformed or names no label."""
-    key = objectives.parse_key(key)
-    if key is None:
-        return None
-    for choice in objectives.objectives(experiment, labels):
-        if choice.key == key:
-            return choice
-    return objectives.objective_for(experiment, key)
-
-
 def _page_objective(request, experiment, labels):
     """A page's objective: the one its URL names, else the score (a malformed or unknown
     value is ignored)."""
     raw = _raw(request, "objective")
-    chosen = _choose_objective(experiment, labels, raw) if raw else None
+    chosen = objectives.find(experiment, labels, raw) if raw else None
     return chosen or objectives.score_objective(experiment)
 
 
@@ -248,7 +235,7 @@ def _json_objective(request, experiment, labels):
     key = objectives.parse_key(raw)
     if key is None:
         raise BadRequest("objective must be 'score' or the number of one of the experiment's labels")
-    chosen = _choose_objective(experiment, labels, key)
+    chosen = objectives.find(experiment, labels, key)
     if chosen is None:
         raise BadRequest(f"objective {key} names no labeled result of this experiment")
     return chosen

@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 
 from tests.browser import wait_until
 from tests.e2e.conftest import PASSWORD
-from tests.factories import make_configured_experiment, make_intermediate_results, make_jobs, make_user
+from tests.factories import make_configured_experiment, make_jobs, make_user
 from tracking.models import Experiment, Job
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -8,7 +8,6 @@ error or CSP violation; these tests also fail on any dialog a note would open.
 
 import pytest
 
-from tests.browser import wait_until
 from tests.factories import make_configured_experiment, make_job, make_user, tag_experiment
 from tests.test_notes import XSS_NOTES
 from tracking.models import Experiment, Job

@@ -1171,8 +1171,7 @@ def get_parcoords(request, eid):
     key = objectives.parse_key(query.get("objective", objectives.SCORE))
     if key is None:  # the pattern's $ lets a final newline through
         raise ValidationError({"objective": ["Give 'score' or a label's order (1, 2, ...) as in labels/."]})
-    objective = next((o for o in objectives.objectives(experiment, labels) if o.key == key), None)
-    objective = objective or objectives.objective_for(experiment, key)
+    objective = objectives.find(experiment, labels, key)
     if objective is None:
         raise ValidationError({"objective": [f"experiment {eid} has no label {key} (see labels/)"]})
     return Response(dashboard.parcoords_data(experiment, objective, parcoords_brush(request, experiment, labels), labels))
