@@ -68,7 +68,7 @@ def test_it_sorts_by_best_in_the_same_queries_for_2_or_20_experiments(client, dj
         make_jobs(experiment, 3)
     client.force_login(user)
     # Queries: session, user, count, the page with its progress, best-score and
-    # best-rank subqueries, the signs of life of its running ones.
-    with django_assert_num_queries(5):
+    # best-rank subqueries, the signs of life of its running ones, their tags.
+    with django_assert_num_queries(6):
         response = client.get("/", {"sort": "-best"})
     assert response.status_code == 200

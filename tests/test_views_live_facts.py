@@ -28,7 +28,7 @@ def test_it_gives_the_summary_the_best_job_as_a_fact_and_the_end_only_once_ended
     client.force_login(alice)
 
     summary = client.get(f"/experiments/{experiment.pk}/", HTTP_HX_TARGET="summary", **HX)
-    assert facts(summary) == {"best": (str(jobs[-1].pk), f"New best: job {jobs[-1].number}, score 1.")}
+    assert facts(summary) == {"best": (f"score:{jobs[-1].pk}", f"New best: job {jobs[-1].number}, score 1.")}
     assert facts(client.get(f"/experiments/{experiment.pk}/")) == facts(summary)  # the page renders the same fragment
 
     ended = timezone.now()

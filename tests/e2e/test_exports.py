@@ -39,13 +39,13 @@ def test_it_keeps_the_links_on_the_brush(page, login):
     experiment = make_configured_experiment(alice, "brushed", status="FINISHED", parameter_config=[{"name": "lr"}])
     make_jobs(experiment, 3)
 
-    page.goto(f"/experiments/{experiment.pk}/?status=FINISHED&b.layers=1:2")
+    page.goto(f"/experiments/{experiment.pk}/?status=FINISHED&b.lr=0.001..1")
     page.evaluate(
-        "document.dispatchEvent(new CustomEvent('aupsite:filter', {detail: {query: 'b.lr=0.01%3A0.02&axes=lr'}}))"
+        "document.dispatchEvent(new CustomEvent('aupsite:filter', {detail: {query: 'b.lr=0.01..0.02&axes=lr'}}))"
     )
 
     base = f"/experiments/{experiment.pk}/jobs"
-    assert page.get_attribute("#export-jobs-csv", "href") == f"{base}.csv?status=FINISHED&b.lr=0.01%3A0.02"
-    assert page.get_attribute("#export-jobs-json", "href") == f"{base}.json?status=FINISHED&b.lr=0.01%3A0.02"
+    assert page.get_attribute("#export-jobs-csv", "href") == f"{base}.csv?status=FINISHED&b.lr=0.01..0.02"
+    assert page.get_attribute("#export-jobs-json", "href") == f"{base}.json?status=FINISHED&b.lr=0.01..0.02"
     page.evaluate("document.dispatchEvent(new CustomEvent('aupsite:filter', {detail: {query: ''}}))")
     assert page.get_attribute("#export-jobs-csv", "href") == f"{base}.csv?status=FINISHED"

@@ -29,13 +29,13 @@ def test_it_labels_the_charts_jobs_by_their_number(page, login):
     assert column(page, "history-table") == ["Job 1", "Job 2", "Job 3"]
     assert sorted(column(page, "params-table")) == ["Job 1", "Job 2", "Job 3"]
 
-    # Hovering a curve names its job by number (its id is what a click opens).
+    # Hovering a curve names its job by number in the tooltip (its id is what a click opens).
     box = page.locator("#curves-chart .u-over").bounding_box()
     page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-    info = wait_until(page, "() => /^Job \\d · step/.test(document.querySelector('#curves-info').textContent)"
-                      " && document.querySelector('#curves-info').textContent")
+    info = wait_until(page, "() => { const tip = document.querySelector('#curves-chart .chart-tip');"
+                      " return tip && !tip.hidden && /^Job \\d/.test(tip.textContent) && tip.textContent; }")
     focused = page.evaluate("window.aupsiteChart.focused")
-    assert info.startswith(f"Job {focused['number']} · step")
+    assert info.startswith(f"Job {focused['number']}step ")
     assert {job.pk: job.number for job in jobs}[focused["id"]] == focused["number"]
     # The history's x axis is the job number, its click target the id.
     assert page.evaluate("window.aupsiteChart.history.data[0]") == [1, 2, 3]

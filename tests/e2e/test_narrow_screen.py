@@ -23,6 +23,7 @@ from tests.factories import (
     make_share,
     make_token,
     make_user,
+    tag_experiment,
 )
 from tracking.models import Experiment, Job, JobAttempt
 
@@ -81,6 +82,10 @@ def wide_site():
     make_jobs(ended, 3)
     token, _ = make_token(user, "the_token_of_the_gpu_box_in_the_basement_lab")
     eid, ended_id = running.pk, ended.pk
+    # The analysis' own pages (issue 13): notes with a long line, tags, comparisons.
+    Experiment.objects.filter(pk=eid).update(notes="A_note_with_a_word_longer_than_any_phone_" * 4 + "\n\n- and a list")
+    tag_experiment(running, "a_rather_long_tag_for_the_transformers", "baseline")
+    compared = ",".join(str(jid) for jid in (retried.pk, failed_job.pk, running_job.pk))
     return {
         "experiments list": "/",
         "experiments list sorted": "/?sort=-best",
@@ -97,12 +102,18 @@ def wide_site():
         "restart": f"/experiments/{ended_id}/restart/",
         "delete": f"/experiments/{ended_id}/delete/",
         "not found": "/experiments/999999/",
+        "experiment brushed": f"/experiments/{eid}/?b.number_of_hidden_layers=1..20&objective=1&cx=warmup_steps",
+        "compare jobs": f"/experiments/{eid}/compare/?jobs={compared}",
+        "compare experiments": f"/experiments/compare/?ids={eid},{ended_id}",
+        "notes": f"/experiments/{eid}/notes/",
+        "tags": f"/experiments/{eid}/tags/",
     }
 
 
 PAGES = [
     "experiments list", "experiments list sorted", "experiment", "job retried", "job failed", "job running",
     "resources", "tokens", "token revoke", "share", "stop", "restart refused", "restart", "delete", "not found",
+    "experiment brushed", "compare jobs", "compare experiments", "notes", "tags",
 ]
 
 
@@ -128,9 +139,13 @@ def test_it_never_scrolls_the_page_sideways_on_a_phone(page, live_server, wide_s
     response = page.goto(wide_site[name])
     assert response.status == (404 if name == "not found" else 200)
     # The charts are drawn after the page loads, at the width of their card.
-    if name == "experiment":
+    if name in ("experiment", "experiment brushed"):
         page.wait_for_selector("#curves-chart canvas, #curves-chart .empty-chart")
         page.wait_for_selector("#history-chart canvas")
+        page.wait_for_selector("#parcoords[data-drawn]")
+        page.wait_for_selector("#importance[aria-busy=false]")
+    elif name == "compare jobs":
+        page.wait_for_selector("#compare-chart canvas")
     elif name == "job retried":
         page.wait_for_selector("#job-chart canvas")
     assert page_width(page) <= PHONE["width"], f"{name}: {page_width(page)} px wide; sticking out: {too_wide(page)}"

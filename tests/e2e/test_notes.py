@@ -8,6 +8,7 @@ error or CSP violation; these tests also fail on any dialog a note would open.
 
 import pytest
 
+from tests.browser import wait_until
 from tests.factories import make_configured_experiment, make_job, make_user, tag_experiment
 from tests.test_notes import XSS_NOTES
 from tracking.models import Experiment, Job
@@ -82,13 +83,14 @@ def test_it_edits_notes_and_tags_with_the_keyboard_without_a_reload(page, login)
     page.keyboard.press("Tab")  # Preview
     page.keyboard.press("Enter")
     page.wait_for_selector("#notes .notes-preview h3")
-    assert page.evaluate("() => document.activeElement.id") == "notes-preview-title"
+    # The focus moves once htmx has settled the swap (notes.js, on htmx:afterSettle).
+    wait_until(page, "() => document.activeElement.id === 'notes-preview-title'")
     assert page.locator("#notes .notes-preview strong").inner_text() == "learning rate"
     assert Experiment.objects.get(pk=experiment.pk).notes == "first words"
     page.focus("#notes button.primary")
     page.keyboard.press("Enter")
     page.wait_for_selector("#notes .notes-status")
-    assert page.evaluate("() => document.activeElement.className") == "notes-status"
+    wait_until(page, "() => document.activeElement.className === 'notes-status'")
     assert page.locator("#notes .notes-body h3").inner_text() == "Result"
     assert Experiment.objects.get(pk=experiment.pk).notes == "# Result\n\nThe **learning rate** matters."
 
@@ -105,7 +107,7 @@ def test_it_edits_notes_and_tags_with_the_keyboard_without_a_reload(page, login)
     page.keyboard.press("Enter")
     page.wait_for_selector("#tag-error")
     assert "is not a tag" in page.inner_text("#tag-error")
-    assert page.evaluate("() => document.activeElement.id") == "tag-add"
+    wait_until(page, "() => document.activeElement.id === 'tag-add'")
     page.focus("#tags .tag-remove")
     page.keyboard.press("Enter")
     page.wait_for_selector("#tags .tags-none")
