@@ -674,6 +674,9 @@ def chart_payload(experiment, labels, series="score", show_all=False, selected=(
     key += ":" + hashlib.sha256(
         json.dumps([objective.as_dict(), objective.maximize, list(pair)]).encode()
     ).hexdigest()[:32]
+    if len(key) > 200:
+        # Twenty pinned ids make a key longer than some cache backends take (memcached: 250).
+        key = "charts:" + hashlib.sha256(key.encode()).hexdigest()
     payload = cache.get(key)
     if payload is None:
         # An ended experiment's payload ignores `since` and `have`: every curve is sent.
