@@ -325,8 +325,11 @@ def test_it_splits_a_list_of_ids_over_as_few_requests_as_fit(flaky_proxy, execut
 def test_it_offers_resources_whatever_the_length_of_the_blacklist(gunicorn, world):
     cpus = [make_resource("cpu") for _ in range(3)]
     django = DjangoConnector()
+    # Ids no resource has (a whole suite's transactional tests can take ids into the
+    # thousands: had the filler named every cpu, the blacklist would be ignored).
+    filler = range(10**9, 10**9 + 500)
     for blacklist in (
-        [cpus[0].pk, *range(1000, 1500)],  # 2.8 KB in a URL
+        [cpus[0].pk, *filler],  # 5.5 KB in a URL
         [cpus[0].pk, *range(2**63 - 10_000, 2**63 - 1)],  # 200 KB
         [cpu.pk for cpu in cpus] + [world.rid],  # all of them: blacklist ignored
         [2**70],  # matches nothing, but is a blacklist: the type must equal rtype
@@ -334,7 +337,7 @@ def test_it_offers_resources_whatever_the_length_of_the_blacklist(gunicorn, worl
         for rtype in ("cpu", "gpu,cpu", "tpu"):
             expected = django.get_available_resource("alice", rtype, blacklist)
             assert gunicorn.get_available_resource("alice", rtype, blacklist) == expected
-    assert gunicorn.get_available_resource("alice", "cpu", [cpus[0].pk, *range(1000, 1500)]) == [
+    assert gunicorn.get_available_resource("alice", "cpu", [cpus[0].pk, *filler]) == [
         world.rid,
         cpus[1].pk,
         cpus[2].pk,
