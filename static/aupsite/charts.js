@@ -501,7 +501,9 @@
       axes: [axis("step", WHOLE), axis(this.seriesName, { size: 60 })],
       series: series,
       hooks: {
-        setSeries: [function (u, idx) { self.focusRow(idx === null ? null : self.jobs[idx - 1]); }],
+        // The tip names the focused curve: uPlot focuses a curve after it moved the
+        // cursor, so the tip is drawn again once the focus has changed too.
+        setSeries: [function (u, idx) { self.focusRow(idx === null ? null : self.jobs[idx - 1]); self.showCursor(u); }],
         setCursor: [function (u) { self.showCursor(u); }],
         setSelect: [function (u) { if (u.select.width > 0) self.setZoomed(true); }],
         setScale: [function (u, key) {

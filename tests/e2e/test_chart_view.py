@@ -125,7 +125,8 @@ def test_it_shows_a_tooltip_at_the_cursor_and_hides_it_when_the_mouse_leaves(pag
     page.mouse.move(x, y - 400)  # off the chart
     expect(tip).to_be_hidden()
     assert page.inner_text("#history-info") == footer  # the footer keeps no read-out
-    # The curves too.
+    # The curves too: the tip names the curve under the cursor as soon as uPlot has
+    # focused it (one move onto the point, as a hand would stop there).
     x, y = point_of(page, "window.aupsiteChart.u", 1, 10)
     page.mouse.move(x, y)
     curve_tip = page.locator("#curves-chart .chart-tip")
