@@ -77,9 +77,9 @@ $(BIN)/python:
 	  [ "$$(id -u)" = 0 ] && apt-get update -q && apt-get install -y -q python3-venv && \
 	  rm -rf $(VENV) && $(PYTHON) -m venv $(VENV); }
 
-$(VENV)/.installed: $(BIN)/python requirements.txt pyproject.toml
+$(VENV)/.installed: $(BIN)/python requirements.txt requirements-postgres.txt pyproject.toml
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -r requirements.txt
+	$(BIN)/python -m pip install -q -r requirements.txt -r requirements-postgres.txt
 	$(BIN)/python -m pip install -q --no-deps -e .
 	touch $@
 

@@ -1,12 +1,13 @@
 """aupsite settings: one file, driven by environment variables.
 
 With no variable set, aupsite runs in local mode: plain HTTP on 127.0.0.1, an SQLite
-file in the project folder, static files served by the app itself. Setting
+file in the data folder (see DATA_DIR), static files served by the app itself. Setting
 AUPSITE_ENV=production switches on the hardening that a shared server needs and
 requires SECRET_KEY and ALLOWED_HOSTS to be given. A malformed value stops the
 process at start with a message naming the variable.
 """
 
+import importlib.util
 import os
 import secrets
 from pathlib import Path
@@ -14,7 +15,11 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from aupsite import checkout_dir
+
 BASE_DIR = Path(__file__).resolve().parent.parent
+# What ships inside the package (templates, static files), so that a wheel carries it.
+PACKAGE_DIR = Path(__file__).resolve().parent
 
 
 def env_str(name, default=None):
@@ -68,10 +73,54 @@ if PRODUCTION and DEBUG:
     raise ImproperlyConfigured("DEBUG must be off when AUPSITE_ENV=production")
 
 
+def _default_data_dir():
+    # A checkout keeps its data where it always has, in the project folder. An installed
+    # package lives in site-packages, which is no place for a database: there the
+    # per-user folder of the XDG base directory spec.
+    checkout = checkout_dir()
+    if checkout is not None:
+        return checkout
+    xdg = os.environ.get("XDG_DATA_HOME", "")
+    # The spec says a relative XDG_DATA_HOME is invalid and to be ignored.
+    base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".local" / "share"
+    return base / "aupsite"
+
+
+def _data_dir():
+    raw = os.environ.get("AUPSITE_DATA_DIR")
+    if raw is None:
+        return _default_data_dir()
+    if not raw.strip():
+        raise ImproperlyConfigured("AUPSITE_DATA_DIR is set but empty; give a folder")
+    return Path(raw).expanduser().resolve()
+
+
+# DATA_DIR: what aupsite writes on its own (the SQLite database unless DATABASE_URL says
+# otherwise, the local secret key, production's collected static files). Created on
+# first use, by whatever writes there first.
+DATA_DIR = _data_dir()
+
+
+def ensure_data_dir():
+    try:
+        # Only the folder itself is made private (0700): a parent made on the way is an
+        # ordinary folder (~/.local/share).
+        DATA_DIR.parent.mkdir(parents=True, exist_ok=True)
+        DATA_DIR.mkdir(mode=0o700, exist_ok=True)
+    except OSError as exc:
+        raise ImproperlyConfigured(
+            f"cannot create the data folder {DATA_DIR} ({exc.strerror}); set AUPSITE_DATA_DIR to a folder you can write"
+        ) from None
+    if not DATA_DIR.is_dir():
+        raise ImproperlyConfigured(f"the data folder {DATA_DIR} is not a folder; set AUPSITE_DATA_DIR to another")
+    return DATA_DIR
+
+
 def _local_secret_key():
     # Local mode needs no configuration, yet a key in the repository would be a key
-    # known to everyone: make one per checkout and keep it beside the database.
-    path = BASE_DIR / ".secret_key"
+    # known to everyone: make one per data folder (per checkout, or per user of an
+    # installed package) and keep it beside the database.
+    path = ensure_data_dir() / ".secret_key"
     try:
         return path.read_text().strip()
     except FileNotFoundError:
@@ -127,13 +176,14 @@ ROOT_URLCONF = "aupsite.urls"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "templates"],
+        "DIRS": [PACKAGE_DIR / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "aupsite.context_processors.version",
             ],
         },
     },
@@ -153,7 +203,9 @@ SQLITE_BUSY_TIMEOUT_SECONDS = env_int("SQLITE_BUSY_TIMEOUT_SECONDS", 60)
 # cannot keep prepared statements (pgbouncer before 1.21 in transaction mode).
 POSTGRES_PREPARED_STATEMENTS = env_bool("POSTGRES_PREPARED_STATEMENTS", True)
 
-DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
+DATABASE_URL = env_str("DATABASE_URL")
+if DATABASE_URL is None:
+    DATABASE_URL = f"sqlite:///{ensure_data_dir() / 'db.sqlite3'}"
 try:
     _database = dj_database_url.parse(DATABASE_URL)
 except ValueError as exc:
@@ -179,8 +231,15 @@ if _database["ENGINE"] == "django.db.backends.sqlite3":
         ),
     }
     # Tests that spawn writer processes need a database file they can all open.
-    _database["TEST"] = {"NAME": str(BASE_DIR / "db-test.sqlite3")}
+    _database["TEST"] = {"NAME": str(DATA_DIR / "db-test.sqlite3")}
 elif _database["ENGINE"] == "django.db.backends.postgresql":
+    # The driver is an extra of the package: say how to get it rather than let Django
+    # fail later with "Error loading psycopg2 or psycopg module".
+    if importlib.util.find_spec("psycopg") is None and importlib.util.find_spec("psycopg2") is None:
+        raise ImproperlyConfigured(
+            "DATABASE_URL is postgres:// but no PostgreSQL driver is installed: pip install 'aupsite[postgres]'"
+            " (in a checkout, make install installs it)"
+        )
     _database["CONN_MAX_AGE"] = env_int("CONN_MAX_AGE", 60)
     _database["CONN_HEALTH_CHECKS"] = True
     # Django turns psycopg's prepared statements off (None). Django's own queries are
@@ -229,15 +288,15 @@ USE_TZ = True
 
 # Static files -------------------------------------------------------------------------
 STATIC_URL = "static/"
-STATICFILES_DIRS = [BASE_DIR / "static"]
+STATICFILES_DIRS = [PACKAGE_DIR / "static"]
 if PRODUCTION:
-    STATIC_ROOT = BASE_DIR / "staticfiles"  # filled by collectstatic (make run-production)
+    STATIC_ROOT = DATA_DIR / "staticfiles"  # filled by collectstatic (make run-production)
     STORAGES = {
         "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
         "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
     }
 else:
-    # Local mode serves straight from static/, no collectstatic step (and no
+    # Local mode serves straight from aupsite/static/, no collectstatic step (and no
     # STATIC_ROOT, which WhiteNoise would warn about while it does not exist).
     STATIC_ROOT = None
     WHITENOISE_USE_FINDERS = True
@@ -302,7 +361,7 @@ SPECTACULAR_SETTINGS = {
     },
     "COMPONENT_SPLIT_REQUEST": True,
     # Swagger UI's files come from the drf-spectacular-sidecar package, served by us; its
-    # page shows our own favicon (templates/api/docs.html).
+    # page shows our own favicon (aupsite/templates/api/docs.html).
     "SWAGGER_UI_DIST": "SIDECAR",
     # No deep links: Swagger UI draws each one inside its operation's summary button, a
     # link nested in a button that keyboards and screen readers cannot reach on its own

@@ -14,7 +14,10 @@ def test_it_installs_editable_without_a_warning_and_imports_from_any_folder(tmp_
     # warnings) exactly as the Makefile does.
     project = tmp_path / "aupsite"
     project.mkdir()
-    shutil.copy(PROJECT_DIR / "pyproject.toml", project)
+    # pyproject.toml reads the README and the requirements files (the metadata's lists).
+    for name in ("pyproject.toml", "MANIFEST.in", "README.md", "requirements.txt", "requirements-auptimizer.txt",
+                 "requirements-postgres.txt"):
+        shutil.copy(PROJECT_DIR / name, project)
     for package in ("aupsite", "tracking"):
         shutil.copytree(PROJECT_DIR / package, project / package, ignore=shutil.ignore_patterns("__pycache__"))
     venv = tmp_path / "venv"

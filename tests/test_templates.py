@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+TEMPLATES = Path(__file__).resolve().parent.parent / "aupsite" / "templates"
 
 
 def test_it_keeps_every_short_comment_on_one_line():

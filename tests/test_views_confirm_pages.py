@@ -1,5 +1,5 @@
 """The stop, restart, delete and share pages look like the rest of the site: the
-.button classes of static/aupsite/app.css, cards, and times as the other pages write
+.button classes of aupsite/static/aupsite/app.css, cards, and times as the other pages write
 them (<time datetime="ISO">Y-m-d H:i</time>, never Django's default "Dec. 7, 2026, 1:05 p.m.")."""
 
 import re

@@ -1,5 +1,5 @@
 """The facts the live pages' polled fragments carry for their live region
-(static/aupsite/announce.js): what may be said, and the value that says when it is new."""
+(aupsite/static/aupsite/announce.js): what may be said, and the value that says when it is new."""
 
 import re
 

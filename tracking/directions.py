@@ -1,6 +1,6 @@
 """Which way is better for each labeled result of an experiment (issue 13, part 3).
 
-The experiment page's form (templates/tracking/_directions.html) posts here: per label
+The experiment page's form (aupsite/templates/tracking/_directions.html) posts here: per label
 shown, "max" (higher is better), "min" (lower is better) or "" (automatic: the rule of
 tracking/objectives.py). Only who may change the experiment (its owner, staff) writes;
 a user it is shared with, who sees the form read-only, gets 403 (they know it exists);

@@ -1,7 +1,7 @@
 """The pages' side of notes and tags (rules and writes: tracking/notes.py).
 
 The experiment page shows its tags and notes, the job page its notes, each as a
-fragment (templates/tracking/_tags.html, _notes.html) that its page includes and that
+fragment (aupsite/templates/tracking/_tags.html, _notes.html) that its page includes and that
 these views render alone for htmx. Only who may change the experiment (its owner,
 staff: Experiment.is_changeable_by) edits them; to someone it is shared with, a change
 is refused with 403 (they see the experiment, so a 404 would only puzzle them), and to

@@ -1,7 +1,7 @@
 """Parallel coordinates: which jobs are drawn and on which axes. Pure functions, no database.
 
 tracking.views.experiment_parcoords reads the rows (QuerySet methods) and hands them
-here; the browser (static/aupsite/parcoords.js) draws what comes back on a canvas.
+here; the browser (aupsite/static/aupsite/parcoords.js) draws what comes back on a canvas.
 
 What is drawn is bounded whatever the experiment's size: every job with a value of the
 objective up to DRAW_BUDGET; beyond, the BEST best jobs in the objective's direction

@@ -73,7 +73,7 @@ CHART_TABLE_ROWS = 200
 # again in JavaScript: the jobs a selection holds, the rows of the charts' tables.
 PAGE_LIMITS = {"selected": MAX_SELECTED, "table_rows": CHART_TABLE_ROWS}
 # A live page's one clock: htmx polls its summary this often, and the jobs table and the
-# charts refresh on each answer (templates/tracking/experiment_detail.html, job_detail.html).
+# charts refresh on each answer (aupsite/templates/tracking/experiment_detail.html, job_detail.html).
 POLL_SECONDS = 2
 # htmx stops polling an element whose request gets this status (htmx 2.x).
 STOP_POLLING = 286
@@ -213,7 +213,7 @@ def _json_history_version(request, name):
 
 # -- charts part (issue 13): the chart view's query values -------------------------------
 #
-# The experiment page's URL carries the charts' view (static/aupsite/charts.js keeps it):
+# The experiment page's URL carries the charts' view (aupsite/static/aupsite/charts.js keeps it):
 # ``objective``, ``series``, ``all``, ``pin`` and ``cx``/``cy`` matter to the server (the
 # first draw is already right); ``logy`` and ``zoom`` are the browser's alone.
 
@@ -875,7 +875,7 @@ def importance_result(experiment, objective):
 
 
 def _importance_context(request, experiment):
-    """The importance panel (templates/tracking/_importance.html) for the page's objective."""
+    """The importance panel (aupsite/templates/tracking/_importance.html) for the page's objective."""
     objective = _page_objective(request, experiment, [])
     result = importance_result(experiment, objective)
     for row in result["importances"]:
@@ -889,7 +889,7 @@ def _importance_context(request, experiment):
 
 
 def directions_context(experiment, labels, labels_total):
-    """The labels' directions form (templates/tracking/_directions.html): per label shown,
+    """The labels' directions form (aupsite/templates/tracking/_directions.html): per label shown,
     its objective, its stored direction and what the default rule says. No query."""
     rows = []
     for label, objective in zip(labels, objectives.objectives(experiment, labels)[1:]):
@@ -1118,7 +1118,7 @@ def resource_list(request):
 # The brush (tracking/brush.py) is read once per request and applied by table_jobs (the
 # jobs table, its counts and pages, the exports) and by the charts' data; the
 # parallel-coordinates data itself is parcoords.json below (tracking/parcoords.py
-# shapes it, static/aupsite/parcoords.js draws it).
+# shapes it, aupsite/static/aupsite/parcoords.js draws it).
 
 
 def _page_brush(request, experiment):

@@ -17,8 +17,14 @@ import importlib.util
 import logging
 import sys
 
+from aupsite import checkout_dir
+
 SUPPORTED_VERSION = "2.0"
-INSTALL_COMMAND = ".venv/bin/pip install -r requirements-auptimizer.txt"
+# How to add the extra: in a checkout its requirements file, installed the package's extra.
+INSTALL_COMMAND = (
+    ".venv/bin/pip install -r requirements-auptimizer.txt" if checkout_dir() is not None
+    else "pip install 'aupsite[auptimizer]'"
+)
 TENSORFLOW_COMPRESSION = "aup.compression.tensorflow"
 
 
