@@ -99,6 +99,8 @@ def _data_dir():
 # otherwise, the local secret key, production's collected static files). Created on
 # first use, by whatever writes there first.
 DATA_DIR = _data_dir()
+# Whether the pages' suggested commands need to name the folder (aupsite.context_processors).
+DATA_DIR_IS_DEFAULT = DATA_DIR == _default_data_dir()
 
 
 def ensure_data_dir():
@@ -184,6 +186,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "aupsite.context_processors.version",
+                "aupsite.context_processors.commands",
             ],
         },
     },

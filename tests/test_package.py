@@ -8,7 +8,7 @@ asks for from the package index: what a researcher's `pip install` gets.
 """
 
 import email
-import json
+import html
 import os
 import re
 import signal
@@ -275,6 +275,9 @@ def log_in_and_read_the_list(url, password, expected):
         page.on("pageerror", lambda error: problems.append(str(error)))
         page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
         page.goto("/accounts/login/")
+        # The login page's reminder in the installed command's words, not make run's.
+        assert "First run? aupsite serve printed the admin password once. Forgot it: aupsite manage changepassword admin" in (
+            " ".join(page.inner_text("main").split()))
         page.fill("#id_username", "admin")
         page.fill("#id_password", password)
         page.click("button[type=submit]")
@@ -348,3 +351,35 @@ def test_it_serves_an_auptimizer_database_with_serve_import(installed, serve, tm
     assert "alice" in text  # its owner, made by the import
     # The imported database holds real work: no demo beside it.
     assert "demo: random search" not in text
+
+
+# The pages' suggested commands (aupsite.context_processors.commands), here in the
+# checkout's test server, as a checkout and as an installed package would say them.
+
+
+@pytest.mark.django_db
+def test_it_suggests_the_checkouts_commands_in_a_checkout(client, alice):
+    client.force_login(alice)
+    experiments = client.get("/").content.decode()
+    assert ".venv/bin/python manage.py aup_setup --user alice --cpu 2" in experiments
+    assert ".venv/bin/python examples/random_search.py --user alice --jobs 12" in experiments
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("data_dir_is_default, prefix", [(True, "aupsite"), (False, "aupsite --data-dir '/srv/aup data'")])
+def test_it_suggests_the_aupsite_command_when_installed(client, alice, monkeypatch, settings, data_dir_is_default, prefix):
+    monkeypatch.setattr(aupsite, "checkout_dir", lambda: None)
+    settings.DATA_DIR_IS_DEFAULT = data_dir_is_default
+    settings.DATA_DIR = Path("/srv/aup data")
+
+    login = " ".join(client.get("/accounts/login/").content.decode().split())
+    client.force_login(alice)
+    experiments = html.unescape(client.get("/").content.decode())
+    resources = html.unescape(client.get("/resources/").content.decode())
+
+    # The login page, seen by anyone, names no folder.
+    assert "<code>aupsite serve</code> printed" in login and "<code>aupsite manage changepassword admin</code>" in login
+    assert f"{prefix} setup --user alice --cpu 2" in experiments
+    assert f"{prefix} run experiment.json --user alice" in experiments
+    assert f"{prefix} setup --user alice --cpu 4 --gpu 0,1" in resources
+    assert "manage.py" not in experiments + resources + login and "examples/" not in experiments + resources
