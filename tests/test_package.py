@@ -196,6 +196,20 @@ def test_it_keeps_its_data_outside_site_packages_in_a_per_user_folder(installed,
     assert not list(site_packages.glob("*.sqlite3")) and not (site_packages / ".secret_key").exists()
 
 
+def test_it_says_its_version_and_how_to_add_the_postgresql_driver(installed, tmp_path):
+    version = subprocess.run([str(installed / "aupsite"), "--version"], capture_output=True, text=True, timeout=60)
+    # The driver is the extra aupsite[postgres], not installed here.
+    refused = subprocess.run(
+        [str(installed / "aupsite"), "--db", "postgres://aup@127.0.0.1:9/aupsite", "serve", "--port", str(free_port())],
+        cwd=tmp_path, capture_output=True, text=True, timeout=60,
+    )
+
+    assert (version.returncode, version.stdout.strip()) == (0, f"aupsite {aupsite.__version__}")
+    assert refused.returncode != 0
+    assert "no PostgreSQL driver is installed: pip install 'aupsite[postgres]'" in refused.stderr
+    assert "Traceback" not in refused.stderr
+
+
 def free_port():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
