@@ -23,6 +23,7 @@ import argparse
 import configparser
 import os
 import re
+import shlex
 import signal
 import socket
 import subprocess
@@ -299,9 +300,9 @@ def data_arguments(args):
     """The data options as they were given, to repeat in a suggested command."""
     parts = ""
     if args.data_dir is not None:
-        parts += f" --data-dir {args.data_dir}"
+        parts += f" --data-dir {shlex.quote(args.data_dir)}"
     if args.db is not None:
-        parts += f" --db {args.db}"
+        parts += f" --db {shlex.quote(args.db)}"
     return parts
 
 
@@ -546,11 +547,16 @@ def serve(args):
         # process); WhiteNoise serves the static files, so --insecure is not needed.
         address = f"[{args.host}]:{args.port}" if ":" in args.host else f"{args.host}:{args.port}"
         server_command = child_command("-m", "django", "runserver", "--noreload", "--skip-checks", address)
-    children = {"server": subprocess.Popen(server_command)}
+    # Each child in a session of its own: a Ctrl-C typed in the terminal reaches this
+    # process alone, which stops each child the one way it stops cleanly (SIGTERM:
+    # gunicorn's graceful stop; the demo ends its jobs and marks its search STOPPED).
+    # Unbuffered, so that their lines come as they happen, between this process's own.
+    options = {"start_new_session": os.name == "posix", "env": {**os.environ, "PYTHONUNBUFFERED": "1"}}
+    children = {"server": subprocess.Popen(server_command, **options)}
     if demo:
         children["demo"] = subprocess.Popen(child_command(
             "-m", "django", "aup_demo", "--if-empty", "--url", url, "--parent", str(os.getpid()),
-        ))
+        ), **options)
     return supervise(children, args.host, args.port, url)
 
 
