@@ -134,8 +134,8 @@ def add_data_options(parser, suppress):
     default = argparse.SUPPRESS if suppress else None
     parser.add_argument(
         "--data-dir", metavar="PATH", default=default,
-        help="folder for aupsite's data (its SQLite database and secret key); "
-        "default: $AUPSITE_DATA_DIR, else the per-user folder",
+        help="folder for aupsite's data (its SQLite database and secret key); default: $AUPSITE_DATA_DIR, else "
+        "$XDG_DATA_HOME/aupsite or ~/.local/share/aupsite (in a checkout: the project folder)",
     )
     parser.add_argument(
         "--db", metavar="URL", default=default,
@@ -213,14 +213,11 @@ def default_server():
 def configure(args, extra_env=None):
     """Put the data options into the environment, then set Django up."""
     if args.data_dir is not None:
-        folder = Path(args.data_dir).expanduser().resolve()
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise UsageError(f"--data-dir {args.data_dir}: cannot create the folder ({exc.strerror})") from None
-        if not folder.is_dir():
-            raise UsageError(f"--data-dir {args.data_dir} is not a folder")
-        os.environ["AUPSITE_DATA_DIR"] = str(folder)
+        if not args.data_dir.strip():
+            raise UsageError("--data-dir is empty; give a folder")
+        # Absolute, so that the server and the demo, started from here, name the same
+        # folder. The settings create it (private: 0700) when they first write there.
+        os.environ["AUPSITE_DATA_DIR"] = str(Path(args.data_dir).expanduser().resolve())
     if args.db is not None:
         os.environ["DATABASE_URL"] = args.db
     os.environ.update(extra_env or {})
