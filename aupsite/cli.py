@@ -375,6 +375,8 @@ def forwarded_parser(command, name, examples):
     for action in parser._actions:
         if isinstance(action, argparse._VersionAction):
             action.version = f"{PROG} {__version__}"
+        if name == "import" and action.dest == "database":
+            action.help = "the Auptimizer database: its file, its env.ini, an .aup folder or a project folder"
     return parser
 
 

@@ -66,7 +66,17 @@ def test_it_shows_each_commands_own_options(name, capsys):
         "serve": "--import PATH", "run": "--user USER", "import": "--user-map OLD=NEW", "export": "--schema",
         "reset": "--dry-run", "token": "{create,list,revoke}", "setup": "--cpu CPU",
     }
+    if name == "import":
+        assert "its env.ini, an .aup folder or a project folder" in " ".join(out.split())
     assert expected[name] in out
+
+
+def test_it_takes_the_data_options_before_or_after_the_command():
+    parser = build_parser()
+    args, rest = parser.parse_known_args(["--data-dir", "d", "token", "list", "--db=sqlite:///x.db", "--user", "a"])
+    assert (args.command, args.data_dir, args.db, rest) == ("token", "d", "sqlite:///x.db", ["list", "--user", "a"])
+    args, rest = parser.parse_known_args(["serve", "--data-dir", "e", "--port", "8001"])
+    assert (args.data_dir, args.db, args.port, rest) == ("e", None, 8001, [])
 
 
 def test_it_refuses_an_unknown_command(capsys):
