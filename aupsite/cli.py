@@ -551,11 +551,16 @@ def serve(args):
     # gunicorn's graceful stop; the demo ends its jobs and marks its search STOPPED).
     # Unbuffered, so that their lines come as they happen, between this process's own.
     options = {"start_new_session": os.name == "posix", "env": {**os.environ, "PYTHONUNBUFFERED": "1"}}
-    children = {"server": subprocess.Popen(server_command, **options)}
-    if demo:
-        children["demo"] = subprocess.Popen(child_command(
-            "-m", "django", "aup_demo", "--if-empty", "--url", url, "--parent", str(os.getpid()),
-        ), **options)
+    children = {}
+    try:
+        children["server"] = subprocess.Popen(server_command, **options)
+        if demo:
+            children["demo"] = subprocess.Popen(child_command(
+                "-m", "django", "aup_demo", "--if-empty", "--url", url, "--parent", str(os.getpid()),
+            ), **options)
+    except BaseException:  # a Ctrl-C this early, or no process could be started
+        stop_children(children)
+        raise
     return supervise(children, args.host, args.port, url)
 
 
