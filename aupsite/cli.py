@@ -23,6 +23,7 @@ import argparse
 import configparser
 import os
 import re
+import shlex
 import signal
 import socket
 import subprocess
@@ -133,8 +134,8 @@ def add_data_options(parser, suppress):
     default = argparse.SUPPRESS if suppress else None
     parser.add_argument(
         "--data-dir", metavar="PATH", default=default,
-        help="folder for aupsite's data (its SQLite database and secret key); "
-        "default: $AUPSITE_DATA_DIR, else the per-user folder",
+        help="folder for aupsite's data (its SQLite database and secret key); default: $AUPSITE_DATA_DIR, else "
+        "$XDG_DATA_HOME/aupsite or ~/.local/share/aupsite (in a checkout: the project folder)",
     )
     parser.add_argument(
         "--db", metavar="URL", default=default,
@@ -212,14 +213,11 @@ def default_server():
 def configure(args, extra_env=None):
     """Put the data options into the environment, then set Django up."""
     if args.data_dir is not None:
-        folder = Path(args.data_dir).expanduser().resolve()
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise UsageError(f"--data-dir {args.data_dir}: cannot create the folder ({exc.strerror})") from None
-        if not folder.is_dir():
-            raise UsageError(f"--data-dir {args.data_dir} is not a folder")
-        os.environ["AUPSITE_DATA_DIR"] = str(folder)
+        if not args.data_dir.strip():
+            raise UsageError("--data-dir is empty; give a folder")
+        # Absolute, so that the server and the demo, started from here, name the same
+        # folder. The settings create it (private: 0700) when they first write there.
+        os.environ["AUPSITE_DATA_DIR"] = str(Path(args.data_dir).expanduser().resolve())
     if args.db is not None:
         os.environ["DATABASE_URL"] = args.db
     os.environ.update(extra_env or {})
@@ -299,9 +297,9 @@ def data_arguments(args):
     """The data options as they were given, to repeat in a suggested command."""
     parts = ""
     if args.data_dir is not None:
-        parts += f" --data-dir {args.data_dir}"
+        parts += f" --data-dir {shlex.quote(args.data_dir)}"
     if args.db is not None:
-        parts += f" --db {args.db}"
+        parts += f" --db {shlex.quote(args.db)}"
     return parts
 
 
@@ -377,6 +375,8 @@ def forwarded_parser(command, name, examples):
     for action in parser._actions:
         if isinstance(action, argparse._VersionAction):
             action.version = f"{PROG} {__version__}"
+        if name == "import" and action.dest == "database":
+            action.help = "the Auptimizer database: its file, its env.ini, an .aup folder or a project folder"
     return parser
 
 
@@ -546,11 +546,21 @@ def serve(args):
         # process); WhiteNoise serves the static files, so --insecure is not needed.
         address = f"[{args.host}]:{args.port}" if ":" in args.host else f"{args.host}:{args.port}"
         server_command = child_command("-m", "django", "runserver", "--noreload", "--skip-checks", address)
-    children = {"server": subprocess.Popen(server_command)}
-    if demo:
-        children["demo"] = subprocess.Popen(child_command(
-            "-m", "django", "aup_demo", "--if-empty", "--url", url, "--parent", str(os.getpid()),
-        ))
+    # Each child in a session of its own: a Ctrl-C typed in the terminal reaches this
+    # process alone, which stops each child the one way it stops cleanly (SIGTERM:
+    # gunicorn's graceful stop; the demo ends its jobs and marks its search STOPPED).
+    # Unbuffered, so that their lines come as they happen, between this process's own.
+    options = {"start_new_session": os.name == "posix", "env": {**os.environ, "PYTHONUNBUFFERED": "1"}}
+    children = {}
+    try:
+        children["server"] = subprocess.Popen(server_command, **options)
+        if demo:
+            children["demo"] = subprocess.Popen(child_command(
+                "-m", "django", "aup_demo", "--if-empty", "--url", url, "--parent", str(os.getpid()),
+            ), **options)
+    except BaseException:  # a Ctrl-C this early, or no process could be started
+        stop_children(children)
+        raise
     return supervise(children, args.host, args.port, url)
 
 
