@@ -321,6 +321,7 @@ def test_it_serves_the_demo_from_a_fresh_install_in_a_new_data_folder(installed,
 
     assert footer.strip() == f"aupsite {aupsite.__version__}"
     assert (data / "db.sqlite3").is_file() and (data / ".secret_key").is_file()
+    assert (data.stat().st_mode & 0o777) == 0o700  # made by the settings, private
     assert not (home / ".local").exists()  # the named folder, nothing in the default one
 
 
