@@ -104,6 +104,8 @@ DATA_DIR_IS_DEFAULT = DATA_DIR == _default_data_dir()
 
 
 def ensure_data_dir():
+    if DATA_DIR.exists() and not DATA_DIR.is_dir():
+        raise ImproperlyConfigured(f"the data folder {DATA_DIR} is a file, not a folder; set AUPSITE_DATA_DIR to a folder")
     try:
         # Only the folder itself is made private (0700): a parent made on the way is an
         # ordinary folder (~/.local/share).
@@ -113,8 +115,6 @@ def ensure_data_dir():
         raise ImproperlyConfigured(
             f"cannot create the data folder {DATA_DIR} ({exc.strerror}); set AUPSITE_DATA_DIR to a folder you can write"
         ) from None
-    if not DATA_DIR.is_dir():
-        raise ImproperlyConfigured(f"the data folder {DATA_DIR} is not a folder; set AUPSITE_DATA_DIR to another")
     return DATA_DIR
 
 

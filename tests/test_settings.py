@@ -174,3 +174,46 @@ def test_it_serves_production_with_gunicorn_through_make(tmp_path):
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
         log.close()
+
+
+# -- package (issue 16): the data folder (AUPSITE_DATA_DIR) --------------------------------
+
+
+def test_it_keeps_the_database_and_the_secret_key_in_the_folder_aupsite_data_dir_names(tmp_path):
+    folder = tmp_path / "new" / "data"
+    result = manage("diffsettings", "--all", AUPSITE_DATA_DIR=str(folder))
+    assert result.returncode == 0, result.stderr
+    database = next(line for line in result.stdout.splitlines() if "DATABASES = " in line)
+    assert f"'NAME': '{folder / 'db.sqlite3'}'" in database
+    # Made on first use, private; the checkout's own key is not the one used.
+    assert (folder.stat().st_mode & 0o777) == 0o700
+    key = folder / ".secret_key"
+    assert (key.stat().st_mode & 0o777) == 0o600
+    assert key.read_text() != (PROJECT_DIR / ".secret_key").read_text()
+
+
+def test_it_lets_database_url_win_over_the_data_folder(tmp_path):
+    result = manage("diffsettings", "--all", AUPSITE_DATA_DIR=str(tmp_path / "data"),
+                    DATABASE_URL=f"sqlite:///{tmp_path / 'elsewhere.sqlite3'}")
+    assert result.returncode == 0, result.stderr
+    database = next(line for line in result.stdout.splitlines() if "DATABASES = " in line)
+    assert f"'NAME': '{tmp_path / 'elsewhere.sqlite3'}'" in database
+    assert not (tmp_path / "data" / "db.sqlite3").exists()
+
+
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        ("", "AUPSITE_DATA_DIR is set but empty"),
+        ("{tmp}/a-file", "is a file, not a folder; set AUPSITE_DATA_DIR to a folder"),
+        ("{tmp}/a-file/below", "cannot create the data folder"),
+    ],
+)
+def test_it_refuses_a_data_folder_it_cannot_use(tmp_path, value, message):
+    (tmp_path / "a-file").write_text("")
+    result = manage("check", AUPSITE_DATA_DIR=value.format(tmp=tmp_path))
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+# -- end package --
