@@ -210,6 +210,18 @@ def test_it_says_its_version_and_how_to_add_the_postgresql_driver(installed, tmp
     assert "Traceback" not in refused.stderr
 
 
+def test_it_says_how_to_add_auptimizer_as_the_packages_extra(installed, tmp_path):
+    (tmp_path / "experiment.json").write_text("{}")
+    result = subprocess.run(
+        [str(installed / "aupsite"), "--data-dir", str(tmp_path / "data"), "run", "experiment.json", "--user", "alice"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 1
+    # Not the checkout's `pip install -r requirements-auptimizer.txt`: there is no such file here.
+    assert "Auptimizer is not installed. Install it (an optional extra of aupsite) with: pip install 'aupsite[auptimizer]'" in (
+        result.stderr)
+
+
 def free_port():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
