@@ -436,7 +436,19 @@ class Resource(models.Model):
 
 class JobQuerySet(models.QuerySet):
     """Set-level reads of jobs. Callers start from ``experiment.jobs`` of an experiment
-    taken from ``Experiment.objects.visible_to(user)``, so access is already decided."""
+    taken from ``Experiment.objects.visible_to(user)``, so access is already decided;
+    a job asked for by id starts from visible_to / changeable_by below."""
+
+    def visible_to(self, user):
+        """The jobs of the experiments `user` may see (Experiment.objects.visible_to):
+        the one access rule for a job named by id, on pages and in the API. No query of
+        its own: the experiment rule is a subquery of the same statement."""
+        return self.filter(experiment__in=Experiment.objects.visible_to(user))
+
+    def changeable_by(self, user):
+        """The jobs of the experiments `user` may change (Experiment.objects.changeable_by:
+        owner, or staff). A subquery, as visible_to."""
+        return self.filter(experiment__in=Experiment.objects.changeable_by(user))
 
     def status_counts(self):
         """{status: number of jobs}, None for jobs without a status. One query, on the

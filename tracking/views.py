@@ -914,11 +914,7 @@ def directions_context(experiment, labels, labels_total):
 
 
 def _visible_job(request, jid):
-    job = (
-        Job.objects.filter(experiment__in=Experiment.objects.visible_to(request.user), pk=jid)
-        .select_related("experiment__owner")
-        .first()
-    )
+    job = Job.objects.visible_to(request.user).select_related("experiment__owner").filter(pk=jid).first()
     if job is None:
         raise Http404("No such job")
     return job

@@ -113,7 +113,7 @@ def visible_experiments(request):
 
 
 def visible_jobs(request):
-    return Job.objects.filter(experiment__in=visible_experiments(request))
+    return Job.objects.visible_to(request.user)
 
 
 def require_experiment(request, eid, change=False):
@@ -136,8 +136,7 @@ def require_experiment(request, eid, change=False):
 def require_job(request, jid, change=False):
     """As require_experiment, for job `jid` (through its experiment)."""
     if change:
-        changeable = Experiment.objects.changeable_by(request.user)
-        if Job.objects.filter(pk=jid, experiment__in=changeable).exists():
+        if Job.objects.changeable_by(request.user).filter(pk=jid).exists():
             return
         if visible_jobs(request).filter(pk=jid).exists():
             raise PermissionDenied(f"job {jid} is part of an experiment shared with you to read, not to change")
@@ -755,8 +754,7 @@ def save_intermediate_results_batch(request):
     """Record many intermediate results, with their labeled results, at once"""
     items = valid(s.BatchIn, request.data)["results"]
     jids = {item["jid"] for item in items}
-    changeable = Experiment.objects.changeable_by(request.user)
-    experiment_of = dict(Job.objects.filter(pk__in=jids, experiment__in=changeable).values_list("pk", "experiment_id"))
+    experiment_of = dict(Job.objects.changeable_by(request.user).filter(pk__in=jids).values_list("pk", "experiment_id"))
     for item in items:
         if item["jid"] not in experiment_of:
             require_job(request, item["jid"], change=True)  # raises: not found, or not theirs to change
