@@ -419,7 +419,7 @@ def get_importance(request, eid):
     experiment = visible_experiments(request).filter(pk=eid).first()
     if experiment is None:
         raise NotFoundError(f"experiment {eid} does not exist")
-    objective = objectives.objective_for(experiment, query.get("label", objectives.SCORE))
+    objective = objectives.find(experiment, [], query.get("label", objectives.SCORE))
     if objective is None:
         raise ValidationError({"label": [f"experiment {eid} has no label {query['label']} (see labels/)"]})
     return Response(s.ImportanceOut(dashboard.importance_result(experiment, objective)).data)
