@@ -1,6 +1,6 @@
 """The experiment page's controls as the controls themselves decide them: Restart and
 Delete are shown disabled, with the reason, whenever a POST to them would be refused
-(tracking/controls.py busy_reason, the one rule of both)."""
+(Experiment.busy_reason in tracking/models.py, the one rule of both)."""
 
 import re
 

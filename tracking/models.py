@@ -317,6 +317,18 @@ class Experiment(models.Model):
     def ended(self):
         return self.status in ENDED_EXPERIMENT_STATUSES
 
+    def busy_reason(self):
+        """Why this experiment cannot be restarted or deleted now, in a few words, or None
+        when it can: while it is active (ACTIVE_EXPERIMENT_STATUSES) its executor may still
+        be writing to it. The one rule of both controls (a refused POST,
+        tracking.controls) and of the experiment page, which shows Restart and Delete
+        disabled with this reason rather than offering them to refuse them. No query."""
+        if self.status not in ACTIVE_EXPERIMENT_STATUSES:
+            return None
+        if self.status == ExperimentStatus.RUNNING:
+            return "Stop the experiment first: its executor may still be writing to it."
+        return "A stop has been requested: wait until its executor has ended the experiment."
+
     @property
     def planned_jobs(self):
         """The number of jobs the executor plans (``n_samples`` in the config), or None."""

@@ -454,11 +454,6 @@ def _summary_context(experiment, user, now=None, objective=None):
     best_value = None
     if best is not None:
         best_value = best.score_value if objective.is_score else best.objective_value
-    # Imported here: tracking.controls imports the connector, which sets Django up when
-    # imported alone (tracking/standalone.py), and this module is imported while the
-    # apps load (through the admin's template tags).
-    from tracking.controls import busy_reason
-
     return {
         "objective": objective,
         "best_value": best_value,
@@ -478,9 +473,9 @@ def _summary_context(experiment, user, now=None, objective=None):
         "waiting": _waiting_for_executor(experiment, total),
         "quiet": liveness is not None and liveness.quiet,
         "can_change": experiment.is_changeable_by(user),
-        # Restart and Delete are shown disabled with this reason (controls.busy_reason, the
-        # rule the controls themselves enforce), never offered to be refused.
-        "busy_reason": busy_reason(experiment),
+        # Restart and Delete are shown disabled with this reason (Experiment.busy_reason,
+        # the rule the controls themselves enforce), never offered to be refused.
+        "busy_reason": experiment.busy_reason(),
         "error": _error_context(experiment),
         "jobs_failed": counts.get(JobStatus.FAILED, 0),
         "repair_command": recovery.repair_command(experiment.pk),
