@@ -583,9 +583,13 @@ def experiment_detail(request, eid):
         # The summary's poll carries the page's objective (hx-include of its chooser):
         # its best job is the objective's. No label is read for the score.
         objective = _page_objective(request, experiment, [])
-        response = render(
-            request, "tracking/_experiment_summary.html", _summary_context(experiment, request.user, objective=objective)
-        )
+        context = _summary_context(experiment, request.user, objective=objective)
+        # And the controls' status (templates/tracking/_experiment_controls.html): when
+        # it is not the experiment's any more, the answer redraws them out of band (a
+        # value that is no status is ignored, as any malformed page value).
+        drawn_for = _query_choice(request, "controls", ExperimentStatus.values, None)
+        context["controls_oob"] = context["can_change"] and drawn_for is not None and drawn_for != experiment.status
+        response = render(request, "tracking/_experiment_summary.html", context)
         return _stop_polling_when_ended(request, response, experiment.ended)
     # -- hyperparameter importance (issue 13, part 2): its panel, alone
     if target == "importance":
