@@ -57,8 +57,28 @@
     if (el && el.textContent !== text) el.textContent = text;
   }
 
+  // A learning curve's points option: no dots along a line, but a curve of one point
+  // (a job that reported a single step) is drawn as a dot in its colour, since a line
+  // of one point draws nothing. uPlot asks points.filter on every draw, so a curve that
+  // grows past one point becomes a plain line again without being rebuilt.
+  function curvePoints(colour) {
+    return {
+      show: false, size: 7, fill: colour, stroke: colour,
+      filter: function (u, seriesIdx, show) {
+        if (show) return null;  // all are drawn anyway
+        var ys = u.data[seriesIdx], only = null;
+        for (var i = 0; i < ys.length; i++) {
+          if (ys[i] === null || ys[i] === undefined) continue;
+          if (only !== null) return null;  // a second point: a line
+          only = i;
+        }
+        return only === null ? null : [only];
+      }
+    };
+  }
+
   window.aupsiteChartkit = {
     cssVar: cssVar, FG: FG, GRID: GRID, fmt: fmt, axis: axis, widthOf: widthOf,
-    clear: clear, emptyNote: emptyNote, describe: describe
+    clear: clear, emptyNote: emptyNote, describe: describe, curvePoints: curvePoints
   };
 })();

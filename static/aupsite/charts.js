@@ -450,7 +450,7 @@
       return {
         label: "Job " + j.number, stroke: self.colors.color(j.id),
         width: (j.id === best || self.selected.has(j.id)) ? 2.2 : 1.3,
-        points: { show: false }, spanGaps: false
+        points: kit.curvePoints(self.colors.color(j.id)), spanGaps: false
       };
     }));
     var opts = {

@@ -186,7 +186,7 @@
       scales: { x: { time: false } },
       axes: [axis("step"), axis(series.name, { size: 60 })],
       series: [{ label: "step" }].concat(jobs.map(function (j, i) {
-        return { label: "Job " + j.number, stroke: colour(i), width: 2, points: { show: false }, spanGaps: false };
+        return { label: "Job " + j.number, stroke: colour(i), width: 2, points: kit.curvePoints(colour(i)), spanGaps: false };
       })),
       hooks: {
         setSelect: [function (u) { if (u.select.width > 0 && setZoom) setZoom(true); }],
