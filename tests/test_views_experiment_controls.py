@@ -93,12 +93,17 @@ def test_it_leaves_the_controls_alone_while_the_status_is_the_same(alice):
     assert "experiment-controls" not in answer and "experiment-restart" not in answer
 
 
-def test_it_redraws_the_controls_out_of_band_once_the_experiment_has_ended(alice):
-    experiment = make_experiment(alice, "done")
-    client, _ = page_of(alice, experiment)
-    experiment.status = ExperimentStatus.FINISHED
+def poll_once_it_became(user, status):
+    """The summary's poll from a page drawn while the experiment ran, once it is `status`."""
+    experiment = make_experiment(user, "was running")
+    client, _ = page_of(user, experiment)
+    experiment.status = status
     experiment.save(update_fields=["status"])
-    response = poll(client, experiment, "RUNNING")
+    return poll(client, experiment, "RUNNING")
+
+
+def test_it_redraws_the_controls_out_of_band_once_the_experiment_has_ended(alice):
+    response = poll_once_it_became(alice, ExperimentStatus.FINISHED)
     assert response.status_code == 286  # the last tick: htmx swaps it, then stops
     answer = response.content.decode()
     assert '<div id="experiment-controls" class="experiment-controls" hx-swap-oob="true">' in answer
@@ -108,11 +113,7 @@ def test_it_redraws_the_controls_out_of_band_once_the_experiment_has_ended(alice
 
 
 def test_it_redraws_the_controls_once_a_stop_is_requested(alice):
-    experiment = make_experiment(alice, "stopping")
-    client, _ = page_of(alice, experiment)
-    experiment.status = ExperimentStatus.REQUEST_STOP
-    experiment.save(update_fields=["status"])
-    answer = poll(client, experiment, "RUNNING").content.decode()
+    answer = poll_once_it_became(alice, ExperimentStatus.REQUEST_STOP).content.decode()
     assert 'hx-swap-oob="true"' in answer and "experiment-stop" not in answer
     assert 'aria-disabled="true"' in control(answer, "restart")
     assert "A stop has been requested" in answer
