@@ -25,9 +25,14 @@ def test_it_offers_restart_and_delete_once_the_experiment_ends_without_a_reload(
     page.focus("#experiment-share")
     polled = []
     page.on("request", lambda request: polled.append(request.url) if "controls=RUNNING" in request.url else None)
-    page.wait_for_timeout(2500)  # one poll period: the status is the same, nothing redrawn
+    page.evaluate(
+        "() => { window.__controls = document.querySelector('#experiment-controls'); window.__polls = 0;"
+        " document.body.addEventListener('htmx:afterSettle', (e) => { if (e.detail.elt.id === 'summary') window.__polls++; }); }"
+    )
+    # A poll answered while the status is the same: the controls are not redrawn.
+    wait_until(page, "() => window.__polls >= 1", 15)
     assert polled, "the summary's poll sends the controls' status"
-    assert page.locator("#experiment-stop").is_visible()
+    assert page.evaluate("() => document.querySelector('#experiment-controls') === window.__controls") is True
 
     Experiment.objects.filter(pk=experiment.pk).update(status=ExperimentStatus.REQUEST_STOP)
     wait_until(page, "() => !document.querySelector('#experiment-stop')", 15)
