@@ -136,7 +136,8 @@ def require_experiment(request, eid, change=False):
 def require_job(request, jid, change=False):
     """As require_experiment, for job `jid` (through its experiment)."""
     if change:
-        if Job.objects.changeable_by(request.user).filter(pk=jid).exists():
+        changeable = Experiment.objects.changeable_by(request.user)
+        if Job.objects.filter(pk=jid, experiment__in=changeable).exists():
             return
         if visible_jobs(request).filter(pk=jid).exists():
             raise PermissionDenied(f"job {jid} is part of an experiment shared with you to read, not to change")
