@@ -8,12 +8,7 @@ score, which the server applies in the database. The browser time is the Perform
 API mark parcoords.js sets when it has drawn its lines, from navigation start.
 """
 
-import os
-import subprocess
-import sys
-import time
-
-from bench.browser import CHROMIUM_ARGS, PROJECT_DIR, _free_port
+from bench.browser import navigation_to_mark
 from bench.harness import Row, Sample, fmt_sample, interleaved
 
 BRUSH = "b.lr=0.001..0.05&b.%40score=0.8.."
@@ -81,56 +76,5 @@ def rows(workdir, rounds, eids):
 
 def drawn(env, username, password, eids, rounds):
     """{eid: [milliseconds from navigation start to the parallel coordinates drawn, ...]},
-    interleaved, on a real server (manage.py runserver, as `make run` serves)."""
-    import socket
-
-    from playwright.sync_api import sync_playwright
-
-    port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
-        cwd=PROJECT_DIR, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("the server did not start") from None
-                time.sleep(0.2)
-        timings = {eid: [] for eid in eids}
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-            context = browser.new_context(viewport={"width": 1400, "height": 1000})
-            page = context.new_page()
-            page.goto(f"{base}/accounts/login/")
-            page.fill("#id_username", username)
-            page.fill("#id_password", password)
-            page.click("button[type=submit]")
-            page.wait_for_load_state("load")
-            for round_number in range(rounds + 1):  # the first round warms the caches
-                for eid in eids:
-                    page = context.new_page()
-                    page.goto(f"{base}/experiments/{eid}/")
-                    # Polled with evaluate: wait_for_function evaluates a string, which the
-                    # page's Content-Security-Policy refuses.
-                    deadline = time.monotonic() + 60
-                    mark = None
-                    while mark is None:
-                        mark = page.evaluate(f"() => (performance.getEntriesByName('{MARK}')[0] || {{}}).startTime ?? null")
-                        if mark is None:
-                            if time.monotonic() > deadline:
-                                raise RuntimeError("the parallel coordinates were not drawn within 60 s")
-                            page.wait_for_timeout(20)
-                    if round_number:
-                        timings[eid].append(mark)
-                    page.close()
-            browser.close()
-        return timings
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    interleaved, on a real server (bench/browser.py)."""
+    return navigation_to_mark(env, username, password, eids, rounds, MARK)

@@ -4,7 +4,7 @@ import pytest
 
 from tests import factories
 from tracking.models import Direction
-from tracking.objectives import default_maximizes, objective_for, objectives, parse_key
+from tracking.objectives import default_maximizes, find, objectives, parse_key
 
 
 @pytest.mark.parametrize(
@@ -43,12 +43,12 @@ def test_it_lists_the_score_then_each_label_with_stored_directions_winning():
 @pytest.mark.django_db
 def test_it_finds_an_objective_by_key_and_refuses_others():
     experiment = factories.make_configured_experiment(factories.make_user(), resource_args={"multi_res_labels": ["loss"]})
-    assert objective_for(experiment, "score").maximize is True
-    assert objective_for(experiment, "1").name == "loss"
-    assert objective_for(experiment, "2") is None
+    assert find(experiment, [], "score").maximize is True
+    assert find(experiment, [], "1").name == "loss"
+    assert find(experiment, [], "2") is None
     for bad in ("", "0", "01", "-1", "1.0", "١", "score ", "9" * 10):
         assert parse_key(bad) is None
-        assert objective_for(experiment, bad) is None
+        assert find(experiment, [], bad) is None
 
 
 @pytest.mark.django_db

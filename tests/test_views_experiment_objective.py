@@ -103,7 +103,7 @@ def test_it_shows_the_best_job_of_the_objective_in_the_summary_and_its_poll(clie
     assert f"Job {jobs[-1].number}</a>" in plain.content.decode() and "Best score" in plain.content.decode()
     # The page's summary polls with the page's objective (its chooser is included).
     page = client.get(f"/experiments/{experiment.pk}/", {"objective": "2"}).content.decode()
-    assert 'hx-include="#objective"' in page
+    assert 'hx-include="#objective, #controls-state"' in page
     assert re.search(r'<option value="2" selected>loss \(lower is better\)</option>', page)
     assert f"Job {best_by_loss.number}</a>" in page
 

@@ -137,11 +137,11 @@ def test_it_computes_once_until_another_job_finishes(client, alice):
 
 def test_it_keeps_a_result_per_objective_and_direction(alice):
     experiment = make_importance_experiment(alice)
-    from tracking.objectives import objective_for
+    from tracking.objectives import find
 
-    first = views.importance_result(experiment, objective_for(experiment, "2"))
+    first = views.importance_result(experiment, find(experiment, [], "2"))
     ResultLabel.objects.filter(experiment=experiment, label_order=2).update(direction="min")
-    second = views.importance_result(experiment, objective_for(experiment, "2"))
+    second = views.importance_result(experiment, find(experiment, [], "2"))
     assert first["objective"]["direction"] == "max" and second["objective"]["direction"] == "min"
     assert first["importances"][0]["parameter"] == "lr" and second["importances"][0]["parameter"] == "dropout"
 
@@ -150,7 +150,7 @@ def test_it_keeps_a_result_per_objective_and_direction(alice):
 def test_it_runs_a_fixed_number_of_queries_whatever_the_number_of_jobs(client, alice, jobs, django_assert_num_queries):
     experiment = make_importance_experiment(alice, jobs=jobs)
     client.force_login(alice)
-    # First computation, for a label: session, user, experiment, the label (objective_for),
+    # First computation, for a label: session, user, experiment, the label (objectives.find),
     # the finished jobs' version, cache read, the rows, and the cache's write (its count
     # of entries, then in a savepoint the key's row and the insert).
     with django_assert_num_queries(12):

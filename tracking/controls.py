@@ -23,7 +23,6 @@ from django.views.decorators.http import require_http_methods, require_POST
 from tracking import recovery
 from tracking.connector import DjangoConnector
 from tracking.models import (
-    ACTIVE_EXPERIMENT_STATUSES,
     Experiment,
     ExperimentShare,
     ExperimentStatus,
@@ -105,22 +104,9 @@ def stop(request, eid):
     )
 
 
-def busy_reason(experiment):
-    """Why `experiment` cannot be restarted or deleted now, in a few words, or None when
-    it can: while it is active (ACTIVE_EXPERIMENT_STATUSES) its executor may still be
-    writing to it. The one rule of both controls (a refused POST, _busy_refusal) and of
-    the experiment page, which shows Restart and Delete disabled with this reason
-    rather than offering them to refuse them. No query."""
-    if experiment.status not in ACTIVE_EXPERIMENT_STATUSES:
-        return None
-    if experiment.status == ExperimentStatus.RUNNING:
-        return "Stop the experiment first: its executor may still be writing to it."
-    return "A stop has been requested: wait until its executor has ended the experiment."
-
-
 def _busy_refusal(action):
     def refusal(experiment):
-        if busy_reason(experiment) is not None:
+        if experiment.busy_reason() is not None:  # the page's rule too (Experiment.busy_reason)
             return (
                 f"This experiment is {experiment.status}: its executor may still be writing to it, so it cannot be "
                 f"{action}. Request a stop and wait for it to end, or, if its executor is gone, ask an admin to run "

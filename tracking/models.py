@@ -317,6 +317,18 @@ class Experiment(models.Model):
     def ended(self):
         return self.status in ENDED_EXPERIMENT_STATUSES
 
+    def busy_reason(self):
+        """Why this experiment cannot be restarted or deleted now, in a few words, or None
+        when it can: while it is active (ACTIVE_EXPERIMENT_STATUSES) its executor may still
+        be writing to it. The one rule of both controls (a refused POST,
+        tracking.controls) and of the experiment page, which shows Restart and Delete
+        disabled with this reason rather than offering them to refuse them. No query."""
+        if self.status not in ACTIVE_EXPERIMENT_STATUSES:
+            return None
+        if self.status == ExperimentStatus.RUNNING:
+            return "Stop the experiment first: its executor may still be writing to it."
+        return "A stop has been requested: wait until its executor has ended the experiment."
+
     @property
     def planned_jobs(self):
         """The number of jobs the executor plans (``n_samples`` in the config), or None."""
@@ -436,7 +448,19 @@ class Resource(models.Model):
 
 class JobQuerySet(models.QuerySet):
     """Set-level reads of jobs. Callers start from ``experiment.jobs`` of an experiment
-    taken from ``Experiment.objects.visible_to(user)``, so access is already decided."""
+    taken from ``Experiment.objects.visible_to(user)``, so access is already decided;
+    a job asked for by id starts from visible_to / changeable_by below."""
+
+    def visible_to(self, user):
+        """The jobs of the experiments `user` may see (Experiment.objects.visible_to):
+        the one access rule for a job named by id, on pages and in the API. No query of
+        its own: the experiment rule is a subquery of the same statement."""
+        return self.filter(experiment__in=Experiment.objects.visible_to(user))
+
+    def changeable_by(self, user):
+        """The jobs of the experiments `user` may change (Experiment.objects.changeable_by:
+        owner, or staff). A subquery, as visible_to."""
+        return self.filter(experiment__in=Experiment.objects.changeable_by(user))
 
     def status_counts(self):
         """{status: number of jobs}, None for jobs without a status. One query, on the

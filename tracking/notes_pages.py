@@ -43,11 +43,7 @@ def _changeable_experiment(request, eid):
 
 
 def _changeable_job(request, jid):
-    job = (
-        Job.objects.filter(experiment__in=Experiment.objects.visible_to(request.user), pk=jid)
-        .select_related("experiment__owner")
-        .first()
-    )
+    job = Job.objects.visible_to(request.user).select_related("experiment__owner").filter(pk=jid).first()
     if job is None:
         raise Http404("No such job")
     _refuse_unless_changeable(request, job.experiment)

@@ -103,26 +103,16 @@ def parse_key(text):
 
 
 def find(experiment, labels, key):
-    """The objective named `key`, looked up among `labels` (ResultLabels of `experiment`
-    already read: no query) first, then among the experiment's other labels (one
-    query); None when `key` is malformed or names no label of the experiment."""
+    """The objective named `key` in `experiment` (the score, or its label of that order):
+    the one lookup of pages and API. Looked up among `labels` (ResultLabels of
+    `experiment` already read, or none: []) first, with no query, then among the
+    experiment's other labels (one query). None when `key` is malformed or names no
+    label of the experiment."""
     key = parse_key(key)
     if key is None:
         return None
     for choice in objectives(experiment, labels):
         if choice.key == key:
             return choice
-    return objective_for(experiment, key)
-
-
-def objective_for(experiment, key):
-    """The objective named `key` in `experiment`: the score, or its label of that order.
-    None when `key` is malformed or names no label of the experiment. One query for a
-    label, none for the score."""
-    key = parse_key(key)
-    if key is None:
-        return None
-    if key == SCORE:
-        return score_objective(experiment)
     label = ResultLabel.objects.filter(experiment=experiment, label_order=int(key)).first()
     return None if label is None else label_objective(experiment, label)

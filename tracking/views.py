@@ -454,11 +454,6 @@ def _summary_context(experiment, user, now=None, objective=None):
     best_value = None
     if best is not None:
         best_value = best.score_value if objective.is_score else best.objective_value
-    # Imported here: tracking.controls imports the connector, which sets Django up when
-    # imported alone (tracking/standalone.py), and this module is imported while the
-    # apps load (through the admin's template tags).
-    from tracking.controls import busy_reason
-
     return {
         "objective": objective,
         "best_value": best_value,
@@ -478,9 +473,9 @@ def _summary_context(experiment, user, now=None, objective=None):
         "waiting": _waiting_for_executor(experiment, total),
         "quiet": liveness is not None and liveness.quiet,
         "can_change": experiment.is_changeable_by(user),
-        # Restart and Delete are shown disabled with this reason (controls.busy_reason, the
-        # rule the controls themselves enforce), never offered to be refused.
-        "busy_reason": busy_reason(experiment),
+        # Restart and Delete are shown disabled with this reason (Experiment.busy_reason,
+        # the rule the controls themselves enforce), never offered to be refused.
+        "busy_reason": experiment.busy_reason(),
         "error": _error_context(experiment),
         "jobs_failed": counts.get(JobStatus.FAILED, 0),
         "repair_command": recovery.repair_command(experiment.pk),
@@ -588,9 +583,13 @@ def experiment_detail(request, eid):
         # The summary's poll carries the page's objective (hx-include of its chooser):
         # its best job is the objective's. No label is read for the score.
         objective = _page_objective(request, experiment, [])
-        response = render(
-            request, "tracking/_experiment_summary.html", _summary_context(experiment, request.user, objective=objective)
-        )
+        context = _summary_context(experiment, request.user, objective=objective)
+        # And the controls' status (aupsite/templates/tracking/_experiment_controls.html): when
+        # it is not the experiment's any more, the answer redraws them out of band (a
+        # value that is no status is ignored, as any malformed page value).
+        drawn_for = _query_choice(request, "controls", ExperimentStatus.values, None)
+        context["controls_oob"] = context["can_change"] and drawn_for is not None and drawn_for != experiment.status
+        response = render(request, "tracking/_experiment_summary.html", context)
         return _stop_polling_when_ended(request, response, experiment.ended)
     # -- hyperparameter importance (issue 13, part 2): its panel, alone
     if target == "importance":
@@ -914,11 +913,7 @@ def directions_context(experiment, labels, labels_total):
 
 
 def _visible_job(request, jid):
-    job = (
-        Job.objects.filter(experiment__in=Experiment.objects.visible_to(request.user), pk=jid)
-        .select_related("experiment__owner")
-        .first()
-    )
+    job = Job.objects.visible_to(request.user).select_related("experiment__owner").filter(pk=jid).first()
     if job is None:
         raise Http404("No such job")
     return job

@@ -113,7 +113,7 @@ def visible_experiments(request):
 
 
 def visible_jobs(request):
-    return Job.objects.filter(experiment__in=visible_experiments(request))
+    return Job.objects.visible_to(request.user)
 
 
 def require_experiment(request, eid, change=False):
@@ -420,7 +420,7 @@ def get_importance(request, eid):
     experiment = visible_experiments(request).filter(pk=eid).first()
     if experiment is None:
         raise NotFoundError(f"experiment {eid} does not exist")
-    objective = objectives.objective_for(experiment, query.get("label", objectives.SCORE))
+    objective = objectives.find(experiment, [], query.get("label", objectives.SCORE))
     if objective is None:
         raise ValidationError({"label": [f"experiment {eid} has no label {query['label']} (see labels/)"]})
     return Response(s.ImportanceOut(dashboard.importance_result(experiment, objective)).data)
@@ -755,8 +755,7 @@ def save_intermediate_results_batch(request):
     """Record many intermediate results, with their labeled results, at once"""
     items = valid(s.BatchIn, request.data)["results"]
     jids = {item["jid"] for item in items}
-    changeable = Experiment.objects.changeable_by(request.user)
-    experiment_of = dict(Job.objects.filter(pk__in=jids, experiment__in=changeable).values_list("pk", "experiment_id"))
+    experiment_of = dict(Job.objects.changeable_by(request.user).filter(pk__in=jids).values_list("pk", "experiment_id"))
     for item in items:
         if item["jid"] not in experiment_of:
             require_job(request, item["jid"], change=True)  # raises: not found, or not theirs to change

@@ -35,45 +35,23 @@
 (function () {
   "use strict";
 
-  var rootStyle = getComputedStyle(document.documentElement);
+  // Shared with compare.js (static/aupsite/chartkit.js, loaded first).
+  var kit = window.aupsiteChartkit;
+  var cssVar = kit.cssVar, fmt = kit.fmt, axis = kit.axis, widthOf = kit.widthOf;
+  var clear = kit.clear, emptyNote = kit.emptyNote, describe = kit.describe;
 
   var CURVES_DRAWN = "aupsite:curves-drawn";
 
-  function cssVar(name, fallback) {
-    var value = rootStyle.getPropertyValue(name).trim();
-    return value || fallback;
-  }
-
   var PALETTE = [];
   for (var i = 0; i < 12; i++) PALETTE.push(cssVar("--series-" + i, "#888"));
-  var FG = cssVar("--muted", "#666");
-  var GRID = cssVar("--grid", "rgba(0,0,0,0.08)");
+  var FG = kit.FG;
+  var GRID = kit.GRID;
   var ACCENT = cssVar("--accent", "#2f6feb");
 
   function colorFor(id) { return PALETTE[id % PALETTE.length]; }
 
-  function fmt(v) {
-    if (v === null || v === undefined) return "—";
-    if (typeof v !== "number") return String(v);
-    var a = Math.abs(v);
-    if (a !== 0 && (a < 1e-3 || a >= 1e5)) return v.toExponential(3).replace(/\.?0+e/, "e");
-    return String(+v.toPrecision(5));
-  }
-
-  function axis(label, extra) {
-    var a = {
-      label: label, stroke: FG, labelSize: 18, size: 52,
-      grid: { stroke: GRID, width: 1 }, ticks: { stroke: GRID, width: 1 },
-      font: "11px system-ui, sans-serif", labelFont: "12px system-ui, sans-serif"
-    };
-    for (var k in extra) a[k] = extra[k];
-    return a;
-  }
-
   // Steps and job ids are whole numbers: never tick between them.
   var WHOLE = { incrs: [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 2500, 5000, 10000, 20000, 50000, 100000, 1e6] };
-
-  function widthOf(el) { return Math.max(el.clientWidth - 16, 200); }
 
   function whenResized(el, charts) {
     if (!window.ResizeObserver) return;
@@ -83,15 +61,6 @@
       last = el.clientWidth;
       charts().forEach(function (u) { if (u) u.setSize({ width: widthOf(u.root.parentNode), height: u.height }); });
     }).observe(el);
-  }
-
-  function clear(el) { while (el.firstChild) el.removeChild(el.firstChild); }
-
-  // Rewritten only when it says something new: a screen reader reading the description
-  // is not interrupted by the same words again.
-  function describe(id, text) {
-    var el = document.getElementById(id);
-    if (el && el.textContent !== text) el.textContent = text;
   }
 
   function plural(n, word) { return n + " " + word + (n === 1 ? "" : "s"); }
@@ -115,14 +84,6 @@
     this.on = on;
     if (this.button) this.button.setAttribute("aria-disabled", String(!on));
   };
-
-  function emptyNote(el, text) {
-    clear(el);
-    var p = document.createElement("p");
-    p.className = "empty-chart";
-    p.textContent = text;
-    el.appendChild(p);
-  }
 
   function table(container, head, rows, limit) {
     clear(container);
@@ -489,7 +450,7 @@
       return {
         label: "Job " + j.number, stroke: self.colors.color(j.id),
         width: (j.id === best || self.selected.has(j.id)) ? 2.2 : 1.3,
-        points: { show: false }, spanGaps: false
+        points: kit.curvePoints(self.colors.color(j.id)), spanGaps: false
       };
     }));
     var opts = {

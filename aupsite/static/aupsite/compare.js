@@ -15,27 +15,14 @@
 (function () {
   "use strict";
 
-  var rootStyle = getComputedStyle(document.documentElement);
-
-  function cssVar(name, fallback) {
-    var value = rootStyle.getPropertyValue(name).trim();
-    return value || fallback;
-  }
+  // Shared with charts.js (static/aupsite/chartkit.js, loaded first).
+  var kit = window.aupsiteChartkit;
+  var cssVar = kit.cssVar, fmt = kit.fmt, axis = kit.axis, widthOf = kit.widthOf;
+  var clear = kit.clear, emptyNote = kit.emptyNote, describe = kit.describe;
 
   // The n-th compared object's colour: the same --series-n as its swatch (.swatch.cN)
   // in the page's tables and legend, so at most 6 objects get 6 distinct colours.
   function colour(n) { return cssVar("--series-" + n, "#888"); }
-
-  var FG = cssVar("--muted", "#666");
-  var GRID = cssVar("--grid", "rgba(0,0,0,0.08)");
-
-  function fmt(v) {
-    if (v === null || v === undefined) return "—";
-    if (typeof v !== "number") return String(v);
-    var a = Math.abs(v);
-    if (a !== 0 && (a < 1e-3 || a >= 1e5)) return v.toExponential(3).replace(/\.?0+e/, "e");
-    return String(+v.toPrecision(5));
-  }
 
   function fmtSeconds(s) {
     if (s === null || s === undefined) return "—";
@@ -46,33 +33,6 @@
     if (h) return h + "h " + (m < 10 ? "0" : "") + m + "m";
     if (m) return m + "m " + (sec < 10 ? "0" : "") + sec + "s";
     return sec + "s";
-  }
-
-  function axis(label, extra) {
-    var a = {
-      label: label, stroke: FG, labelSize: 18, size: 52,
-      grid: { stroke: GRID, width: 1 }, ticks: { stroke: GRID, width: 1 },
-      font: "11px system-ui, sans-serif", labelFont: "12px system-ui, sans-serif"
-    };
-    for (var k in extra) a[k] = extra[k];
-    return a;
-  }
-
-  function widthOf(el) { return Math.max(el.clientWidth - 16, 200); }
-
-  function clear(el) { while (el.firstChild) el.removeChild(el.firstChild); }
-
-  function emptyNote(el, text) {
-    clear(el);
-    var p = document.createElement("p");
-    p.className = "empty-chart";
-    p.textContent = text;
-    el.appendChild(p);
-  }
-
-  function describe(id, text) {
-    var el = document.getElementById(id);
-    if (el && el.textContent !== text) el.textContent = text;
   }
 
   // A drawn chart with drag-to-zoom, a "Reset zoom" button (aria-disabled while there
@@ -226,7 +186,7 @@
       scales: { x: { time: false } },
       axes: [axis("step"), axis(series.name, { size: 60 })],
       series: [{ label: "step" }].concat(jobs.map(function (j, i) {
-        return { label: "Job " + j.number, stroke: colour(i), width: 2, points: { show: false }, spanGaps: false };
+        return { label: "Job " + j.number, stroke: colour(i), width: 2, points: kit.curvePoints(colour(i)), spanGaps: false };
       })),
       hooks: {
         setSelect: [function (u) { if (u.select.width > 0 && setZoom) setZoom(true); }],
