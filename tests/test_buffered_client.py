@@ -4,16 +4,17 @@ close() and interpreter exit, an outage held and then sent exactly once, the bou
 blocks, provisional ids, refusals raised, several writing threads, and Auptimizer's
 Experiment recording through it."""
 
+import socket
 import subprocess
 import sys
-import textwrap
 import threading
 import time
+from urllib.parse import urlsplit
 
 import pytest
 
 from tests.factories import make_experiment, make_job, make_resource, make_user
-from tests.rest_support import rest_connector
+from tests.rest_support import FlakyProxy, LoopbackServer, rest_connector
 from tests.test_connector_concurrency import PROJECT_DIR
 from tracking.buffering import ResultsRefusedError
 from tracking.interface import BackendError, InvalidInputError, NotFoundError
@@ -169,3 +170,211 @@ def test_it_refuses_ids_it_never_gave_at_once(live_server, alice, job):
     connector.close()
     assert steps_of(job) == [(0, 1.0)]
     assert not MultipleResult.objects.exists()
+
+
+# -- interpreter exit ---------------------------------------------------------------------
+
+EXIT_SCRIPT = """
+import sys
+sys.path.insert(0, {project!r})
+from tracking.client import RestConnector
+
+connector = RestConnector({url!r}, {secret!r}, buffered=True, flush_interval=3600)
+for step in range({steps}):
+    irid = connector.save_intermediate_result({jid}, step)
+    connector.save_multiple_results({jid}, irid, {eid}, None, [step, -step])
+print("written", flush=True)
+{ending}
+"""
+
+
+@pytest.mark.parametrize(
+    "ending, returncode",
+    [("pass", 0), ("sys.exit(3)", 3), ("raise RuntimeError('the training crashed')", 1)],
+    ids=["end", "exit", "exception"],
+)
+def test_it_flushes_at_interpreter_exit_without_close(live_server, alice, job, ending, returncode):
+    from tests.factories import make_token
+
+    _, secret = make_token(alice, "exit")
+    script = EXIT_SCRIPT.format(
+        project=str(PROJECT_DIR), url=live_server.url, secret=secret, steps=300, jid=job.pk, eid=job.experiment_id, ending=ending
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+
+    assert result.returncode == returncode, result.stderr
+    assert result.stdout == "written\n"
+    assert steps_of(job) == [(step, float(step)) for step in range(300)]
+    assert MultipleResult.objects.filter(job=job).count() == 600
+
+
+# -- outages ------------------------------------------------------------------------------
+
+
+class Switch(LoopbackServer):
+    """A TCP proxy in front of the live server, as a network that goes down and comes back.
+
+    `mode`, for each new connection: "pass"; "refuse" (closed at once: nothing reaches the
+    server); "lose-answers" (the request reaches the server, which writes and answers, but
+    the answer never comes back).
+    """
+
+    def __init__(self, target_url):
+        parts = urlsplit(target_url)
+        self.target = (parts.hostname, parts.port)
+        self.mode = "pass"
+        self.relay = FlakyProxy._relay.__get__(self)
+        super().__init__()
+
+    def handle(self, client, index):
+        mode = self.mode
+        if mode == "refuse":
+            client.shutdown(socket.SHUT_RDWR)
+            client.close()
+            return
+        threading.Thread(target=self.relay, args=(client, mode == "lose-answers"), daemon=True).start()
+
+
+@pytest.fixture
+def switch(live_server):
+    proxy = Switch(live_server.url)
+    yield proxy
+    proxy.close()
+
+
+def outage_options(**options):
+    # flush() gives up after about 1 s without progress; the sender retries every 50 ms.
+    return {"timeout": 1.0, "retries": 2, "backoff": 0.01, "max_backoff": 0.05, **options}
+
+
+def test_it_holds_results_through_an_outage_and_sends_each_once_when_the_network_is_back(switch, alice, job):
+    connector = buffered(switch.url, alice, flush_size=10, **outage_options())
+    for step in range(30):
+        connector.save_intermediate_result(job.pk, step)
+    connector.flush()
+
+    switch.mode = "refuse"
+    for step in range(30, 130):
+        irid = connector.save_intermediate_result(job.pk, step)  # returns at once, down or not
+        connector.save_multiple_results(job.pk, irid, job.experiment_id, None, [step])
+    with pytest.raises(BackendError, match="buffered results not sent yet"):
+        connector.flush()
+    with pytest.raises(BackendError):
+        connector.get_intermediate_results_job(job.pk)  # a read flushes first
+    assert len(steps_of(job)) == 30
+    # Back, but losing every answer: the server writes batches whose answers never arrive,
+    # and the client, trying them again with their keys, gets each written once.
+    switch.mode = "lose-answers"
+    deadline = time.monotonic() + 30
+    while len(steps_of(job)) == 30 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(steps_of(job)) > 30
+    switch.mode = "pass"
+    connector.flush()
+
+    assert steps_of(job) == [(step, float(step)) for step in range(130)]
+    labeled = MultipleResult.objects.filter(job=job).order_by("intermediate_result__number")
+    assert list(labeled.values_list("intermediate_result__number", "value")) == [(step, step) for step in range(30, 130)]
+    connector.close()
+
+
+def test_it_blocks_the_writer_at_the_bound_and_lets_it_go_when_the_server_is_back(switch, alice, job):
+    connector = buffered(switch.url, alice, flush_size=2, max_buffered=5, **outage_options())
+    switch.mode = "refuse"
+    written = []
+
+    def write():
+        for step in range(20):
+            connector.save_intermediate_result(job.pk, step)
+            written.append(step)
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    time.sleep(1.0)
+    assert written == [0, 1, 2, 3, 4]  # five held, and the sixth write waits: nothing dropped
+    assert writer.is_alive()
+    assert steps_of(job) == []
+
+    switch.mode = "pass"
+    writer.join(timeout=30)
+    assert not writer.is_alive()
+    connector.close()
+    assert written == list(range(20))
+    assert steps_of(job) == [(step, float(step)) for step in range(20)]
+
+
+# -- refusals -----------------------------------------------------------------------------
+
+
+def test_it_raises_refused_results_on_the_next_call_and_records_the_rest(live_server, alice, job):
+    other = make_job(job.experiment)
+    elsewhere = make_experiment(alice, name="elsewhere")
+    connector = buffered(live_server, alice, flush_interval=3600)
+    kept, doomed = [], []
+    for step in range(5):
+        kept.append(connector.save_intermediate_result(job.pk, step))
+        doomed.append(connector.save_intermediate_result(other.pk, step))
+    # Labeled values naming an experiment that is not the job's: the server refuses them.
+    connector.save_multiple_results(job.pk, kept[2], elsewhere.pk, None, [0.5])
+    Job.objects.filter(pk=other.pk).delete()  # deleted from the dashboard meanwhile
+
+    with pytest.raises(ResultsRefusedError) as refusal:
+        connector.flush()
+
+    refused = refusal.value.results
+    assert [(result["jid"], result["irid"], result["score"]) for result in refused if result["jid"] == other.pk] == [
+        (other.pk, irid, step) for step, irid in enumerate(doomed)
+    ]
+    assert any(result["irid"] == kept[2] and result["scores"] == [0.5] for result in refused)
+    assert f"job {other.pk}" in str(refusal.value) and "does not exist" in str(refusal.value)
+    assert f"job {job.pk} is not part of experiment {elsewhere.pk}" in str(refusal.value)
+    # Everything else was recorded, the refused step's score included.
+    assert steps_of(job) == [(step, float(step)) for step in range(5)]
+    assert not MultipleResult.objects.exists()
+    assert connector.refused_results == refused
+    with pytest.raises(NotFoundError, match="refused"):
+        connector.real_irid(doomed[0])
+    # Raised once; later results of the deleted job are refused without a request.
+    connector.flush()
+    connector.save_intermediate_result(other.pk, 5)
+    with pytest.raises(ResultsRefusedError, match=f"job {other.pk}"):
+        connector.close()
+    assert connector.is_closed()
+
+
+# -- threads ------------------------------------------------------------------------------
+
+
+def test_it_takes_results_from_several_threads_at_once(live_server, alice, job):
+    jobs = [job] + [make_job(job.experiment) for _ in range(3)]
+    connector = buffered(live_server, alice, flush_size=50, flush_interval=0.02)
+    errors = []
+
+    def train(index):
+        try:
+            this = jobs[index % len(jobs)]
+            for step in range(150):
+                irid = connector.save_intermediate_result(this.pk, index * 1000 + step)
+                connector.save_multiple_results(this.pk, irid, this.experiment_id, None, [step])
+                if step % 50 == 49:
+                    connector.get_intermediate_results_job(this.pk)  # a read in between flushes
+        except BaseException as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=train, args=(index,)) for index in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    connector.close()
+
+    assert errors == []
+    for position, this in enumerate(jobs):
+        scores = [score for _, score in steps_of(this)]
+        assert [step for step, _ in steps_of(this)] == list(range(300))
+        # Each thread's steps arrived in its order (two threads share each job).
+        for index in (position, position + 4):
+            mine = [score - index * 1000 for score in scores if index * 1000 <= score < index * 1000 + 1000]
+            assert mine == list(range(150))
+        for step, value in MultipleResult.objects.filter(job=this).values_list("intermediate_result__score", "value"):
+            assert step % 1000 == value

@@ -98,7 +98,8 @@ class _Item:
         else:
             body["irid"] = self.irid
         if self.labeled:
-            body["eid"] = self.eid
+            if self.eid is not None:  # None: the job's experiment (save_intermediate_results)
+                body["eid"] = self.eid
             body["scores"] = self.scores
             if self.labels is not None:
                 body["labels"] = self.labels
@@ -416,6 +417,17 @@ class ResultBuffer:
         # halve a job's part, until what is refused is a single result or a whole job
         # that is gone; the rest is sent again.
         if len(items) == 1:
+            [item] = items
+            if item.seq is not None and item.labeled:
+                # A step and its labeled results: the step alone may be fine (as unbuffered,
+                # where they are two calls), and then only the labeled results are refused.
+                labeled = _Item(None, item.jid, None)
+                labeled.label(item.eid, item.labels, item.scores)
+                labeled.ref = item.seq
+                item.labeled, item.eid, item.labels, item.scores = False, None, None, None
+                self._deliver([item])
+                self._deliver([labeled])
+                return
             self._refuse(items, error)
             return
         jobs = {}
