@@ -68,11 +68,14 @@ class ResultsRefusedError(ConnectorError):
     (the provisional id save_intermediate_result returned, or the irid given to
     save_multiple_results), ``jid``, ``score`` (None for labeled results alone),
     ``labels``, ``scores`` (labeled values, if any) and ``error`` (the server's reason).
+    ``errors``: the exceptions the refusals were (NotFoundError, InvalidInputError,
+    AccessDeniedError, ...), one per result.
     """
 
-    def __init__(self, message, results):
+    def __init__(self, message, results, errors):
         super().__init__(message)
         self.results = results
+        self.errors = errors
 
 
 class _Item:
@@ -315,14 +318,16 @@ class ResultBuffer:
                 "a buffered RestConnector belongs to the process that made it (this one was forked): make a new one here"
             )
         with self._lock:
-            refused, self._unraised = self._unraised, []
-        if refused:
+            unraised, self._unraised = self._unraised, []
+        if unraised:
+            refused = [record for record, _ in unraised]
             named = "; ".join(_describe(result) for result in refused[:_NAMED_IN_MESSAGE])
             more = f"; and {len(refused) - _NAMED_IN_MESSAGE} more" if len(refused) > _NAMED_IN_MESSAGE else ""
             raise ResultsRefusedError(
                 f"the server refused {len(refused)} buffered result(s), which were not recorded "
                 f"(connector.refused_results lists them): {named}{more}",
                 refused,
+                [error for _, error in unraised],
             )
 
     # -- the sending thread --------------------------------------------------------------
@@ -392,9 +397,9 @@ class ResultBuffer:
         ready = []
         for item in chunk:
             if item.jid in self._dead_jobs:
-                self._refuse([item], f"job {item.jid} does not exist")
+                self._refuse([item], NotFoundError(f"job {item.jid} does not exist"))
             elif item.ref is not None and self._real[item.ref] == _REFUSED:
-                self._refuse([item], "its intermediate result was refused")
+                self._refuse([item], NotFoundError("its intermediate result was refused"))
             else:
                 if item.ref is not None:
                     item.irid = self._real[item.ref]
@@ -468,9 +473,11 @@ class ResultBuffer:
             records.append(
                 {"irid": irid, "jid": item.jid, "score": item.score, "labels": item.labels, "scores": item.scores, "error": str(error)}
             )
+        if not isinstance(error, Exception):
+            error = BackendError(error)
         with self._lock:
             self.refused += records
-            self._unraised += records
+            self._unraised += [(record, error) for record in records]
 
 
 def _describe(result):
@@ -488,5 +495,5 @@ def _flush_at_exit(reference):
     except BackendError as error:
         print(f"aupsite: at exit, {buffer.held} buffered results could not be sent and are lost: {error}", file=sys.stderr)
     if buffer._unraised:
-        for result in buffer._unraised:
+        for result, _ in buffer._unraised:
             print(f"aupsite: refused by the server, not recorded: {_describe(result)}", file=sys.stderr)
