@@ -290,7 +290,10 @@ def test_it_blocks_the_writer_at_the_bound_and_lets_it_go_when_the_server_is_bac
 
     writer = threading.Thread(target=write, daemon=True)
     writer.start()
-    time.sleep(1.0)
+    deadline = time.monotonic() + 30
+    while len(written) < 5 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.5)  # room for a sixth write, were it not held back
     assert written == [0, 1, 2, 3, 4]  # five held, and the sixth write waits: nothing dropped
     assert writer.is_alive()
     assert steps_of(job) == []
