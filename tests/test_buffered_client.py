@@ -512,3 +512,17 @@ def test_it_refuses_to_be_used_in_a_forked_child(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "child: a buffered RestConnector belongs to the process that made it" in result.stdout
     assert "parent: 0" in result.stdout
+
+
+def test_it_sends_what_a_dropped_connector_held_and_ends_its_thread(live_server, alice, job):
+    import gc
+
+    connector = buffered(live_server, alice, flush_interval=3600)
+    connector.save_intermediate_result(job.pk, 0.5)
+    thread = connector._buffer._thread
+    del connector
+    gc.collect()
+
+    thread.join(timeout=30)
+    assert not thread.is_alive()
+    assert steps_of(job) == [(0, 0.5)]

@@ -308,6 +308,13 @@ class ResultBuffer:
             thread.join(timeout=5)
         _LIVE.discard(self)
 
+    def release(self):
+        """Its connector is gone (garbage collected, never closed): the thread sends what is
+        left and ends, rather than waiting for more for the rest of the process' life."""
+        with self._lock:
+            self._closing = True
+            self._wake.notify()
+
     @property
     def held(self):
         return self._held

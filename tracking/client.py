@@ -39,14 +39,15 @@ stored as that number by both connectors, so this loses nothing.
 
 import functools
 import http.client
-import math
 import json
+import math
 import os
 import random
 import socket
 import time
 import urllib.request
 import uuid
+import weakref
 from collections.abc import Mapping
 from http.client import HTTPException
 from urllib.error import HTTPError, URLError
@@ -808,10 +809,13 @@ def _make_buffer(connector, root, flush_interval, flush_size, max_buffered):
 
     # flush() gives up (BackendError) after as long as one of the connector's calls retries.
     stall = connector.timeout + sum(min(connector.backoff * 2**n, connector.max_backoff) for n in range(connector.retries))
-    return ResultBuffer(
+    buffer = ResultBuffer(
         send, job_exists, flush_interval=flush_interval, flush_size=flush_size, max_buffered=max_buffered,
         stall_seconds=stall, retries=connector.retries, backoff=connector.backoff, where=connector.api_url,
     )  # fmt: skip
+    # The thread holds the buffer, not the connector: a connector dropped unclosed lets it end.
+    weakref.finalize(connector, buffer.release)
+    return buffer
 
 
 # A sending thread's retries: as many as an outage takes.
