@@ -30,9 +30,10 @@ The guarantees, and what they cost:
   them is raised by the connector's next call, whichever thread makes it (the next write,
   flush(), a read, close()). At interpreter exit they are printed on stderr.
 - What a crash can lose: results are in this process' memory until sent, so a crash of the
-  executor (a kill, a power cut; not an exception, which still ends in atexit's flush)
-  loses what was written since the last batch went: at most ``flush_interval`` seconds of
-  results (or ``flush_size`` results), plus, during an outage, everything held.
+  executor (SIGKILL, os._exit, a power cut, the default action of SIGTERM; not an uncaught
+  exception or sys.exit, which still end in atexit's flush) loses what was written since
+  the last batch went: at most ``flush_interval`` seconds of results (or ``flush_size``
+  results), plus, while the server is down or slow, everything held.
 
 Provisional ids: see RestConnector.save_intermediate_result.
 

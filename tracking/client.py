@@ -24,6 +24,11 @@ DATA_UPLOAD_MAX_MEMORY_SIZE). Long id lists are split over several requests
 batch of results over several bodies; a single argument too large for either limit is
 refused with InvalidInputError before anything is sent.
 
+A training loop that reports every step can leave the network to a background thread:
+``RestConnector(url, token, buffered=True)`` queues the result writes and sends them in
+batches, exactly once and in order (tracking/buffering.py, which a remote machine then
+needs beside this module; see RestConnector).
+
 For scripts that analyse rather than record, ``read_jobs(eid)`` and ``read_experiments()``
 (and the function ``read_jobs(base_url, token, eid)``) give the dashboard's jobs table and
 experiments list, every row, as a pandas DataFrame when pandas is installed (it is
