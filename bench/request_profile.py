@@ -430,8 +430,11 @@ def main(argv=None):
         if args.compare:
             sides = {f"{args.compare} (sync workers)": (extract(args.compare, workdir), SYNC), **sides}
         if not args.no_profile:
+            profiled = set()
             for label, (code_dir, _) in sides.items():
-                print_profile(label, profile(code_dir, workdir, label.split()[0], args.steps))
+                if code_dir not in profiled:  # the server's options do not change a profile in process
+                    profiled.add(code_dir)
+                    print_profile(label.split(" (")[0], profile(code_dir, workdir, label.split()[0], args.steps))
         if args.no_rate:
             return
         runs = {label: [] for label in sides}
