@@ -355,9 +355,14 @@ def _profile_child(code_dir, token, eid, jid, steps):
             {
                 "wall_us": wall * 1e6,
                 "cpu_us": cpu * 1e6,
-                "stages": [(depth, name, total / steps * 1e6, mine / steps * 1e6) for depth, name, total, mine in _stage_rows(stats, STAGES)],
+                "stages": [
+                    (depth, name, total / steps * 1e6, mine / steps * 1e6)
+                    for depth, name, total, mine in _stage_rows(stats, STAGES)
+                ],
                 "queries": [sql[:110] for sql in queries],
-                "top_own_us": [(f"{Path(file).name}:{line} {func}", seconds / steps * 1e6) for (file, line, func), seconds in own],
+                "top_own_us": [
+                    (f"{Path(file).name}:{line} {func}", seconds / steps * 1e6) for (file, line, func), seconds in own
+                ],
             }
         )
     )
@@ -448,7 +453,10 @@ def main(argv=None):
                     f"client {figures['client_cpu_ms_per_step']:.2f} ms CPU a step {figures['error_kinds']}",
                     flush=True,
                 )
-        print(f"\none call a result, {EXECUTORS} executors x {STEPS} steps x (score + 2 labels), gunicorn {WORKERS} workers:")
+        print(
+            f"\none call a result, {EXECUTORS} executors x {STEPS} steps x (score + 2 labels), "
+            f"gunicorn {WORKERS} workers:"
+        )
         medians = {label: statistics.median(r["results_per_s"] for r in results) for label, results in runs.items()}
         for label, results in runs.items():
             values = ", ".join(f"{r['results_per_s']:,.0f}" for r in results)
