@@ -41,10 +41,10 @@ EXECUTORS = 4
 STEPS = 300
 LABELS = ["accuracy", "loss"]
 WORKERS = 3
-# gunicorn as `make run-production` runs it on each side: the checkout's own Makefile line
-# is not parsed; these are the two shapes compared.
+# gunicorn as `make run-production` ran it before issue 14 (sync workers, which close each
+# connection after one answer) and runs it since (gthread workers, keep-alive 60 s).
 SYNC = ["--workers", str(WORKERS)]
-GTHREAD = ["--workers", str(WORKERS), "--worker-class", "gthread", "--threads", "4", "--keep-alive", "75"]
+GTHREAD = ["--workers", str(WORKERS), "--worker-class", "gthread", "--threads", "4", "--keep-alive", "60"]
 
 
 # -- running code of one checkout in a child process ---------------------------------------------
