@@ -235,6 +235,11 @@ if _database["ENGINE"] == "django.db.backends.sqlite3":
     }
     # Tests that spawn writer processes need a database file they can all open.
     _database["TEST"] = {"NAME": str(DATA_DIR / "db-test.sqlite3")}
+    # issue 14 (fastpath): a server thread keeps its connection across requests. Opening
+    # one costs its PRAGMAs, and closing the last one checkpoints and deletes the WAL, so
+    # a connection per request made the next commit recreate the WAL file: together about
+    # half of an API write's time (bench/request_profile.py).
+    _database["CONN_MAX_AGE"] = env_int("CONN_MAX_AGE", 60)
 elif _database["ENGINE"] == "django.db.backends.postgresql":
     # The driver is an extra of the package: say how to get it rather than let Django
     # fail later with "Error loading psycopg2 or psycopg module".
