@@ -45,11 +45,26 @@ PARCOORDS_SECONDS = 10.0
 # -- the web hosts -------------------------------------------------------------------------
 
 
-def start_host(env, workers, threads, log_path, timeout=120):
-    """One "host": gunicorn serving aupsite with `workers` processes (gthread, `threads`
-    threads each, keep-alive on) on a loopback socket bound here, so no other program can
-    take its port between choosing and binding. Returns (url, process); stop_host stops it.
-    The database is the one of env's DATABASE_URL."""
+def start_hosts(env, count, workers, threads, logdir, timeout=180):
+    """`count` "hosts": gunicorn instances serving aupsite, each with `workers` processes
+    (gthread, `threads` threads each, keep-alive on) on a loopback socket bound here, so
+    that no other program can take its port between choosing and binding. They start
+    together; returns [(url, process)] once each answers. stop_hosts stops them. The
+    database is the one of env's DATABASE_URL."""
+    hosts = []
+    try:
+        for index in range(count):
+            hosts.append(_launch_host(env, workers, threads, Path(logdir) / f"host-{index}.log"))
+        deadline = time.monotonic() + timeout
+        for url, process in hosts:
+            _wait_for_host(url, process, deadline)
+    except BaseException:
+        stop_hosts(hosts)
+        raise
+    return hosts
+
+
+def _launch_host(env, workers, threads, log_path):
     listener = socket.create_server(("127.0.0.1", 0), backlog=256)
     url = f"http://127.0.0.1:{listener.getsockname()[1]}"
     log = open(log_path, "w+")
@@ -69,26 +84,26 @@ def start_host(env, workers, threads, log_path, timeout=120):
     )  # fmt: skip
     listener.close()  # gunicorn has its own copy
     process.log = log
-    deadline = time.monotonic() + timeout
-    try:
-        while True:  # connections wait in the socket's queue until a worker is up
-            if process.poll() is not None:
-                raise RuntimeError(f"gunicorn stopped at start:\n{read_log(process)}")
-            try:
-                connection = http.client.HTTPConnection("127.0.0.1", urllib.parse.urlsplit(url).port, timeout=10)
-                connection.request("GET", "/api/resources/types/")
-                status = connection.getresponse().status
-                connection.close()
-                if status == 401:  # the API answers: Django is loaded and the database reached
-                    return url, process
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"gunicorn did not answer within {timeout} s:\n{read_log(process)}")
-            time.sleep(0.3)
-    except BaseException:
-        stop_host(process)
-        raise
+    return url, process
+
+
+def _wait_for_host(url, process, deadline):
+    port = urllib.parse.urlsplit(url).port
+    while True:  # connections wait in the socket's queue until a worker is up
+        if process.poll() is not None:
+            raise RuntimeError(f"gunicorn stopped at start:\n{read_log(process)}")
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            connection.request("GET", "/api/resources/types/")
+            status = connection.getresponse().status
+            connection.close()
+            if status == 401:  # the API answers: Django is loaded and the database reached
+                return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"gunicorn did not answer in time:\n{read_log(process)}")
+        time.sleep(0.3)
 
 
 def read_log(process, tail=4000):
@@ -97,18 +112,20 @@ def read_log(process, tail=4000):
     return process.log.read()[-tail:]
 
 
-def stop_host(process):
-    """Stop the gunicorn of start_host and all its workers (its own process group)."""
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        pass
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=30)
-    process.log.close()
+def stop_hosts(hosts):
+    """Stop the gunicorns of start_hosts and all their workers (each its own process group)."""
+    for _, process in hosts:
+        try:
+            os.killpg(process.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    for _, process in hosts:
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=30)
+        process.log.close()
 
 
 # -- the executors ---------------------------------------------------------------------------
@@ -232,7 +249,7 @@ class Dashboard:
         self.eid = eid
         self.timeout = timeout
         self.cookies = {}
-        self.samples = []  # (phase, kind, seconds, status)
+        self.samples = []  # (phase, kind, seconds, status, host)
         self._connections = {}
         self._lock = threading.Lock()
         self._turn = 0
@@ -295,7 +312,7 @@ class Dashboard:
                             "HX-Current-URL": f"http://{host.netloc}/experiments/{self.eid}/"})
         status, body, seconds = self._request(host, kind, "GET", path, headers)
         with self._lock:
-            self.samples.append((phase, kind, seconds, status))
+            self.samples.append((phase, kind, seconds, status, host.netloc))
         return status, body
 
     # What the page does ------------------------------------------------------------------
@@ -408,10 +425,15 @@ class Dashboard:
             connection.close()
 
     def latencies(self, phase):
-        return [seconds for sample_phase, _, seconds, _ in self.samples if sample_phase == phase]
+        return [seconds for sample_phase, _, seconds, _, _ in self.samples if sample_phase == phase]
 
     def statuses(self):
-        return Counter(status for _, _, _, status in self.samples)
+        """{status: requests}, of every request the page sent (the warm-up's too)."""
+        return Counter(status for _, _, _, status, _ in self.samples)
+
+    def hosts_asked(self):
+        """{host: requests}: the proxy's spread."""
+        return Counter(host for _, _, _, _, host in self.samples)
 
 
 def percentile(values, fraction):
@@ -572,15 +594,12 @@ def run(workdir, db_env, buffered=True, executors=EXECUTORS, steps=STEPS, load_s
     hosts, dashboard = [], None
     try:
         eid, rids, secret = database.call("setup", executors, *history)
-        urls = []
-        for index in range(HOSTS):
-            url, process = start_host(env, WORKERS, THREADS, workdir / f"scale-host-{index}.log")
-            hosts.append(process)
-            urls.append(url)
+        hosts = start_hosts(env, HOSTS, WORKERS, THREADS, workdir)
+        urls = [url for url, _ in hosts]
         dashboard = Dashboard(urls, eid)
         # Every worker of both hosts serves the page once before anything is timed: a
         # worker's first requests load templates and open its database connection.
-        dashboard.warm_up(HOSTS * WORKERS * THREADS)
+        dashboard.warm_up(HOSTS * WORKERS)
 
         stop = dashboard.watch_in_thread("idle")
         time.sleep(idle_seconds)
@@ -594,12 +613,11 @@ def run(workdir, db_env, buffered=True, executors=EXECUTORS, steps=STEPS, load_s
         stop = dashboard.watch_in_thread("idle")
         time.sleep(idle_seconds)
         stop()
-        server_errors = [read_log(host) for host in hosts if "Traceback" in read_log(host)]
+        server_errors = [read_log(process) for _, process in hosts if "Traceback" in read_log(process)]
     finally:
         if dashboard:
             dashboard.close()
-        for host in hosts:
-            stop_host(host)
+        stop_hosts(hosts)
     jids = [jid for report in reports for jid in report["jobs"] if jid is not None]
     stored = {int(jid): counts for jid, counts in database.call("stored_rows", jids).items()}
     database.close()
@@ -607,7 +625,9 @@ def run(workdir, db_env, buffered=True, executors=EXECUTORS, steps=STEPS, load_s
     seconds = max(report["end"] for report in reports) - min(report["start"] for report in reports)
     idle, load = dashboard.latencies("idle"), dashboard.latencies("load")
     by_kind = {}
-    for phase, kind, latency, _ in dashboard.samples:
+    for phase, kind, latency, _, _ in dashboard.samples:
+        if phase == "warm-up":
+            continue
         by_kind.setdefault(f"{phase} {kind}", []).append(latency)
     return {
         "shape": {"hosts": HOSTS, "workers": WORKERS, "threads": THREADS, "executors": executors, "steps": steps,
