@@ -143,10 +143,12 @@ def executor_connector(url, secret, buffered=True):
     return RestConnector(url, secret), "unbuffered"
 
 
-def _executor(url, secret, eid, rid, steps, duration, buffered, go_file, queue):
+def _executor(url, secret, eid, rid, steps, duration, cutoff, buffered, go_file, queue):
     """One executor process: jobs of `steps` steps (a score and two labeled results each)
-    until `duration` seconds have passed (at least one job). Every exception is counted,
-    as an executor would lose that result; the rows are counted in the database later."""
+    until `duration` seconds have passed (at least one job); past `cutoff` seconds (None:
+    never) the job in progress ends at once, as a trial stopped early does. Every
+    exception is counted, as an executor would lose that result; the rows are counted in
+    the database afterwards against the steps each job reports."""
     sys.path.insert(0, str(PROJECT_DIR))
     errors = Counter()
     try:
@@ -169,38 +171,43 @@ def _executor(url, secret, eid, rid, steps, duration, buffered, go_file, queue):
             errors[f"{type(exc).__name__}: {exc}"[:100]] += 1
             return None
 
-    jobs, step_seconds = [], 0.0
+    jobs, step_seconds, steps_done = [], 0.0, 0
     start = time.time()
     while not jobs or time.time() - start < duration:
         jid = attempt(connector.job_started, eid, rid, {"lr": 0.001 * (1 + len(jobs)), "layers": 1 + rid % 8})
         if jid is None:
-            jobs.append(None)
+            jobs.append([None, steps])  # the job and every step it would have had are lost
             continue
-        jobs.append(jid)
+        jobs.append([jid, 0])
         for step in range(steps):
+            if step and cutoff is not None and time.time() - start >= cutoff:
+                break
             accuracy = (step + 1) / steps * (0.5 + 0.4 * ((rid * 7919 + len(jobs)) % 100) / 100)
             started = time.perf_counter()
             irid = attempt(connector.save_intermediate_result, jid, accuracy)
             attempt(connector.save_multiple_results, jid, irid, eid, LABELS, [accuracy, 1 - accuracy])
             step_seconds += time.perf_counter() - started
+            jobs[-1][1] += 1
+            steps_done += 1
         attempt(connector.job_finished, rid, jid, accuracy, "FINISHED")
     attempt(connector.close)  # the buffered client flushes here
     queue.put({
-        "mode": mode, "start": start, "end": time.time(), "jobs": jobs, "steps": steps,
-        "step_seconds": step_seconds / max(1, steps * len(jobs)), "errors": dict(errors),
+        "mode": mode, "start": start, "end": time.time(), "jobs": jobs,
+        "step_seconds": step_seconds / max(1, steps_done), "errors": dict(errors),
     })  # fmt: skip
 
 
-def run_executors(urls, secret, eid, rids, steps, duration, workdir, buffered=True, started=None):
-    """Executor processes (one per resource id), spread round-robin over `urls`, started
-    together; `started()` is called at the go. Returns their reports."""
+def run_executors(urls, secret, eid, rids, steps, duration, workdir, buffered=True, started=None, cutoff=None):
+    """Executor processes (one per resource id; see _executor), spread round-robin over
+    `urls`, started together; `started()` is called at the go. Returns their reports:
+    "jobs" [[jid, steps written]], "errors", "mode", "start", "end", "step_seconds"."""
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
     go_file = Path(workdir) / f"scale-go-{time.monotonic_ns()}"
     processes = [
         context.Process(
             target=_executor,
-            args=(urls[index % len(urls)], secret, eid, rid, steps, duration, buffered, str(go_file), queue),
+            args=(urls[index % len(urls)], secret, eid, rid, steps, duration, cutoff, buffered, str(go_file), queue),
             daemon=True,
         )
         for index, rid in enumerate(rids)
@@ -212,7 +219,7 @@ def run_executors(urls, secret, eid, rids, steps, duration, workdir, buffered=Tr
         if started:
             started()
         go_file.touch()
-        reports = [queue.get(timeout=duration + 240) for _ in processes]
+        reports = [queue.get(timeout=(cutoff or duration) + 300) for _ in processes]
         for process in processes:
             process.join(timeout=60)
     finally:
@@ -512,18 +519,17 @@ def stored_rows(jids):
 
 
 def tally(reports, stored):
-    """What the executors tried against what the database holds.
+    """What the executors wrote against what the database holds.
 
-    Returns (results stored, rows lost, rows doubled, errors, error kinds): a job the
-    executor could not start loses its 1 + 3 x steps rows; a started job must hold
-    exactly `steps` results and 2 x `steps` labeled results, any fewer are lost and any
-    more were written twice."""
+    Returns (results stored, rows lost, rows doubled, errors, the 3 commonest errors): a
+    job the executor could not start loses its row and its steps' (1 + 3 x steps); a
+    started job must hold exactly the steps it reports, as results and twice as labeled
+    results: any fewer are lost, any more were written twice."""
     lost = doubled = results = 0
     errors = Counter()
     for report in reports:
         errors.update(report["errors"])
-        steps = report["steps"]
-        for jid in report["jobs"]:
+        for jid, steps in report["jobs"]:
             if jid is None:
                 lost += 1 + 3 * steps
                 continue
@@ -576,7 +582,7 @@ HOSTS = 2
 WORKERS = 3  # per host
 THREADS = 4  # per worker
 EXECUTORS = 16
-STEPS = 200  # per job; each executor runs jobs until LOAD_SECONDS have passed
+STEPS = 200  # per job; each executor runs jobs for LOAD_SECONDS, the last one stopped early
 LOAD_SECONDS = 20.0
 IDLE_SECONDS = 10.0  # of dashboard polling alone, before the load and again after it
 HISTORY = (32, 200)  # finished jobs x steps already in the experiment
@@ -607,7 +613,7 @@ def run(workdir, db_env, buffered=True, executors=EXECUTORS, steps=STEPS, load_s
         stopper = []
         reports = run_executors(
             urls, secret, eid, rids, steps, load_seconds, workdir, buffered,
-            started=lambda: stopper.append(dashboard.watch_in_thread("load")),
+            started=lambda: stopper.append(dashboard.watch_in_thread("load")), cutoff=load_seconds,
         )  # fmt: skip
         stopper[0]()
         stop = dashboard.watch_in_thread("idle")
@@ -618,7 +624,7 @@ def run(workdir, db_env, buffered=True, executors=EXECUTORS, steps=STEPS, load_s
         if dashboard:
             dashboard.close()
         stop_hosts(hosts)
-    jids = [jid for report in reports for jid in report["jobs"] if jid is not None]
+    jids = [jid for report in reports for jid, _ in report["jobs"] if jid is not None]
     stored = {int(jid): counts for jid, counts in database.call("stored_rows", jids).items()}
     database.close()
     results, lost, doubled, errors, error_kinds = tally(reports, stored)
@@ -674,7 +680,7 @@ def rows(workdir, postgres_env):
     result_rows = [
         Row(
             "scale", f"{shape}: results/s", outcome["results_per_s"], "/s", "0 errors, 0 lost, 0 doubled", clean,
-            f"{outcome['results']:,} results in {outcome['jobs']} jobs of {STEPS} steps (+2 labels) in "
+            f"{outcome['results']:,} results in {outcome['jobs']} jobs of up to {STEPS} steps (+2 labels) in "
             f"{fmt_time(outcome['seconds'])}; {outcome['errors']} errors {outcome['error_kinds'] or ''}, "
             f"{outcome['lost_rows']} lost, {outcome['doubled_rows']} doubled (counted in the database); "
             f"executor's time per step {fmt_time(outcome['executor_step_seconds'])}",

@@ -51,7 +51,8 @@ def test_it_stores_every_result_once_from_two_hosts_while_a_session_polls_the_pa
     finally:
         scale.stop_hosts(hosts)
 
-    jids = [jid for report in reports for jid in report["jobs"]]
+    assert [steps for report in reports for _, steps in report["jobs"]] == [STEPS] * EXECUTORS
+    jids = [jid for report in reports for jid, _ in report["jobs"]]
     results, lost, doubled, errors, error_kinds = scale.tally(reports, scale.stored_rows(jids))
     assert (errors, error_kinds) == (0, [])
     assert (results, lost, doubled) == (EXECUTORS * STEPS, 0, 0)
