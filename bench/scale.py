@@ -583,8 +583,8 @@ WORKERS = 3  # per host
 THREADS = 4  # per worker
 EXECUTORS = 16
 STEPS = 200  # per job; each executor runs jobs for LOAD_SECONDS, the last one stopped early
-LOAD_SECONDS = 20.0
-IDLE_SECONDS = 10.0  # of dashboard polling alone, before the load and again after it
+LOAD_SECONDS = 30.0
+IDLE_SECONDS = 15.0  # of dashboard polling alone, before the load and again after it
 HISTORY = (32, 200)  # finished jobs x steps already in the experiment
 P95_TARGET = 1.0  # seconds: half the poll interval (see rows())
 
@@ -660,6 +660,10 @@ def run(workdir, db_env, buffered=True, executors=EXECUTORS, steps=STEPS, load_s
     }
 
 
+def _kinds(error_kinds):
+    return f" ({'; '.join(f'{count} x {kind}' for kind, count in error_kinds)})" if error_kinds else ""
+
+
 def rows(workdir, postgres_env):
     """The "scale" row: on PostgreSQL when make bench gives one (POSTGRES_URL), else on an
     SQLite file (one machine only; see the README)."""
@@ -681,7 +685,7 @@ def rows(workdir, postgres_env):
         Row(
             "scale", f"{shape}: results/s", outcome["results_per_s"], "/s", "0 errors, 0 lost, 0 doubled", clean,
             f"{outcome['results']:,} results in {outcome['jobs']} jobs of up to {STEPS} steps (+2 labels) in "
-            f"{fmt_time(outcome['seconds'])}; {outcome['errors']} errors {outcome['error_kinds'] or ''}, "
+            f"{fmt_time(outcome['seconds'])}; {outcome['errors']} errors{_kinds(outcome['error_kinds'])}, "
             f"{outcome['lost_rows']} lost, {outcome['doubled_rows']} doubled (counted in the database); "
             f"executor's time per step {fmt_time(outcome['executor_step_seconds'])}",
         ),
