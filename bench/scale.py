@@ -569,11 +569,14 @@ class ScaleDatabase:
         rids = [Resource.objects.create(name=f"executor {index}", type="cpu").pk for index in range(executors)]
         return experiment.pk, rids, secret
 
-    def stored_rows(self, jids):
+    def stored_rows(self, eid, jids):
+        """(stored_rows(jids), the experiment's number of jobs)."""
         from django.db import connection
 
+        from tracking.models import Job
+
         connection.close()  # a fresh connection: nothing cached from before the load
-        return stored_rows(jids)
+        return stored_rows(jids), Job.objects.filter(experiment_id=eid).count()
 
 
 # -- the bench row -----------------------------------------------------------------------------
@@ -625,9 +628,11 @@ def run(workdir, db_env, buffered=True, executors=EXECUTORS, steps=STEPS, load_s
             dashboard.close()
         stop_hosts(hosts)
     jids = [jid for report in reports for jid, _ in report["jobs"] if jid is not None]
-    stored = {int(jid): counts for jid, counts in database.call("stored_rows", jids).items()}
+    stored, jobs_stored = database.call("stored_rows", eid, jids)
     database.close()
     results, lost, doubled, errors, error_kinds = tally(reports, stored)
+    # A job started twice (a retried start written anew) would be a job no executor knows.
+    doubled += max(0, jobs_stored - history[0] - len(jids))
     seconds = max(report["end"] for report in reports) - min(report["start"] for report in reports)
     idle, load = dashboard.latencies("idle"), dashboard.latencies("load")
     by_kind = {}

@@ -60,6 +60,7 @@ def test_it_stores_every_result_once_from_two_hosts_while_a_session_polls_the_pa
     assert {report["mode"] for report in reports} == {"buffered"}
     # Each executor's one job, finished, with its one attempt and its final labels.
     assert len(set(jids)) == EXECUTORS
+    assert Job.objects.filter(experiment=experiment).count() == 3 + EXECUTORS  # no job started twice
     jobs = Job.objects.filter(pk__in=jids)
     assert sorted(jobs.values_list("status", flat=True)) == ["FINISHED"] * EXECUTORS
     assert sorted(jobs.values_list("attempts__resource", flat=True)) == sorted(rids)
