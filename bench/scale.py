@@ -679,8 +679,9 @@ def rows(workdir, postgres_env):
     else:
         database, env = "SQLite", {"DATABASE_URL": f"sqlite:///{Path(workdir) / 'scale.sqlite3'}"}
     outcome = run(workdir, env)
-    shape = (f"{HOSTS} hosts x {WORKERS} gunicorn workers x {THREADS} threads, {database}, "
-             f"{EXECUTORS} executors ({'/'.join(outcome['modes'])} RestConnector)")
+    given = outcome["shape"]
+    shape = (f"{given['hosts']} hosts x {given['workers']} gunicorn workers x {given['threads']} threads, {database}, "
+             f"{given['executors']} executors ({'/'.join(outcome['modes'])} RestConnector)")
     clean = outcome["errors"] == 0 and outcome["lost_rows"] == 0 and outcome["doubled_rows"] == 0
     idle, load = outcome["idle"], outcome["load"]
     slowest = max(
@@ -689,7 +690,7 @@ def rows(workdir, postgres_env):
     result_rows = [
         Row(
             "scale", f"{shape}: results/s", outcome["results_per_s"], "/s", "0 errors, 0 lost, 0 doubled", clean,
-            f"{outcome['results']:,} results in {outcome['jobs']} jobs of up to {STEPS} steps (+2 labels) in "
+            f"{outcome['results']:,} results in {outcome['jobs']} jobs of up to {given['steps']} steps (+2 labels) in "
             f"{fmt_time(outcome['seconds'])}; {outcome['errors']} errors{_kinds(outcome['error_kinds'])}, "
             f"{outcome['lost_rows']} lost, {outcome['doubled_rows']} doubled (counted in the database); "
             f"executor's time per step {fmt_time(outcome['executor_step_seconds'])}",
