@@ -430,6 +430,7 @@ class Dashboard:
         self._pool.shutdown()
         for connection in self._connections.values():
             connection.close()
+        self._connections.clear()
 
     def latencies(self, phase):
         return [seconds for sample_phase, _, seconds, _, _ in self.samples if sample_phase == phase]
@@ -623,13 +624,17 @@ def run(workdir, db_env, buffered=True, executors=EXECUTORS, steps=STEPS, load_s
         time.sleep(idle_seconds)
         stop()
         server_errors = [read_log(process) for _, process in hosts if "Traceback" in read_log(process)]
+        dashboard.close()
+        stop_hosts(hosts)
+        hosts = []
+        jids = [jid for report in reports for jid, _ in report["jobs"] if jid is not None]
+        stored, jobs_stored = database.call("stored_rows", eid, jids)
     finally:
+        # The servers are always stopped, whatever failed.
         if dashboard:
             dashboard.close()
         stop_hosts(hosts)
-    jids = [jid for report in reports for jid, _ in report["jobs"] if jid is not None]
-    stored, jobs_stored = database.call("stored_rows", eid, jids)
-    database.close()
+        database.close()
     results, lost, doubled, errors, error_kinds = tally(reports, stored)
     # A job started twice (a retried start written anew) would be a job no executor knows.
     doubled += max(0, jobs_stored - history[0] - len(jids))
