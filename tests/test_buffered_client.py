@@ -378,3 +378,60 @@ def test_it_takes_results_from_several_threads_at_once(live_server, alice, job):
             assert mine == list(range(150))
         for step, value in MultipleResult.objects.filter(job=this).values_list("intermediate_result__score", "value"):
             assert step % 1000 == value
+
+
+# -- Auptimizer ---------------------------------------------------------------------------
+
+# aup_run's machinery (tracking.interop.runner, as manage.py aup_run uses it) with Auptimizer's
+# own Experiment, recording through a buffered RestConnector instead of DjangoConnector: an
+# executor on another machine, without the database.
+AUPTIMIZER_SCRIPT = """
+import json, sys, tempfile
+sys.path.insert(0, {project!r})
+from tracking.client import RestConnector
+from tracking.interop.loader import import_auptimizer
+from tracking.interop.runner import ExperimentRun, write_env
+
+aup = import_auptimizer()
+with open("experiment.json") as stream:
+    config = json.load(stream)
+connector = RestConnector({url!r}, {secret!r}, buffered=True, flush_interval=0.05, backoff=0.01)
+with tempfile.TemporaryDirectory() as auppath:
+    write_env(auppath, {resources!r})
+    run = ExperimentRun(aup, config, "alice", connector, auppath, poll_seconds=0.2, sleep_seconds=0.2)
+    outcome = run.run()
+print(json.dumps({{"closed": connector.is_closed(), "refused": connector.refused_results}}))
+"""
+
+
+def test_it_records_auptimizers_experiment_through_the_buffered_client_as_auptimizer_does(live_server, tmp_path):
+    from tests.auptimizer import support
+    from tests.factories import make_resources, make_token
+    from tracking.models import Experiment, Resource
+
+    # The same experiment twice, same seed: Auptimizer alone on its own database, then
+    # Auptimizer's Experiment through the buffered client against the live server.
+    reference = support.run_reference(support.project(tmp_path / "auptimizer", "experiment.json"), "experiment.json", "alice")
+    alice = make_user("alice")
+    make_resources(2)
+    _, secret = make_token(alice, "executor")
+    folder = support.project(tmp_path / "aupsite", "experiment.json")
+    resources = list(Resource.objects.order_by("pk").values_list("pk", "type", "name"))
+    script = AUPTIMIZER_SCRIPT.format(project=str(PROJECT_DIR), url=live_server.url, secret=secret, resources=resources)
+
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=folder, capture_output=True, text=True, timeout=support.RUN_TIMEOUT
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == '{"closed": true, "refused": []}'
+    experiment = Experiment.objects.get()
+    ours, theirs = support.aupsite_summary(experiment), support.auptimizer_summary(reference)
+    assert ours == theirs
+    # What the comparison covers: retried attempts, an early stop (which reads the
+    # buffered steps), two labeled results per step.
+    assert theirs["attempt_count"] > theirs["job_count"]
+    assert [job["status"] for job in theirs["jobs"].values()].count("EARLY_STOPPED") == 1
+    assert theirs["labels"] == ["accuracy", "loss"]
+    assert experiment.status == "FINISHED"
+    assert not Resource.objects.filter(status="busy").exists()

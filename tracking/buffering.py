@@ -181,7 +181,18 @@ class ResultBuffer:
             self._real.append(_UNSENT)
             self._jids.append(jid)
             self._unsent[seq] = item
-            self._queue(item)
+            # As _queue(item), inline: this is the training loop's every step.
+            pending = self._pending
+            pending.append(item)
+            self._held += 1
+            self._written += 1
+            if len(pending) == 1:
+                self._due = time.monotonic() + self.flush_interval
+                self._wake.notify()
+                if self._thread is None:
+                    self._start()
+            elif len(pending) >= self._batch_size:
+                self._wake.notify()
         return -(self._base + seq)
 
     def add_labeled(self, jid, irid, eid, labels, scores):
@@ -238,10 +249,10 @@ class ResultBuffer:
         if len(pending) == 1:
             self._due = time.monotonic() + self.flush_interval
             self._wake.notify()
+            if self._thread is None:
+                self._start()
         elif len(pending) >= self._batch_size:
             self._wake.notify()
-        if self._thread is None:
-            self._start()
 
     def _wait_for_room(self):
         # Under the lock: the bound is reached (an outage, or a writer faster than the
