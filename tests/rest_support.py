@@ -78,8 +78,11 @@ class FlakyProxy(LoopbackServer):
     once, before the request reaches the server. "drop-response": the request reaches the
     server, which answers, but the answer is lost (the connection closes before the client
     gets a byte). "pass-one": one answer passes, then the connection closes, as a server
-    closes a kept connection that has been idle too long. Traffic stays on 127.0.0.1, and
-    the proxy stops with the test.
+    closes a kept connection that has been idle too long. A tuple of those, request by
+    request on one connection, then it closes: ("pass", "drop-response") passes the
+    first answer and loses the second; "close" closes the connection when a request
+    arrives, without passing it on, as a server closing an idle connection just as the
+    client sends on it. Traffic stays on 127.0.0.1, and the proxy stops with the test.
     """
 
     def __init__(self, target_url, plan=()):
@@ -94,7 +97,33 @@ class FlakyProxy(LoopbackServer):
             client.shutdown(socket.SHUT_RDWR)
             client.close()
             return
+        if isinstance(action, tuple):
+            threading.Thread(target=self._exchanges, args=(client, action), daemon=True).start()
+            return
         threading.Thread(target=self._relay, args=(client, action), daemon=True).start()
+
+    def _exchanges(self, client, actions):
+        upstream = socket.create_connection(self.target, timeout=30)
+        client.settimeout(30)
+        try:
+            for action in actions:
+                request = _message(client)
+                if request is None or action == "close":
+                    break
+                upstream.sendall(request)
+                answer = _message(upstream)
+                if answer is None or action == "drop-response":
+                    break
+                client.sendall(answer)
+        except OSError:
+            pass
+        finally:
+            for sock in (upstream, client):
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                sock.close()
 
     def _relay(self, client, action):
         upstream = socket.create_connection(self.target, timeout=30)
@@ -122,8 +151,20 @@ class FlakyProxy(LoopbackServer):
                 sock.close()
 
 
+def _message(sock):
+    """One HTTP request or answer read whole from `sock` (head, and a body of its
+    Content-Length), or None if the connection closes first."""
+    data = b""
+    while not _whole_answer(data):
+        chunk = sock.recv(65536)
+        if not chunk:
+            return None
+        data += chunk
+    return data
+
+
 def _whole_answer(data):
-    """Whether `data` holds an HTTP answer's head and all of its body (Content-Length)."""
+    """Whether `data` holds an HTTP message's head and all of its body (Content-Length)."""
     head, found, body = data.partition(b"\r\n\r\n")
     if not found:
         return False
