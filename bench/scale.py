@@ -273,7 +273,8 @@ class Dashboard:
         key = (host.netloc, kind)
         connection = self._connections.get(key)
         if connection is None:
-            connection = self._connections[key] = http.client.HTTPConnection(host.hostname, host.port, timeout=self.timeout)
+            connection = http.client.HTTPConnection(host.hostname, host.port, timeout=self.timeout)
+            self._connections[key] = connection
         headers = dict(headers or {})
         with self._lock:
             if self.cookies:
@@ -510,12 +511,11 @@ def stored_rows(jids):
 
     from tracking.models import IntermediateResult, MultipleResult
 
-    results = dict(
-        IntermediateResult.objects.filter(job_id__in=jids).values("job_id").annotate(n=Count("pk")).values_list("job_id", "n")
-    )
-    labeled = dict(
-        MultipleResult.objects.filter(job_id__in=jids).values("job_id").annotate(n=Count("pk")).values_list("job_id", "n")
-    )
+    def per_job(model):
+        rows = model.objects.filter(job_id__in=jids).values("job_id").annotate(n=Count("pk"))
+        return dict(rows.values_list("job_id", "n"))
+
+    results, labeled = per_job(IntermediateResult), per_job(MultipleResult)
     return {jid: (results.get(jid, 0), labeled.get(jid, 0)) for jid in jids}
 
 
@@ -689,9 +689,8 @@ def rows(workdir, postgres_env):
              f"{given['executors']} executors ({'/'.join(outcome['modes'])} RestConnector)")
     clean = outcome["errors"] == 0 and outcome["lost_rows"] == 0 and outcome["doubled_rows"] == 0
     idle, load = outcome["idle"], outcome["load"]
-    slowest = max(
-        (name for name in outcome["by_kind"] if name.startswith("load ")), key=lambda name: outcome["by_kind"][name]["p95_s"]
-    )
+    under_load = [name for name in outcome["by_kind"] if name.startswith("load ")]
+    slowest = max(under_load, key=lambda name: outcome["by_kind"][name]["p95_s"])
     result_rows = [
         Row(
             "scale", f"{shape}: results/s", outcome["results_per_s"], "/s", "0 errors, 0 lost, 0 doubled", clean,
