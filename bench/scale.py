@@ -45,7 +45,7 @@ PARCOORDS_SECONDS = 10.0
 # -- the web hosts -------------------------------------------------------------------------
 
 
-def start_hosts(env, count, workers, threads, logdir, timeout=180):
+def start_hosts(env, count, workers, threads, logdir, timeout=180, worker_class="gthread"):
     """`count` "hosts": gunicorn instances serving aupsite, each with `workers` processes
     (gthread, `threads` threads each, keep-alive on) on a loopback socket bound here, so
     that no other program can take its port between choosing and binding. They start
@@ -54,7 +54,7 @@ def start_hosts(env, count, workers, threads, logdir, timeout=180):
     hosts = []
     try:
         for index in range(count):
-            hosts.append(_launch_host(env, workers, threads, Path(logdir) / f"host-{index}.log"))
+            hosts.append(_launch_host(env, workers, threads, Path(logdir) / f"host-{index}.log", worker_class))
         deadline = time.monotonic() + timeout
         for url, process in hosts:
             _wait_for_host(url, process, deadline)
@@ -64,7 +64,7 @@ def start_hosts(env, count, workers, threads, logdir, timeout=180):
     return hosts
 
 
-def _launch_host(env, workers, threads, log_path):
+def _launch_host(env, workers, threads, log_path, worker_class):
     listener = socket.create_server(("127.0.0.1", 0), backlog=256)
     url = f"http://127.0.0.1:{listener.getsockname()[1]}"
     log = open(log_path, "w+")
@@ -75,7 +75,7 @@ def _launch_host(env, workers, threads, log_path):
         # gthread: each worker serves `threads` connections at once and keeps them open
         # between requests (the sync worker closes every connection after one answer, so
         # a client's persistent connection would be reconnected at every call).
-        "--worker-class", "gthread", "--threads", str(threads), "--keep-alive", "5",
+        "--worker-class", worker_class, "--threads", str(threads), "--keep-alive", "5",
         "--no-control-socket",  # its default path is one per machine, shared by every gunicorn
     ]  # fmt: skip
     process = subprocess.Popen(
@@ -585,6 +585,7 @@ class ScaleDatabase:
 HOSTS = 2
 WORKERS = 3  # per host
 THREADS = 4  # per worker
+WORKER_CLASS = "gthread"
 EXECUTORS = 16
 STEPS = 200  # per job; each executor runs jobs for LOAD_SECONDS, the last one stopped early
 LOAD_SECONDS = 30.0
@@ -604,7 +605,7 @@ def run(workdir, db_env, buffered=True, executors=EXECUTORS, steps=STEPS, load_s
     hosts, dashboard = [], None
     try:
         eid, rids, secret = database.call("setup", executors, *history)
-        hosts = start_hosts(env, HOSTS, WORKERS, THREADS, workdir)
+        hosts = start_hosts(env, HOSTS, WORKERS, THREADS, workdir, worker_class=WORKER_CLASS)
         urls = [url for url, _ in hosts]
         dashboard = Dashboard(urls, eid)
         # Every worker of both hosts serves the page once before anything is timed: a
@@ -646,8 +647,9 @@ def run(workdir, db_env, buffered=True, executors=EXECUTORS, steps=STEPS, load_s
             continue
         by_kind.setdefault(f"{phase} {kind}", []).append(latency)
     return {
-        "shape": {"hosts": HOSTS, "workers": WORKERS, "threads": THREADS, "executors": executors, "steps": steps,
-                  "load_seconds": load_seconds, "idle_seconds": idle_seconds, "history": history},
+        "shape": {"hosts": HOSTS, "workers": WORKERS, "threads": THREADS, "worker_class": WORKER_CLASS,
+                  "executors": executors, "steps": steps, "load_seconds": load_seconds, "idle_seconds": idle_seconds,
+                  "history": history},
         "modes": sorted({report["mode"] for report in reports}),
         "results_per_s": results / seconds,
         "results": results,
@@ -685,7 +687,8 @@ def rows(workdir, postgres_env):
         database, env = "SQLite", {"DATABASE_URL": f"sqlite:///{Path(workdir) / 'scale.sqlite3'}"}
     outcome = run(workdir, env)
     given = outcome["shape"]
-    shape = (f"{given['hosts']} hosts x {given['workers']} gunicorn workers x {given['threads']} threads, {database}, "
+    shape = (f"{given['hosts']} hosts x {given['workers']} gunicorn {given['worker_class']} workers x "
+             f"{given['threads']} threads, {database}, "
              f"{given['executors']} executors ({'/'.join(outcome['modes'])} RestConnector)")
     clean = outcome["errors"] == 0 and outcome["lost_rows"] == 0 and outcome["doubled_rows"] == 0
     idle, load = outcome["idle"], outcome["load"]
