@@ -290,7 +290,10 @@ def test_it_blocks_the_writer_at_the_bound_and_lets_it_go_when_the_server_is_bac
 
     writer = threading.Thread(target=write, daemon=True)
     writer.start()
-    time.sleep(1.0)
+    deadline = time.monotonic() + 30
+    while len(written) < 5 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.5)  # room for a sixth write, were it not held back
     assert written == [0, 1, 2, 3, 4]  # five held, and the sixth write waits: nothing dropped
     assert writer.is_alive()
     assert steps_of(job) == []
@@ -435,3 +438,91 @@ def test_it_records_auptimizers_experiment_through_the_buffered_client_as_auptim
     assert theirs["labels"] == ["accuracy", "loss"]
     assert experiment.status == "FINISHED"
     assert not Resource.objects.filter(status="busy").exists()
+
+
+# -- the rest of the surface --------------------------------------------------------------
+
+
+def test_it_queues_save_intermediate_results_too(live_server, alice, job):
+    connector = buffered(live_server, alice, flush_interval=3600)
+    irids = connector.save_intermediate_results(
+        [{"jid": job.pk, "score": 0.1, "scores": [1, 2], "labels": ["accuracy", "loss"]}, {"jid": job.pk, "score": "nan"}]
+    )
+    assert all(irid < 0 for irid in irids)
+    assert steps_of(job) == []
+    connector.flush()
+
+    real = [connector.real_irid(irid) for irid in irids]
+    assert [result.pk for result in IntermediateResult.objects.filter(job=job).order_by("number")] == real
+    assert labeled_of(job) == [(0, 1, 1.0), (0, 2, 2.0)]
+    assert connector.get_intermediate_results_job(job.pk)[0] == 0.1
+    connector.close()
+
+
+@pytest.mark.parametrize(
+    "options, named",
+    [
+        ({"flush_interval": 0}, "flush_interval"),
+        ({"flush_interval": "1"}, "flush_interval"),
+        ({"flush_size": 0}, "flush_size"),
+        ({"flush_size": 1.5}, "flush_size"),
+        ({"max_buffered": True}, "max_buffered"),
+    ],
+)
+def test_it_refuses_a_bad_setting(live_server, alice, options, named):
+    with pytest.raises(InvalidInputError, match=named):
+        buffered(live_server, alice, **options)
+
+
+def test_it_is_a_plain_connector_unbuffered(live_server, alice, job):
+    connector = rest_connector(live_server, alice)
+    irid = connector.save_intermediate_result(job.pk, 0.5)
+    connector.flush()  # nothing to wait for
+
+    assert irid == IntermediateResult.objects.get().pk
+    assert connector.real_irid(irid) == irid
+    assert connector.refused_results == []
+
+
+FORK_SCRIPT = """
+import os, sys
+sys.path.insert(0, {project!r})
+from tracking.client import RestConnector
+from tracking.interface import ConnectorError
+
+connector = RestConnector("http://127.0.0.1:9", "secret", buffered=True, flush_interval=3600)
+pid = os.fork()
+if pid == 0:
+    try:
+        connector.save_intermediate_result(1, 0.5)
+    except ConnectorError as error:
+        print("child:", error, flush=True)
+        os._exit(0)
+    os._exit(1)
+_, status = os.waitpid(pid, 0)
+print("parent:", os.waitstatus_to_exitcode(status), flush=True)
+"""
+
+
+def test_it_refuses_to_be_used_in_a_forked_child(tmp_path):
+    # The child holds a copy of the parent's queue, which the parent sends: it must not.
+    result = subprocess.run(
+        [sys.executable, "-c", FORK_SCRIPT.format(project=str(PROJECT_DIR))], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert "child: a buffered RestConnector belongs to the process that made it" in result.stdout
+    assert "parent: 0" in result.stdout
+
+
+def test_it_sends_what_a_dropped_connector_held_and_ends_its_thread(live_server, alice, job):
+    import gc
+
+    connector = buffered(live_server, alice, flush_interval=3600)
+    connector.save_intermediate_result(job.pk, 0.5)
+    thread = connector._buffer._thread
+    del connector
+    gc.collect()
+
+    thread.join(timeout=30)
+    assert not thread.is_alive()
+    assert steps_of(job) == [(0, 0.5)]

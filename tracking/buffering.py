@@ -30,9 +30,10 @@ The guarantees, and what they cost:
   them is raised by the connector's next call, whichever thread makes it (the next write,
   flush(), a read, close()). At interpreter exit they are printed on stderr.
 - What a crash can lose: results are in this process' memory until sent, so a crash of the
-  executor (a kill, a power cut; not an exception, which still ends in atexit's flush)
-  loses what was written since the last batch went: at most ``flush_interval`` seconds of
-  results (or ``flush_size`` results), plus, during an outage, everything held.
+  executor (SIGKILL, os._exit, a power cut, the default action of SIGTERM; not an uncaught
+  exception or sys.exit, which still end in atexit's flush) loses what was written since
+  the last batch went: at most ``flush_interval`` seconds of results (or ``flush_size``
+  results), plus, while the server is down or slow, everything held.
 
 Provisional ids: see RestConnector.save_intermediate_result.
 
@@ -68,11 +69,14 @@ class ResultsRefusedError(ConnectorError):
     (the provisional id save_intermediate_result returned, or the irid given to
     save_multiple_results), ``jid``, ``score`` (None for labeled results alone),
     ``labels``, ``scores`` (labeled values, if any) and ``error`` (the server's reason).
+    ``errors``: the exceptions the refusals were (NotFoundError, InvalidInputError,
+    AccessDeniedError, ...), one per result.
     """
 
-    def __init__(self, message, results):
+    def __init__(self, message, results, errors):
         super().__init__(message)
         self.results = results
+        self.errors = errors
 
 
 class _Item:
@@ -305,6 +309,13 @@ class ResultBuffer:
             thread.join(timeout=5)
         _LIVE.discard(self)
 
+    def release(self):
+        """Its connector is gone (garbage collected, never closed): the thread sends what is
+        left and ends, rather than waiting for more for the rest of the process' life."""
+        with self._lock:
+            self._closing = True
+            self._wake.notify()
+
     @property
     def held(self):
         return self._held
@@ -315,14 +326,16 @@ class ResultBuffer:
                 "a buffered RestConnector belongs to the process that made it (this one was forked): make a new one here"
             )
         with self._lock:
-            refused, self._unraised = self._unraised, []
-        if refused:
+            unraised, self._unraised = self._unraised, []
+        if unraised:
+            refused = [record for record, _ in unraised]
             named = "; ".join(_describe(result) for result in refused[:_NAMED_IN_MESSAGE])
             more = f"; and {len(refused) - _NAMED_IN_MESSAGE} more" if len(refused) > _NAMED_IN_MESSAGE else ""
             raise ResultsRefusedError(
                 f"the server refused {len(refused)} buffered result(s), which were not recorded "
                 f"(connector.refused_results lists them): {named}{more}",
                 refused,
+                [error for _, error in unraised],
             )
 
     # -- the sending thread --------------------------------------------------------------
@@ -392,9 +405,9 @@ class ResultBuffer:
         ready = []
         for item in chunk:
             if item.jid in self._dead_jobs:
-                self._refuse([item], f"job {item.jid} does not exist")
+                self._refuse([item], NotFoundError(f"job {item.jid} does not exist"))
             elif item.ref is not None and self._real[item.ref] == _REFUSED:
-                self._refuse([item], "its intermediate result was refused")
+                self._refuse([item], NotFoundError("its intermediate result was refused"))
             else:
                 if item.ref is not None:
                     item.irid = self._real[item.ref]
@@ -468,9 +481,11 @@ class ResultBuffer:
             records.append(
                 {"irid": irid, "jid": item.jid, "score": item.score, "labels": item.labels, "scores": item.scores, "error": str(error)}
             )
+        if not isinstance(error, Exception):
+            error = BackendError(error)
         with self._lock:
             self.refused += records
-            self._unraised += records
+            self._unraised += [(record, error) for record in records]
 
 
 def _describe(result):
@@ -488,5 +503,5 @@ def _flush_at_exit(reference):
     except BackendError as error:
         print(f"aupsite: at exit, {buffer.held} buffered results could not be sent and are lost: {error}", file=sys.stderr)
     if buffer._unraised:
-        for result in buffer._unraised:
+        for result, _ in buffer._unraised:
             print(f"aupsite: refused by the server, not recorded: {_describe(result)}", file=sys.stderr)
