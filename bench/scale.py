@@ -72,10 +72,11 @@ def _launch_host(env, workers, threads, log_path, worker_class):
         sys.executable, "-m", "gunicorn", "aupsite.wsgi",
         "--bind", f"fd://{listener.fileno()}",
         "--workers", str(workers),
-        # gthread: each worker serves `threads` connections at once and keeps them open
-        # between requests (the sync worker closes every connection after one answer, so
-        # a client's persistent connection would be reconnected at every call).
-        "--worker-class", worker_class, "--threads", str(threads), "--keep-alive", "5",
+        # As make run-production runs it: gthread, each worker serving `threads` requests at
+        # once and keeping idle connections open for 60 s (the sync worker closes every
+        # connection after one answer, so a client's persistent connection would be
+        # reconnected at every call, and a page waits behind whole executor batches).
+        "--worker-class", worker_class, "--threads", str(threads), "--keep-alive", "60",
         "--no-control-socket",  # its default path is one per machine, shared by every gunicorn
     ]  # fmt: skip
     process = subprocess.Popen(
