@@ -287,12 +287,19 @@ def parcoords_rows(workdir, rounds, eids):
 
     return parcoords.rows(workdir, rounds, eids)
 # -- end parallel coordinates
+# -- scale (issue 14, part 4): two gunicorn hosts on one database (bench/scale.py)
+def scale_rows(workdir):
+    """Row "scale": 16 executors through RestConnector over two hosts, the dashboard polled."""
+    from bench import scale
+
+    return scale.rows(workdir, postgres_env)
+# -- end scale
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", default="1,2,3,4,5,6,7,8,importance",
-                        help="comma-separated rows to run (1-8, and named ones: importance)")
+    parser.add_argument("--rows", default="1,2,3,4,5,6,7,8,importance,scale",
+                        help="comma-separated rows to run (1-8, and named ones: importance, scale)")
     parser.add_argument("--rounds", type=int, default=15, help="interleaved rounds per timing")
     parser.add_argument("--preload", type=int, default=100_000, help="results already stored for the growth row")
     parser.add_argument("--lifecycles", type=int, default=3, help="job lifecycles per writer process in row 3")
@@ -346,6 +353,9 @@ def main():
 
     sections["importance"] = lambda: importance_rows(workdir, args.rounds)
     # -- end of issue 13, part 2
+    # -- scale (issue 14, part 4): bench/scale.py
+    sections["scale"] = lambda: scale_rows(workdir)
+    # -- end scale
     for number, section in sections.items():
         if number in wanted:
             more_rows, more_raw = section()
