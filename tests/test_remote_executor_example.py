@@ -22,6 +22,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 CLIENT_FILES = [
     "examples/remote_executor.py",
     "tracking/__init__.py",
+    "tracking/buffering.py",
     "tracking/client.py",
     "tracking/interface.py",
     "tracking/scores.py",
