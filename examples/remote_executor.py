@@ -51,10 +51,14 @@ def main():
     parser.add_argument("--jobs", type=int, default=6)
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--buffered", action="store_true", help="send results in batches from a background thread (README: the buffered client)"
+    )
     args = parser.parse_args()
     rng = random.Random(args.seed)
 
-    connector = RestConnector(args.url, args.token)  # the one line that differs from random_search.py
+    # The one line that differs from random_search.py.
+    connector = RestConnector(args.url, args.token, buffered=args.buffered)
     experiment = {
         "name": args.name,
         "proposer": "random",

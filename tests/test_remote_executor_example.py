@@ -83,6 +83,17 @@ def test_it_records_an_experiment_over_http(live_server, tmp_path):
     assert f"experiment {experiment.pk} (remote search)" in result.stdout
 
 
+def test_it_records_an_experiment_through_the_buffered_client(live_server, tmp_path):
+    alice = make_user("alice")
+    make_resource("cpu")
+    _, secret = make_token(alice, "remote")
+
+    result = run_example(live_server.url, secret, tmp_path, "--user", "alice", "--jobs", "4", "--steps", "5", "--buffered")
+
+    assert result.returncode == 0, result.stderr
+    assert_recorded(jobs=4, steps=5)
+
+
 def test_it_records_every_result_once_through_a_network_that_drops_answers(live_server, flaky_proxy, tmp_path):
     alice = make_user("alice")
     make_resource("cpu")
