@@ -39,6 +39,7 @@ stored as that number by both connectors, so this loses nothing.
 
 import functools
 import http.client
+import math
 import json
 import os
 import random
@@ -140,12 +141,16 @@ if hasattr(http.client, "HTTPSConnection"):  # a Python built without ssl has ne
     _HANDLERS.append(_HTTPSHandler)
 
 
-def _method(allowed_when_closed=False):
+def _method(allowed_when_closed=False, flushes=True):
     def decorate(method):
         @functools.wraps(method)
         def wrapper(self, *args, **kwargs):
             if self._closed and not allowed_when_closed:
                 raise ConnectorClosedError(f"{method.__name__}: this connector has been closed")
+            if flushes and self._buffer is not None and not self._closed:
+                # Buffered client (issue 14, part 2): every call but the buffered writes
+                # waits until the results written before it are on the server.
+                self._buffer.flush()
             return method(self, *args, **kwargs)
 
         return wrapper
@@ -164,6 +169,29 @@ def _wire_score(value, method):
         raise InvalidInputError(f"{method}: {exc}") from None
 
 
+# -- the buffered client's hot path (issue 14, part 2): the same checks, with the common
+# case first (an int id, a finite float, the labels of the previous step), because a buffered
+# write must cost the training loop only a few microseconds. Anything else takes the
+# general checks above, and so gets their errors.
+
+_ID_LOW, _ID_HIGH = ID_RANGE[0], ID_RANGE[-1]
+
+
+def _quick_id(value, what, allow_none=False):
+    if type(value) is int and _ID_LOW <= value <= _ID_HIGH:
+        return value
+    return _id(value, what, allow_none=allow_none)
+
+
+def _quick_score(value, method):
+    if type(value) is float and math.isfinite(value):
+        return value
+    return _wire_score(value, method)
+
+
+# -- end of the buffered client's hot path
+
+
 class RestConnector(AbstractConnector):
     """The connector interface over HTTP; see tracking.interface for each method's contract.
 
@@ -180,9 +208,33 @@ class RestConnector(AbstractConnector):
     token user's experiments, and a user name other than the token's is an unknown user
     unless the token is a staff member's. Resources are shared: any token may take and
     free them. Thread-safe: calls share no connection.
+
+    Buffered (``buffered=True``; tracking/buffering.py says it all): the result writes
+    (save_intermediate_result, save_multiple_results, save_intermediate_results) return at
+    once, and a background thread sends them in batches, in order, exactly once, every
+    ``flush_interval`` seconds or ``flush_size`` results, whichever first. Every other call
+    first waits until they are on the server (``flush()`` does only that), as do
+    ``close()`` and interpreter exit. An outage holds at most ``max_buffered`` results, then
+    blocks the writer. Results the server refuses are raised (ResultsRefusedError) by the
+    next call. A crash of the process loses at most the last flush interval's results.
     """
 
-    def __init__(self, base_url, token=None, *, timeout=30.0, retries=6, backoff=0.5, max_backoff=8.0):
+    _buffer = None  # the buffered client's queue (tracking.buffering.ResultBuffer), if buffered
+
+    def __init__(
+        self,
+        base_url,
+        token=None,
+        *,
+        timeout=30.0,
+        retries=6,
+        backoff=0.5,
+        max_backoff=8.0,
+        buffered=False,
+        flush_interval=0.5,
+        flush_size=500,
+        max_buffered=100_000,
+    ):
         token = token if token is not None else os.environ.get(TOKEN_VARIABLE)
         if not token or not isinstance(token, str):
             raise InvalidInputError(f"give an API token, or set {TOKEN_VARIABLE}")
@@ -201,6 +253,8 @@ class RestConnector(AbstractConnector):
         self._token = token
         self._opener = build_opener(*_HANDLERS)
         self._closed = False
+        if buffered:
+            self._buffer = _make_buffer(self, root, flush_interval, flush_size, max_buffered)
 
     def __repr__(self):
         return f"<RestConnector {self.api_url}{' closed' if self._closed else ''}>"
@@ -295,13 +349,45 @@ class RestConnector(AbstractConnector):
 
     # -- lifetime ---------------------------------------------------------------------------------
 
-    @_method(allowed_when_closed=True)
+    @_method(allowed_when_closed=True, flushes=False)
     def close(self):
+        """Close the connector; a buffered one first sends what it holds (BackendError if
+        it cannot: it then stays open, still holding them, and close() may be called again),
+        then raises ResultsRefusedError for refused results not raised yet."""
+        buffer = self._buffer
+        if buffer is not None and not self._closed:
+            buffer.close()
         self._closed = True
+        if buffer is not None:
+            buffer._raise_pending()
 
-    @_method(allowed_when_closed=True)
+    @_method(allowed_when_closed=True, flushes=False)
     def is_closed(self):
         return self._closed
+
+    # -- the buffered client (issue 14, part 2) -------------------------------------------------
+
+    @_method(flushes=False)
+    def flush(self):
+        """Block until every result written so far is on the server (at once when not
+        buffered). BackendError when the server has not answered for as long as a call
+        retries (the results stay held, and go when it answers); ResultsRefusedError for
+        results it refused (see tracking/buffering.py)."""
+        if self._buffer is not None:
+            self._buffer.flush()
+
+    @_method(flushes=False)
+    def real_irid(self, irid):
+        """The server's id of the intermediate result save_intermediate_result gave the
+        provisional id `irid`: waits until it is sent (flush()); NotFoundError if the server
+        refused it, or if this connector never gave that id. A real id is returned as it is."""
+        irid = _id(irid, "irid")
+        return self._buffer.real_irid(irid) if self._buffer is not None else irid
+
+    @property
+    def refused_results(self):
+        """Every buffered result the server refused, as dicts (ResultsRefusedError.results)."""
+        return list(self._buffer.refused) if self._buffer is not None else []
 
     # -- experiments ------------------------------------------------------------------------------
 
@@ -506,13 +592,22 @@ class RestConnector(AbstractConnector):
 
     # -- results ------------------------------------------------------------------------------------
 
-    @_method()
+    @_method(flushes=False)
     def save_intermediate_result(self, jid, score):
-        jid = _id(jid, "jid")
-        body = {"score": _wire_score(score, "save_intermediate_result")}
-        return self._post(f"jobs/{jid}/intermediate-results/", body)["irid"]
+        """Record the job's next intermediate result; return its id (irid).
 
-    @_method()
+        Buffered, the id is provisional until the result is sent: a negative integer that
+        only this connector understands (save_multiple_results, real_irid). It never
+        becomes the server's id by itself: ``real_irid(irid)`` waits until the result is
+        sent (as flush() does) and gives the server's id.
+        """
+        jid = _quick_id(jid, "jid")
+        score = _quick_score(score, "save_intermediate_result")
+        if self._buffer is not None:
+            return self._buffer.add_result(jid, score)
+        return self._post(f"jobs/{jid}/intermediate-results/", {"score": score})["irid"]
+
+    @_method(flushes=False)
     def save_intermediate_results(self, results):
         """Record many intermediate results in few requests; return their irids, in order.
 
@@ -521,7 +616,8 @@ class RestConnector(AbstractConnector):
         the same step, ``scores`` and optionally ``labels`` (as save_multiple_results).
         Sent in requests of at most BATCH_SIZE results and MAX_BODY_BYTES, each all or
         nothing; a result too large for a request of its own is InvalidInputError, before
-        any is sent.
+        any is sent. Buffered, they are queued, and the ids are provisional (see
+        save_intermediate_result).
         """
         items = []
         for result in results:
@@ -537,6 +633,8 @@ class RestConnector(AbstractConnector):
             if labels is not None:
                 item["labels"] = labels
             items.append(item)
+        if self._buffer is not None:
+            return [self._queue_result(item) for item in items]
         irids = []
         for batch in _batches(items):
             irids += self._post("intermediate-results/batch/", {"results": batch})["irids"]
@@ -590,11 +688,34 @@ class RestConnector(AbstractConnector):
         except NotFoundError:
             return {}
 
-    @_method()
+    _labels_seen = None  # the last labels checked: executors repeat them every step
+
+    def _checked_labels(self, labels, count):
+        seen = self._labels_seen
+        if seen is not None and type(labels) is list and labels == seen:
+            if len(seen) != count:
+                raise InvalidInputError(f"{len(seen)} labels for {count} scores")
+            return seen
+        labels = check_labels(labels, count)
+        if labels:
+            self._labels_seen = labels
+        return labels
+
+    def _queue_result(self, item):
+        irid = self._buffer.add_result(item["jid"], item["score"])
+        if item["scores"]:
+            self._buffer.add_labeled(item["jid"], irid, None, item.get("labels"), item["scores"])
+        return irid
+
+    @_method(flushes=False)
     def save_multiple_results(self, jid, irid, eid, labels, scores):
-        jid, irid, eid = _id(jid, "jid"), _id(irid, "irid", allow_none=True), _id(eid, "eid")
-        values = [_wire_score(value, "save_multiple_results") for value in check_scores(scores)]
-        labels = check_labels(labels, len(scores))
+        jid, irid, eid = _quick_id(jid, "jid"), _quick_id(irid, "irid", allow_none=True), _quick_id(eid, "eid")
+        values = [_quick_score(value, "save_multiple_results") for value in check_scores(scores)]
+        labels = self._checked_labels(labels, len(scores))
+        if self._buffer is not None:
+            # Queued; a provisional irid's labeled values travel in its step's batch item.
+            self._buffer.add_labeled(jid, irid, eid, labels, values)
+            return
         body = {"eid": eid, "irid": irid, "labels": labels, "scores": values}
         self._post(f"jobs/{jid}/multiple-results/", body)
 
@@ -654,6 +775,47 @@ class RestConnector(AbstractConnector):
             if value is not None:
                 values[name] = value
         return _table(self._get("experiments/export/", values), frame, times=("start", "end"))
+
+
+def _make_buffer(connector, root, flush_interval, flush_size, max_buffered):
+    """The buffered client's queue for `connector` (tracking/buffering.py, imported only
+    here: an unbuffered client does without that file)."""
+    from tracking.buffering import ResultBuffer
+
+    if isinstance(flush_interval, bool) or not isinstance(flush_interval, (int, float)) or not flush_interval > 0:
+        raise InvalidInputError(f"flush_interval must be a number of seconds above 0, not {flush_interval!r}")
+    for name, value in (("flush_size", flush_size), ("max_buffered", max_buffered)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise InvalidInputError(f"{name} must be an integer of at least 1, not {value!r}")
+    # The sending thread's own connector: the same address, token and connector id, but
+    # retrying a batch for as long as the network fails, with the same Idempotency-Key,
+    # so that a batch is written once however long an outage lasts.
+    sender = RestConnector(
+        root, connector._token, timeout=connector.timeout, retries=_FOREVER, backoff=connector.backoff,
+        max_backoff=connector.max_backoff,
+    )  # fmt: skip
+    sender.connector_id = connector.connector_id
+
+    def send(items):
+        return sender._call("POST", "intermediate-results/batch/", {"results": items})["irids"]
+
+    def job_exists(jid):
+        try:
+            sender._call("GET", f"jobs/{jid}/intermediate-results/", query={"limit": 1})
+        except NotFoundError:
+            return False
+        return True
+
+    # flush() gives up (BackendError) after as long as one of the connector's calls retries.
+    stall = connector.timeout + sum(min(connector.backoff * 2**n, connector.max_backoff) for n in range(connector.retries))
+    return ResultBuffer(
+        send, job_exists, flush_interval=flush_interval, flush_size=flush_size, max_buffered=max_buffered,
+        stall_seconds=stall, retries=connector.retries, backoff=connector.backoff, where=connector.api_url,
+    )  # fmt: skip
+
+
+# A sending thread's retries: as many as an outage takes.
+_FOREVER = 2**62
 
 
 def read_jobs(base_url, token, eid, **options):

@@ -251,7 +251,22 @@ class LastMultipleResultsIn(serializers.Serializer):
 
 class BatchItemIn(serializers.Serializer):
     jid = IdField()
-    score = ScoreField()
+    # -- buffered client (issue 14, part 2): an item may be labeled results alone, of an
+    # intermediate result sent earlier (irid), and may name the experiment (eid).
+    score = ScoreField(
+        required=False,
+        help_text="The step's score (save_intermediate_result). Absent: the item is labeled results alone, of irid.",
+    )
+    irid = IdField(
+        required=False,
+        allow_null=True,
+        help_text="Only without score: the intermediate result the labeled values belong to (null: none).",
+    )
+    eid = IdField(
+        required=False,
+        help_text="The experiment save_multiple_results named; it must be the job's (default: the job's).",
+    )
+    # -- end buffered client
     labels = serializers.ListField(
         child=TextField(max_length=LABEL_MAX_LENGTH),
         allow_null=True,
@@ -267,12 +282,26 @@ class BatchItemIn(serializers.Serializer):
     )
 
 
+    # -- buffered client (issue 14, part 2)
+    def validate(self, data):
+        if ("score" in data) == ("irid" in data):
+            raise serializers.ValidationError(
+                "Give either score (an intermediate result) or irid (labeled results alone), not both or neither."
+            )
+        return data
+
+    # -- end buffered client
+
+
 class BatchIn(serializers.Serializer):
     results = serializers.ListField(child=BatchItemIn(), max_length=MAX_BATCH)
 
 
 class BatchSavedOut(serializers.Serializer):
-    irids = serializers.ListField(child=serializers.IntegerField(), help_text="In the order of the results given.")
+    irids = serializers.ListField(
+        child=serializers.IntegerField(allow_null=True),
+        help_text="In the order of the results given; for labeled results alone, the irid given.",
+    )
 
 
 # -- connector reads ----------------------------------------------------------------------------

@@ -743,7 +743,11 @@ job_last_multiple_results = route("job_last_multiple_results", POST=set_last_mul
     description=(
         "For executors that report fast: each item is save_intermediate_result(jid, score), then, if "
         "it has scores, save_multiple_results(jid, irid, the job's experiment, labels, scores). All "
-        f"or nothing, at most {s.MAX_BATCH} items."
+        f"or nothing, at most {s.MAX_BATCH} items. "
+        # -- buffered client (issue 14, part 2)
+        "An item without score and with irid (an intermediate result already recorded, or null) is "
+        "save_multiple_results(jid, irid, eid, labels, scores) alone; an item naming eid has it "
+        "checked as save_multiple_results checks it (404 unknown, 400 not the job's experiment)."
     ),
     request=s.BatchIn,
     ok=s.BatchSavedOut,
@@ -760,14 +764,26 @@ def save_intermediate_results_batch(request):
     for item in items:
         if item["jid"] not in experiment_of:
             require_job(request, item["jid"], change=True)  # raises: not found, or not theirs to change
+    # -- buffered client (issue 14, part 2): the experiments items name, as the
+    # multiple-results endpoint checks them (one query; the connector then checks each is its job's).
+    named = {item["eid"] for item in items if "eid" in item}
+    if named:
+        missing = named - set(visible_experiments(request).filter(pk__in=named).values_list("pk", flat=True))
+        if missing:
+            raise NotFoundError(f"experiment {min(missing)} does not exist")
+    # -- end buffered client
     connector = connector_for(request)
     irids = []
     # All or nothing: an error in the last item undoes the first.
     with transaction.atomic():
         for item in items:
-            irid = connector.save_intermediate_result(item["jid"], item["score"])
-            if item["scores"]:
-                eid = experiment_of[item["jid"]]
+            labeled_only = "score" not in item  # buffered client: labeled results of an earlier step
+            if labeled_only:
+                irid = item["irid"]
+            else:
+                irid = connector.save_intermediate_result(item["jid"], item["score"])
+            if item["scores"] or labeled_only or "eid" in item:
+                eid = item.get("eid", experiment_of[item["jid"]])
                 connector.save_multiple_results(item["jid"], irid, eid, item["labels"], item["scores"])
             irids.append(irid)
     return Response(s.BatchSavedOut({"irids": irids}).data, status=status.HTTP_201_CREATED)
