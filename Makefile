@@ -9,6 +9,11 @@ PORT ?= 8000
 # run-production: where gunicorn listens (behind a TLS proxy) and how many processes.
 BIND ?= 127.0.0.1:8000
 WORKERS ?= 3
+# Threads per process, and how long (seconds) an idle client connection is kept open:
+# gunicorn's gthread workers keep connections alive (its default sync workers close each
+# one after a request), so an executor's RestConnector sends every call on one connection.
+THREADS ?= 4
+KEEP_ALIVE ?= 60
 
 .PHONY: run run-production test bench install install-dev migrate check clean browser
 
@@ -32,7 +37,8 @@ run-production: install
 	$(BIN)/python manage.py check --deploy
 	$(BIN)/python manage.py collectstatic --noinput -v 0
 	$(BIN)/python manage.py migrate --noinput
-	exec $(BIN)/gunicorn aupsite.wsgi --bind $(BIND) --workers $(WORKERS) --access-logfile - --error-logfile -
+	exec $(BIN)/gunicorn aupsite.wsgi --bind $(BIND) --workers $(WORKERS) \
+	  --worker-class gthread --threads $(THREADS) --keep-alive $(KEEP_ALIVE) --access-logfile - --error-logfile -
 
 test: install-dev browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -180,6 +180,11 @@ if _database["ENGINE"] == "django.db.backends.sqlite3":
     }
     # Tests that spawn writer processes need a database file they can all open.
     _database["TEST"] = {"NAME": str(BASE_DIR / "db-test.sqlite3")}
+    # issue 14 (fastpath): a server thread keeps its connection across requests. Opening
+    # one costs its PRAGMAs, and closing the last one checkpoints and deletes the WAL, so
+    # a connection per request made the next commit recreate the WAL file: together about
+    # half of an API write's time (bench/request_profile.py).
+    _database["CONN_MAX_AGE"] = env_int("CONN_MAX_AGE", 60)
 elif _database["ENGINE"] == "django.db.backends.postgresql":
     _database["CONN_MAX_AGE"] = env_int("CONN_MAX_AGE", 60)
     _database["CONN_HEALTH_CHECKS"] = True

@@ -9,6 +9,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from types import SimpleNamespace
 from urllib.parse import urlsplit
 
 import pytest
@@ -73,10 +74,15 @@ class FlakyProxy(LoopbackServer):
     """A TCP proxy in front of the live server that fails chosen connections, as a network does.
 
     `plan` gives, connection by connection, what happens to it; connections past the
-    plan pass. "refuse": closed at once, before the request reaches the server.
-    "drop-response": the request reaches the server, which answers, but the answer is
-    lost (the connection closes before the client gets a byte). Traffic stays on
-    127.0.0.1, and the proxy stops with the test.
+    plan pass (kept open for as many requests as the client sends). "refuse": closed at
+    once, before the request reaches the server. "drop-response": the request reaches the
+    server, which answers, but the answer is lost (the connection closes before the client
+    gets a byte). "pass-one": one answer passes, then the connection closes, as a server
+    closes a kept connection that has been idle too long. A tuple of those, request by
+    request on one connection, then it closes: ("pass", "drop-response") passes the
+    first answer and loses the second; "close" closes the connection when a request
+    arrives, without passing it on, as a server closing an idle connection just as the
+    client sends on it. Traffic stays on 127.0.0.1, and the proxy stops with the test.
     """
 
     def __init__(self, target_url, plan=()):
@@ -91,16 +97,47 @@ class FlakyProxy(LoopbackServer):
             client.shutdown(socket.SHUT_RDWR)
             client.close()
             return
-        threading.Thread(target=self._relay, args=(client, action == "drop-response"), daemon=True).start()
+        if isinstance(action, tuple):
+            threading.Thread(target=self._exchanges, args=(client, action), daemon=True).start()
+            return
+        threading.Thread(target=self._relay, args=(client, action), daemon=True).start()
 
-    def _relay(self, client, drop_response):
+    def _exchanges(self, client, actions):
+        upstream = socket.create_connection(self.target, timeout=30)
+        client.settimeout(30)
+        try:
+            for action in actions:
+                request = _message(client)
+                if request is None or action == "close":
+                    break
+                upstream.sendall(request)
+                answer = _message(upstream)
+                if answer is None or action == "drop-response":
+                    break
+                client.sendall(answer)
+        except OSError:
+            pass
+        finally:
+            for sock in (upstream, client):
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                sock.close()
+
+    def _relay(self, client, action):
         upstream = socket.create_connection(self.target, timeout=30)
         forward = threading.Thread(target=_pump, args=(client, upstream), daemon=True)
         forward.start()
+        answer = b""
         try:
             while data := upstream.recv(65536):
-                if not drop_response:
-                    client.sendall(data)
+                if action == "drop-response":
+                    break  # the server has answered, so it has carried the request out
+                client.sendall(data)
+                answer += data if action == "pass-one" else b""
+                if answer and _whole_answer(answer):
+                    break
         except OSError:
             pass
         finally:
@@ -112,6 +149,46 @@ class FlakyProxy(LoopbackServer):
                 except OSError:
                     pass
                 sock.close()
+
+
+def _message(sock):
+    """One HTTP request or answer read whole from `sock` (head, and a body of its
+    Content-Length), or None if the connection closes first."""
+    data = b""
+    while not _whole_answer(data):
+        chunk = sock.recv(65536)
+        if not chunk:
+            return None
+        data += chunk
+    return data
+
+
+def _whole_answer(data):
+    """Whether `data` holds an HTTP message's head and all of its body (Content-Length)."""
+    head, found, body = data.partition(b"\r\n\r\n")
+    if not found:
+        return False
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return len(body) >= int(value)
+    return True  # no body (the live server gives every answer a Content-Length)
+
+
+@pytest.fixture
+def served():
+    """Requests the live server (it runs in this process) has begun to handle, counted
+    as they begin: over kept connections, a count of connections says little."""
+    from django.core.signals import request_started
+
+    count = SimpleNamespace(requests=0)
+
+    def started(**kwargs):
+        count.requests += 1
+
+    request_started.connect(started, weak=False)
+    yield count
+    request_started.disconnect(started)
 
 
 def _pump(source, sink):

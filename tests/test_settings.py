@@ -1,5 +1,6 @@
 """Settings come from the environment; these start real processes with chosen variables."""
 
+import http.client
 import os
 import re
 import signal
@@ -170,6 +171,17 @@ def test_it_serves_production_with_gunicorn_through_make(tmp_path):
         status, headers, _ = fetch(f"{url}/accounts/login/")
         assert status == 301 and headers["Location"] == "https://aupsite.example.org/accounts/login/"
         assert fetch(f"{url}/accounts/login/", Host="evil.example", **{"X-Forwarded-Proto": "https"})[0] == 400
+        # issue 14 (fastpath): gthread workers keep a client's connection for its next request.
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        sockets = []
+        for _ in range(3):
+            connection.request("GET", "/accounts/login/", headers={"Host": "aupsite.example.org", "X-Forwarded-Proto": "https"})
+            response = connection.getresponse()
+            response.read()
+            assert response.status == 200 and not response.will_close
+            sockets.append(connection.sock)
+        assert sockets[0] is sockets[1] is sockets[2] is not None
+        connection.close()
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)

@@ -43,15 +43,15 @@ import math
 import json
 import os
 import random
-import socket
+import select
+import threading
 import time
-import urllib.request
 import uuid
+import weakref
 from collections.abc import Mapping
 from http.client import HTTPException
-from urllib.error import HTTPError, URLError
-from urllib.parse import urlencode, urlsplit
-from urllib.request import HTTPHandler, HTTPRedirectHandler, Request, build_opener
+from urllib.parse import unquote, urlencode, urljoin, urlsplit
+from urllib.request import getproxies, proxy_bypass
 
 from tracking.interface import BackendError, ConnectorClosedError, ConnectorError, InvalidInputError, NotFoundError
 from tracking.interface import ID_RANGE, AbstractConnector, parse_experiment_call
@@ -87,10 +87,7 @@ class AccessDeniedError(ConnectorError, PermissionError):
     not do this (403: an experiment shared with them read-only, a staff-only change)."""
 
 
-class _NoRedirects(HTTPRedirectHandler):
-    # A redirect would turn a POST into a GET and lose the write: fail loudly instead.
-    def redirect_request(self, req, fp, code, msg, headers, newurl):
-        raise HTTPError(req.full_url, code, f"redirected to {newurl}; use that address as base_url", headers, fp)
+# -- the transport (issue 14, fastpath): persistent connections ---------------------------------
 
 
 class _ReadsEarlyAnswers:
@@ -99,6 +96,10 @@ class _ReadsEarlyAnswers:
     the answer is there, ahead of the broken pipe that sending more ends in."""
 
     _send_error = None
+
+    def putrequest(self, *args, **kwargs):
+        self._send_error = None  # a new request on a kept connection starts afresh
+        super().putrequest(*args, **kwargs)
 
     def send(self, data):
         if self._send_error is not None:
@@ -123,22 +124,71 @@ class _HTTPConnection(_ReadsEarlyAnswers, http.client.HTTPConnection):
     pass
 
 
-class _HTTPHandler(HTTPHandler):
-    def http_open(self, req):
-        return self.do_open(_HTTPConnection, req)
-
-
-_HANDLERS = [_NoRedirects, _HTTPHandler]
-if hasattr(http.client, "HTTPSConnection"):  # a Python built without ssl has neither
+_CONNECTION_CLASSES = {"http": _HTTPConnection}
+if hasattr(http.client, "HTTPSConnection"):  # a Python built without ssl has none
 
     class _HTTPSConnection(_ReadsEarlyAnswers, http.client.HTTPSConnection):
         pass
 
-    class _HTTPSHandler(urllib.request.HTTPSHandler):
-        def https_open(self, req):
-            return self.do_open(_HTTPSConnection, req, context=self._context)
+    _CONNECTION_CLASSES["https"] = _HTTPSConnection
 
-    _HANDLERS.append(_HTTPSHandler)
+
+class _Route:
+    """How requests reach the API: the connection class and address to connect to, the
+    request target's prefix (a path, or the whole URL through a plain-HTTP proxy), and a
+    tunnel through a proxy for https. Proxies come from the environment (http_proxy,
+    https_proxy, no_proxy), as urllib would take them."""
+
+    def __init__(self, api_url):
+        parts = urlsplit(api_url)
+        if parts.scheme not in _CONNECTION_CLASSES:
+            raise InvalidInputError(f"this Python has no ssl module: it cannot reach {api_url}")
+        self.connection_class = _CONNECTION_CLASSES[parts.scheme]
+        self.host, self.port = parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
+        self.prefix = parts.path  # the path of the API, ending in /
+        self.tunnel = None
+        self.headers = {}
+        proxy = getproxies().get(parts.scheme)
+        if proxy and not proxy_bypass(parts.hostname):
+            proxy = urlsplit(proxy if "://" in proxy else "http://" + proxy)
+            if proxy.username is not None:
+                credentials = f"{unquote(proxy.username)}:{unquote(proxy.password or '')}"
+                import base64  # noqa: PLC0415 - only behind a proxy that asks for a password
+
+                self.headers["Proxy-Authorization"] = "Basic " + base64.b64encode(credentials.encode()).decode()
+            if parts.scheme == "https":
+                # CONNECT through the proxy; TLS runs end to end inside the tunnel.
+                self.tunnel = (self.host, self.port, self.headers)
+                self.headers = {}
+            else:
+                # A plain-HTTP proxy takes the whole URL in the request line.
+                self.prefix = f"http://{parts.netloc.rpartition('@')[2]}{parts.path}"
+            self.host, self.port = proxy.hostname, proxy.port or 80
+
+    def connect(self, timeout):
+        """A new connection (it opens on its first request)."""
+        connection = self.connection_class(self.host, self.port, timeout=timeout)
+        if self.tunnel is not None:
+            host, port, headers = self.tunnel
+            connection.set_tunnel(host, port, headers=headers)
+        connection.aup_pid = os.getpid()
+        return connection
+
+
+def _dropped(sock):
+    """Whether the server has closed an idle kept connection (or sent what no request
+    asked for): either way it is readable, and no good for the next request."""
+    try:
+        if hasattr(select, "poll"):
+            poller = select.poll()
+            poller.register(sock, select.POLLIN)
+            return bool(poller.poll(0))
+        return bool(select.select([sock], [], [], 0)[0])
+    except (OSError, ValueError):
+        return True
+
+
+# -- end of the transport
 
 
 def _method(allowed_when_closed=False, flushes=True):
@@ -207,7 +257,8 @@ class RestConnector(AbstractConnector):
     experiments (staff see all), so ``get_all_experiment()`` without a user name lists the
     token user's experiments, and a user name other than the token's is an unknown user
     unless the token is a staff member's. Resources are shared: any token may take and
-    free them. Thread-safe: calls share no connection.
+    free them. Thread-safe: each thread has its own connection to the server, kept open
+    between calls (HTTP keep-alive) and reopened when the server has closed it.
 
     Buffered (``buffered=True``; tracking/buffering.py says it all): the result writes
     (save_intermediate_result, save_multiple_results, save_intermediate_results) return at
@@ -251,7 +302,13 @@ class RestConnector(AbstractConnector):
         # resources it takes, so that free_all_resources frees only those.
         self.connector_id = uuid.uuid4().hex
         self._token = token
-        self._opener = build_opener(*_HANDLERS)
+        # -- the transport (issue 14, fastpath): a connection per thread, kept between calls;
+        # all of them known (weakly: a thread's goes with it) so that close() closes them.
+        self._route = _Route(self.api_url)
+        self._local = threading.local()
+        self._connections = weakref.WeakSet()
+        self._connections_lock = threading.Lock()
+        # -- end of the transport
         self._closed = False
         if buffered:
             self._buffer = _make_buffer(self, root, flush_interval, flush_size, max_buffered)
@@ -268,9 +325,11 @@ class RestConnector(AbstractConnector):
         nothing is sent. Every method but GET is a write (it carries an Idempotency-Key)
         unless `write` is False: a read whose arguments go in a body.
         """
+        target = self._route.prefix + path  # what the request line carries
         url = self.api_url + path
         if query:
-            url += "?" + urlencode(query, doseq=True)
+            query = "?" + urlencode(query, doseq=True)
+            target, url = target + query, url + query
         length = _request_line_length(method, url)
         if length > REQUEST_LINE_BUDGET:
             raise InvalidInputError(
@@ -300,25 +359,80 @@ class RestConnector(AbstractConnector):
         delay = self.backoff
         for attempt in range(1, self.retries + 2):
             try:
-                with self._opener.open(
-                    Request(url, data=data, headers=headers, method=method), timeout=self.timeout
-                ) as response:
-                    return _decode(response.read())
-            except HTTPError as error:
-                if 300 <= error.code < 400:
-                    raise BackendError(f"{method} {url}: {error.reason}") from None
-                status, payload = error.code, _decode_error(error)
+                status, reason, location, raw = self._exchange(method, target, data, headers)
+            except (OSError, HTTPException) as error:  # refused, reset, timed out, name or TLS failure
+                if attempt > self.retries:
+                    raise BackendError(
+                        f"{method} {url}: no answer after {attempt} attempts ({type(error).__name__}: {error})"
+                    ) from error
+            else:
+                if 200 <= status < 300:
+                    return _decode(raw)
+                if 300 <= status < 400:
+                    # Never followed: a redirect would turn a POST into a GET and lose the write.
+                    where = f"redirected to {urljoin(url, location)}; use that address as base_url"
+                    raise BackendError(f"{method} {url}: {where if location else f'HTTP {status} {reason}'}")
+                payload = _decode_error(reason, raw)
                 if status not in RETRY_STATUSES or attempt > self.retries:
                     raise _error(method, url, status, payload, attempt) from None
-            except (URLError, ConnectionError, TimeoutError, socket.timeout, HTTPException) as error:
-                if attempt > self.retries:
-                    reason = getattr(error, "reason", None) or error
-                    raise BackendError(
-                        f"{method} {url}: no answer after {attempt} attempts ({type(error).__name__}: {reason})"
-                    ) from error
             time.sleep(delay * random.uniform(0.5, 1.0))
             delay = min(delay * 2, self.max_backoff)
         raise AssertionError("unreachable")
+
+    def _connection(self):
+        """This thread's connection, and whether it is a kept one (it has served a request).
+
+        A kept connection the server has closed since (its keep-alive timeout, a restart)
+        is replaced before use. A connection inherited through fork() is never used: the
+        parent's requests go on it too.
+        """
+        connection = getattr(self._local, "connection", None)
+        if connection is None or connection.aup_pid != os.getpid():
+            connection = self._local.connection = self._route.connect(self.timeout)
+            with self._connections_lock:
+                self._connections.add(connection)
+        if connection.sock is None:
+            return connection, False
+        if _dropped(connection.sock):
+            connection.close()
+            return connection, False
+        return connection, True
+
+    def _exchange(self, method, target, data, headers):
+        """Send one request on this thread's connection and read its whole answer:
+        (status, reason, Location header, body). Raises OSError or HTTPException when no
+        answer came; the connection is then closed, and the next request opens another.
+
+        A kept connection can still be closed by the server just as a request goes out on
+        it. That request is sent once more at once, on a new connection, without counting
+        as a retry: a read is safe to repeat, and a write carries its Idempotency-Key, so
+        that if the server did carry it out, it answers the second copy with the first
+        one's response instead of writing twice.
+        """
+        connection, kept = self._connection()
+        try:
+            try:
+                connection.request(method, target, body=data, headers=headers)
+                response = connection.getresponse()
+            except ConnectionError:  # reset, broken pipe, closed without an answer
+                if not kept:
+                    raise
+                connection.close()
+                connection.request(method, target, body=data, headers=headers)
+                response = connection.getresponse()
+            raw = response.read()
+        except BaseException:
+            connection.close()
+            raise
+        if response.will_close or connection._send_error is not None or self._closed:
+            connection.close()  # the server said so, it stopped reading, or close() came meanwhile
+        return response.status, response.reason, response.getheader("Location"), raw
+
+    def _close_connections(self):
+        with self._connections_lock:
+            connections = list(self._connections)
+        for connection in connections:
+            connection.close()
 
     def _get(self, path, query=None):
         return self._call("GET", path, query=query)
@@ -358,6 +472,7 @@ class RestConnector(AbstractConnector):
         if buffer is not None and not self._closed:
             buffer.close()
         self._closed = True
+        self._close_connections()  # the transport's (issue 14, fastpath)
         if buffer is not None:
             buffer._raise_pending()
 
@@ -898,11 +1013,7 @@ def _decode(raw):
         raise BackendError(f"the server sent something that is not JSON: {raw[:200]!r}") from None
 
 
-def _decode_error(error):
-    try:
-        raw = error.read()
-    except (OSError, HTTPException):
-        raw = b""
+def _decode_error(reason, raw):
     try:
         payload = json.loads(raw) if raw else {}
     except ValueError:
@@ -910,7 +1021,7 @@ def _decode_error(error):
     if not isinstance(payload, dict) or "detail" not in payload:
         # Not an error of the API: a proxy's page, or no aupsite at this address.
         text = raw[:200].decode("utf-8", "replace").strip()
-        return {"detail": f"{error.reason}{': ' + text if text else ''}", "foreign": True}
+        return {"detail": f"{reason}{': ' + text if text else ''}", "foreign": True}
     return payload
 
 

@@ -11,12 +11,18 @@ winner's response. SQLite serialises writers, so there they never race.
 
 5xx responses are not stored: their transaction is rolled back, nothing was written,
 and the retry should really try again.
+
+A key is kept for IdempotencyKey.EXPIRES_AFTER; a key older than that is never replayed.
+Expired keys are deleted by each server process at most once every PURGE_EVERY seconds,
+in the transaction of a keyed write (a DELETE on every write cost a statement and the
+time to find nothing), and an expired key that comes again is deleted then.
 """
 
 import functools
 import hashlib
 import json
 import re
+import time
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -25,11 +31,37 @@ from rest_framework.permissions import SAFE_METHODS
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
+from tracking.api import prepared
 from tracking.api.errors import error_response, exception_handler
 from tracking.models import IdempotencyKey
 
 HEADER = "Idempotency-Key"
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
+PURGE_EVERY = 600  # seconds
+_next_purge = 0.0  # this process's, on time.monotonic()'s clock: the first keyed write purges
+
+_COLUMNS = [field.attname for field in IdempotencyKey._meta.concrete_fields]
+_STORED = prepared.Prepared(
+    lambda user_id, key: IdempotencyKey.objects.filter(user_id=user_id, key=key).order_by().values_list(*_COLUMNS)[:1],
+    prepared.number(),
+    prepared.text(),
+)
+
+
+def stored_key(user, key):
+    """`user`'s IdempotencyKey `key`, or None; one query (compiled once, see prepared)."""
+    rows = _STORED.rows(user.pk, key)
+    return IdempotencyKey.from_db("default", _COLUMNS, rows[0]) if rows else None
+
+
+def purge_due():
+    """True once every PURGE_EVERY seconds in this process (and at its first call)."""
+    global _next_purge
+    now = time.monotonic()
+    if now < _next_purge:
+        return False
+    _next_purge = now + PURGE_EVERY
+    return True
 
 
 class _Discard(Exception):
@@ -62,8 +94,9 @@ def replay(stored, request_digest):
 def idempotent(view):
     """Make a write view replay its stored response when its Idempotency-Key comes again.
 
-    Without the header, and for reads, the view runs as it is. Costs two queries on top of the view's
-    (purge of expired keys, lookup) and one INSERT when the write is new.
+    Without the header, and for reads, the view runs as it is. Costs one query on top of
+    the view's (the lookup), and one INSERT when the write is new; now and then (see
+    purge_due) one DELETE of expired keys.
     """
 
     @functools.wraps(view)
@@ -77,12 +110,15 @@ def idempotent(view):
                 f"{HEADER} must be 1 to 100 letters, digits or ._:- characters (a UUID is best).",
                 {HEADER: ["1 to 100 letters, digits or ._:- characters."]},
             )
-        keys = IdempotencyKey.objects.filter(user=request.user)
         try:
             with transaction.atomic():
-                IdempotencyKey.objects.filter(created__lt=timezone.now() - IdempotencyKey.EXPIRES_AFTER).delete()
-                stored = keys.filter(key=key).first()
-                if stored is not None:
+                expired = timezone.now() - IdempotencyKey.EXPIRES_AFTER
+                if purge_due():
+                    IdempotencyKey.objects.filter(created__lt=expired).delete()
+                stored = stored_key(request.user, key)
+                if stored is not None and stored.created < expired:
+                    stored.delete()  # not purged yet, and forgotten all the same
+                elif stored is not None:
                     return replay(stored, request_hash(request))
                 try:
                     response = view(request, *args, **kwargs)
@@ -96,12 +132,15 @@ def idempotent(view):
                 digest = request_hash(request)
                 try:
                     with transaction.atomic():
-                        IdempotencyKey.objects.create(
-                            user=request.user,
-                            key=key,
-                            request_hash=digest,
-                            status_code=response.status_code,
-                            response=body,
+                        # One INSERT without the ORM's compiling (see prepared).
+                        prepared.insert(
+                            IdempotencyKey(
+                                user_id=request.user.pk,
+                                key=key,
+                                request_hash=digest,
+                                status_code=response.status_code,
+                                response=body,
+                            )
                         )
                 except IntegrityError:
                     raise _LostRace from None
@@ -109,6 +148,6 @@ def idempotent(view):
         except _Discard as discard:
             return discard.response
         except _LostRace:
-            return replay(keys.get(key=key), digest)
+            return replay(IdempotencyKey.objects.get(user=request.user, key=key), digest)
 
     return wrapper
