@@ -7,8 +7,9 @@ of STEPS steps, each step an intermediate result (the score) and two labeled res
 the job's end waits for (the buffered client's and MLflow's asynchronous queue are
 flushed then).
 
-- aupsite: gunicorn with GUNICORN_WORKERS sync workers (as `make run-production` runs it,
-  in the local settings: plain HTTP on loopback) on a fresh SQLite database, a user and
+- aupsite: gunicorn with GUNICORN_WORKERS gthread workers of GUNICORN_THREADS threads,
+  connections kept alive (as `make run-production` runs it, in the local settings: plain
+  HTTP on loopback) on a fresh SQLite database, a user and
   an API token made through the ORM; DjangoConnector straight on that database is the
   reference. Through RestConnector: the interface's calls (save_intermediate_result and
   save_multiple_results, two requests a step), save_intermediate_results in batches of
@@ -59,6 +60,7 @@ BATCH = 50
 LABELS = ["accuracy", "loss"]
 VALUES_PER_STEP = 1 + len(LABELS)
 GUNICORN_WORKERS = 3
+GUNICORN_THREADS = 4
 # Steps of the unmeasured job each executor runs first against a newly started server.
 WARMUP_STEPS = 10
 USER = "bench"
@@ -187,6 +189,8 @@ def gunicorn(env, folder, workers=GUNICORN_WORKERS):
     command = [
         sys.executable, "-m", "gunicorn", "aupsite.wsgi",
         "--bind", f"fd://{listener.fileno()}", "--workers", str(workers),
+        # As make run-production: threaded workers that keep a client's connection open.
+        "--worker-class", "gthread", "--threads", str(GUNICORN_THREADS), "--keep-alive", "60",
         "--access-logfile", str(Path(folder) / "access.log"), "--error-logfile", str(log_path),
         "--no-control-socket",  # its default path is one per machine, shared by every gunicorn
     ]  # fmt: skip
