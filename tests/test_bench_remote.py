@@ -8,6 +8,7 @@ the counting it relies on (its SQLite store read afterwards) and the table's log
 
 import socket
 import sqlite3
+from contextlib import contextmanager
 from urllib.parse import urlsplit
 
 import pytest
@@ -122,3 +123,21 @@ def test_it_says_why_a_variant_that_cannot_run_here_is_missing():
     assert unmet["1 x 5 steps, MLflow log_metric per value"] == "mlflow is not installed"
     assert unmet["1 x 5 steps: buffered / MLflow asynchronous logging, values/s"].startswith("not available")
     assert len(unmet) == 3 + 1 + 4 + 1  # MLflow's three, buffered, the four comparisons, the step time
+
+
+def test_it_says_why_when_the_mlflow_server_cannot_start_and_cleans_up(tmp_path, monkeypatch):
+    @contextmanager
+    def failing_server(folder):
+        raise RuntimeError("mlflow server exited with 1:\nModuleNotFoundError: No module named 'sqlalchemy'")
+        yield  # pragma: no cover
+
+    monkeypatch.setattr(remote, "mlflow_available", lambda: None)
+    monkeypatch.setattr(remote, "mlflow_server", failing_server)
+    results, missing = remote.measure(tmp_path, executors=1, steps=5, kinds=remote.MLFLOW)
+
+    assert results == {}
+    assert missing == {
+        kind: "MLflow could not run: mlflow server exited with 1: ModuleNotFoundError: No module named 'sqlalchemy'"
+        for kind in remote.MLFLOW
+    }
+    assert list(tmp_path.iterdir()) == []
