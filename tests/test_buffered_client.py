@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.factories import make_experiment, make_job, make_resource, make_user
-from tests.rest_support import FlakyProxy, LoopbackServer, rest_connector
+from tests.rest_support import LoopbackServer, _pump, rest_connector
 from tests.test_connector_concurrency import PROJECT_DIR
 from tracking.buffering import ResultsRefusedError
 from tracking.interface import BackendError, InvalidInputError, NotFoundError
@@ -214,25 +214,64 @@ def test_it_flushes_at_interpreter_exit_without_close(live_server, alice, job, e
 class Switch(LoopbackServer):
     """A TCP proxy in front of the live server, as a network that goes down and comes back.
 
-    `mode`, for each new connection: "pass"; "refuse" (closed at once: nothing reaches the
-    server); "lose-answers" (the request reaches the server, which writes and answers, but
-    the answer never comes back).
+    `mode` (set with switch()): "pass"; "refuse" (new connections are closed at once, and
+    those open are cut: nothing reaches the server); "lose-answers" (requests reach the
+    server, which writes and answers, but each answer is lost, and its connection with it).
+    Connections are cut rather than left open, since a client may keep one for many requests.
     """
 
     def __init__(self, target_url):
         parts = urlsplit(target_url)
         self.target = (parts.hostname, parts.port)
         self.mode = "pass"
-        self.relay = FlakyProxy._relay.__get__(self)
+        self._open = set()
+        self._open_lock = threading.Lock()
         super().__init__()
 
+    def switch(self, mode):
+        self.mode = mode
+        if mode != "pass":
+            with self._open_lock:
+                cut = list(self._open)
+            for sock in cut:
+                _shut(sock)
+
     def handle(self, client, index):
-        mode = self.mode
-        if mode == "refuse":
-            client.shutdown(socket.SHUT_RDWR)
+        if self.mode == "refuse":
+            _shut(client)
             client.close()
             return
-        threading.Thread(target=self.relay, args=(client, mode == "lose-answers"), daemon=True).start()
+        threading.Thread(target=self._relay, args=(client,), daemon=True).start()
+
+    def _relay(self, client):
+        try:
+            upstream = socket.create_connection(self.target, timeout=30)
+        except OSError:
+            client.close()
+            return
+        with self._open_lock:
+            self._open.update((client, upstream))
+        threading.Thread(target=_pump, args=(client, upstream), daemon=True).start()
+        try:
+            while data := upstream.recv(65536):
+                if self.mode != "pass":
+                    break  # the answer is lost on the way back
+                client.sendall(data)
+        except OSError:
+            pass
+        finally:
+            with self._open_lock:
+                self._open.difference_update((client, upstream))
+            for sock in (upstream, client):
+                _shut(sock)  # shutdown, not just close: the other direction's thread reads it
+                sock.close()
+
+
+def _shut(sock):
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
 
 
 @pytest.fixture
@@ -253,7 +292,7 @@ def test_it_holds_results_through_an_outage_and_sends_each_once_when_the_network
         connector.save_intermediate_result(job.pk, step)
     connector.flush()
 
-    switch.mode = "refuse"
+    switch.switch("refuse")
     for step in range(30, 130):
         irid = connector.save_intermediate_result(job.pk, step)  # returns at once, down or not
         connector.save_multiple_results(job.pk, irid, job.experiment_id, None, [step])
@@ -264,12 +303,12 @@ def test_it_holds_results_through_an_outage_and_sends_each_once_when_the_network
     assert len(steps_of(job)) == 30
     # Back, but losing every answer: the server writes batches whose answers never arrive,
     # and the client, trying them again with their keys, gets each written once.
-    switch.mode = "lose-answers"
+    switch.switch("lose-answers")
     deadline = time.monotonic() + 30
     while len(steps_of(job)) == 30 and time.monotonic() < deadline:
         time.sleep(0.05)
     assert len(steps_of(job)) > 30
-    switch.mode = "pass"
+    switch.switch("pass")
     connector.flush()
 
     assert steps_of(job) == [(step, float(step)) for step in range(130)]
@@ -280,7 +319,7 @@ def test_it_holds_results_through_an_outage_and_sends_each_once_when_the_network
 
 def test_it_blocks_the_writer_at_the_bound_and_lets_it_go_when_the_server_is_back(switch, alice, job):
     connector = buffered(switch.url, alice, flush_size=2, max_buffered=5, **outage_options())
-    switch.mode = "refuse"
+    switch.switch("refuse")
     written = []
 
     def write():
@@ -290,12 +329,15 @@ def test_it_blocks_the_writer_at_the_bound_and_lets_it_go_when_the_server_is_bac
 
     writer = threading.Thread(target=write, daemon=True)
     writer.start()
-    time.sleep(1.0)
+    deadline = time.monotonic() + 30
+    while len(written) < 5 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.5)  # room for a sixth write, were it not held back
     assert written == [0, 1, 2, 3, 4]  # five held, and the sixth write waits: nothing dropped
     assert writer.is_alive()
     assert steps_of(job) == []
 
-    switch.mode = "pass"
+    switch.switch("pass")
     writer.join(timeout=30)
     assert not writer.is_alive()
     connector.close()
@@ -509,3 +551,17 @@ def test_it_refuses_to_be_used_in_a_forked_child(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "child: a buffered RestConnector belongs to the process that made it" in result.stdout
     assert "parent: 0" in result.stdout
+
+
+def test_it_sends_what_a_dropped_connector_held_and_ends_its_thread(live_server, alice, job):
+    import gc
+
+    connector = buffered(live_server, alice, flush_interval=3600)
+    connector.save_intermediate_result(job.pk, 0.5)
+    thread = connector._buffer._thread
+    del connector
+    gc.collect()
+
+    thread.join(timeout=30)
+    assert not thread.is_alive()
+    assert steps_of(job) == [(0, 0.5)]

@@ -30,9 +30,10 @@ The guarantees, and what they cost:
   them is raised by the connector's next call, whichever thread makes it (the next write,
   flush(), a read, close()). At interpreter exit they are printed on stderr.
 - What a crash can lose: results are in this process' memory until sent, so a crash of the
-  executor (a kill, a power cut; not an exception, which still ends in atexit's flush)
-  loses what was written since the last batch went: at most ``flush_interval`` seconds of
-  results (or ``flush_size`` results), plus, during an outage, everything held.
+  executor (SIGKILL, os._exit, a power cut, the default action of SIGTERM; not an uncaught
+  exception or sys.exit, which still end in atexit's flush) loses what was written since
+  the last batch went: at most ``flush_interval`` seconds of results (or ``flush_size``
+  results), plus, while the server is down or slow, everything held.
 
 Provisional ids: see RestConnector.save_intermediate_result.
 
@@ -307,6 +308,13 @@ class ResultBuffer:
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout=5)
         _LIVE.discard(self)
+
+    def release(self):
+        """Its connector is gone (garbage collected, never closed): the thread sends what is
+        left and ends, rather than waiting for more for the rest of the process' life."""
+        with self._lock:
+            self._closing = True
+            self._wake.notify()
 
     @property
     def held(self):

@@ -24,6 +24,11 @@ DATA_UPLOAD_MAX_MEMORY_SIZE). Long id lists are split over several requests
 batch of results over several bodies; a single argument too large for either limit is
 refused with InvalidInputError before anything is sent.
 
+A training loop that reports every step can leave the network to a background thread:
+``RestConnector(url, token, buffered=True)`` queues the result writes and sends them in
+batches, exactly once and in order (tracking/buffering.py, which a remote machine then
+needs beside this module; see RestConnector).
+
 For scripts that analyse rather than record, ``read_jobs(eid)`` and ``read_experiments()``
 (and the function ``read_jobs(base_url, token, eid)``) give the dashboard's jobs table and
 experiments list, every row, as a pandas DataFrame when pandas is installed (it is
@@ -39,8 +44,8 @@ stored as that number by both connectors, so this loses nothing.
 
 import functools
 import http.client
-import math
 import json
+import math
 import os
 import random
 import select
@@ -923,10 +928,13 @@ def _make_buffer(connector, root, flush_interval, flush_size, max_buffered):
 
     # flush() gives up (BackendError) after as long as one of the connector's calls retries.
     stall = connector.timeout + sum(min(connector.backoff * 2**n, connector.max_backoff) for n in range(connector.retries))
-    return ResultBuffer(
+    buffer = ResultBuffer(
         send, job_exists, flush_interval=flush_interval, flush_size=flush_size, max_buffered=max_buffered,
         stall_seconds=stall, retries=connector.retries, backoff=connector.backoff, where=connector.api_url,
     )  # fmt: skip
+    # The thread holds the buffer, not the connector: a connector dropped unclosed lets it end.
+    weakref.finalize(connector, buffer.release)
+    return buffer
 
 
 # A sending thread's retries: as many as an outage takes.
