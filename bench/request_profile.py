@@ -224,21 +224,72 @@ def rate(code_dir, server_options, workdir, label):
 
 # -- the profile -------------------------------------------------------------------------------------
 
-# Stages of one request, each the cumulative time of the function that does it, in the
-# order a request meets them. A stage's time includes the stages inside it (the
-# middleware chain includes everything); "own" columns are worked out by subtraction.
-STAGES = [
-    ("whole request (WSGI handler)", "django/core/handlers/wsgi.py", "__call__"),
-    ("view, as DRF calls it", "rest_framework/views.py", "dispatch"),
-    ("authentication (token lookup)", "tracking/api/authentication.py", "authenticate"),
-    ("idempotency key (lookup, store)", "tracking/api/idempotency.py", "wrapper"),
-    ("the write (DjangoConnector)", "tracking/connector.py", "save_intermediate_result"),
-    ("commits", "django/db/backends/base/base.py", "commit"),
-    ("database queries (all)", "django/db/backends/utils.py", "execute"),
-]
+# Where a step's time goes: a tree of stages, each the cumulative time of the functions
+# named (file, function), its own time what its children leave. In the order a request
+# meets them.
+STAGES = (
+    "request",
+    [("django/core/handlers/wsgi.py", "__call__")],
+    [
+        (
+            "DRF",
+            [("rest_framework/views.py", "dispatch")],
+            [
+                ("authentication", [("tracking/api/authentication.py", "authenticate")], []),
+                (
+                    "Idempotency-Key",
+                    [("tracking/api/idempotency.py", "wrapper")],
+                    [
+                        (
+                            "view",
+                            [("tracking/api/views.py", "dispatch")],
+                            [
+                                (
+                                    "access checks",
+                                    [
+                                        ("tracking/api/views.py", "require_job"),
+                                        ("tracking/api/views.py", "require_linked_experiment"),
+                                    ],
+                                    [],
+                                ),
+                                (
+                                    "the write (DjangoConnector)",
+                                    [
+                                        ("tracking/connector.py", "save_intermediate_result"),
+                                        ("tracking/connector.py", "save_multiple_results"),
+                                    ],
+                                    [],
+                                ),
+                            ],
+                        ),
+                        ("commit", [("django/db/backends/base/base.py", "commit")], []),
+                    ],
+                ),
+            ],
+        )
+    ],
+)
 
 
-def _profile_child(code_dir, token, jid, requests):
+def _stage_rows(stats, stage, depth=0):
+    """[(depth, name, cumulative s, own s)] of `stage` and its children, depth first."""
+    name, functions, children = stage
+
+    def cumulative(functions):
+        return sum(
+            value[3]
+            for (file, _, func), value in stats.stats.items()
+            if any(func == function and file.replace(os.sep, "/").endswith(part) for part, function in functions)
+        )
+
+    total = cumulative(functions)
+    rows = [(depth, name, total, total - sum(cumulative(child[1]) for child in children))]
+    for child in children:
+        rows += _stage_rows(stats, child, depth + 1)
+    return rows
+
+
+def _profile_child(code_dir, token, eid, jid, steps):
     _django(code_dir)
     import cProfile
     import io
@@ -249,10 +300,9 @@ def _profile_child(code_dir, token, jid, requests):
     from django.db import connection
 
     handler = WSGIHandler()
-    path = f"/api/jobs/{jid}/intermediate-results/"
 
-    def post(step):
-        body = json.dumps({"score": step / 1000}).encode()
+    def post(path, payload, expected):
+        body = json.dumps(payload).encode()
         environ = {
             "REQUEST_METHOD": "POST", "PATH_INFO": path, "QUERY_STRING": "", "SERVER_NAME": "127.0.0.1",
             "SERVER_PORT": "8000", "SERVER_PROTOCOL": "HTTP/1.1", "REMOTE_ADDR": "127.0.0.1",
@@ -264,81 +314,80 @@ def _profile_child(code_dir, token, jid, requests):
         }  # fmt: skip
         statuses = []
         response = handler(environ, lambda status, headers, exc_info=None: statuses.append(status))
-        b"".join(response)
+        content = b"".join(response)
         response.close()
-        assert statuses[0].startswith("201"), statuses
+        assert statuses[0].startswith(expected), (statuses, content)
+        return json.loads(content) if content else None
 
-    for step in range(50):  # warm: imports, URL resolver, first connection
-        post(step)
+    def step(number):
+        """One step as RestConnector sends it: the score, then its two labeled values."""
+        irid = post(f"/api/jobs/{jid}/intermediate-results/", {"score": number / 1000}, "201")["irid"]
+        labeled = {"eid": eid, "irid": irid, "labels": LABELS, "scores": [number / 1000, 1 - number / 1000]}
+        post(f"/api/jobs/{jid}/multiple-results/", labeled, "204")
+
+    for number in range(50):  # warm: imports, URL resolver, first connection
+        step(number)
     queries = []
 
     def record(execute, sql, params, many, context):
         queries.append(sql)
         return execute(sql, params, many, context)
 
-    with connection.execute_wrapper(record):  # on this thread's connection, even when reopened
-        post(50)
+    with connection.execute_wrapper(record):  # Django's cursor: the connector's raw statements are not seen
+        step(50)
     start, cpu = time.perf_counter(), time.process_time()
-    for step in range(requests):  # unprofiled: the figure a request costs
-        post(100 + step)
-    wall, cpu = (time.perf_counter() - start) / requests, (time.process_time() - cpu) / requests
+    for number in range(steps):  # unprofiled: what a step costs
+        step(100 + number)
+    wall, cpu = (time.perf_counter() - start) / steps, (time.process_time() - cpu) / steps
     # CPU time, not wall time: the machine is shared, and a stage's wait for the CPU is
     # no part of its cost (with SQLITE_SYNCHRONOUS=NORMAL a commit waits for no disk).
     profile = cProfile.Profile(time.process_time)
     profile.enable()
-    for step in range(requests):
-        post(100 + requests + step)
+    for number in range(steps):
+        step(100 + steps + number)
     profile.disable()
     if os.environ.get("AUP_PROFILE_DUMP"):
         profile.dump_stats(os.environ["AUP_PROFILE_DUMP"])
     stats = pstats.Stats(profile)
-    stages = []
-    for name, file_part, function in STAGES:
-        total = sum(
-            value[3]  # cumulative time
-            for (file, _, func), value in stats.stats.items()
-            if func == function and file.replace(os.sep, "/").endswith(file_part)
-        )
-        stages.append((name, total / requests))
-    counted = {}
-    for (file, line, func), value in stats.stats.items():
-        counted[(file, line, func)] = value[2]  # own time
-    top = sorted(counted.items(), key=lambda item: -item[1])[:12]
+    own = sorted(((key, value[2]) for key, value in stats.stats.items()), key=lambda item: -item[1])[:10]
     print(
         json.dumps(
             {
                 "wall_us": wall * 1e6,
                 "cpu_us": cpu * 1e6,
-                "stages_us": [(name, seconds * 1e6) for name, seconds in stages],
-                "queries": [sql[:160] for sql in queries],
-                "top_own_us": [
-                    (f"{Path(file).name}:{line} {func}", seconds / requests * 1e6) for (file, line, func), seconds in top
-                ],
+                "stages": [(depth, name, total / steps * 1e6, mine / steps * 1e6) for depth, name, total, mine in _stage_rows(stats, STAGES)],
+                "queries": [sql[:110] for sql in queries],
+                "top_own_us": [(f"{Path(file).name}:{line} {func}", seconds / steps * 1e6) for (file, line, func), seconds in own],
             }
         )
     )
 
 
-def profile(code_dir, workdir, label, requests=1000):
+def profile(code_dir, workdir, label, steps=500):
     database = Path(workdir) / f"{label}-profile.sqlite3"
     world = prepare_database(code_dir, database)
-    out = _child(code_dir, database, "profile", world["token"], str(world["jids"][-1]), str(requests))
+    out = _child(code_dir, database, "profile", world["token"], str(world["eid"]), str(world["jids"][-1]), str(steps))
     database.unlink()
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def print_profile(label, report, out=sys.stdout):
-    out.write(f"\n{label}: one POST /api/jobs/<jid>/intermediate-results/ (token, Idempotency-Key), in process\n")
-    out.write(f"  {report['cpu_us']:,.0f} µs of CPU a request ({report['wall_us']:,.0f} µs wall), unprofiled\n")
-    out.write("  CPU time under cProfile, by stage (each includes the stages inside it):\n")
-    for name, us in report["stages_us"]:
-        out.write(f"  {name:<34} {us:>8,.0f} µs\n")
-    out.write(f"  {len(report['queries'])} queries:\n")
+    out.write(
+        f"\n{label}: one step (POST jobs/<jid>/intermediate-results/, then POST jobs/<jid>/multiple-results/ with\n"
+        "two labels; a token and an Idempotency-Key each, as RestConnector sends them), through Django's WSGI handler\n"
+    )
+    out.write(f"  {report['cpu_us']:,.0f} µs of CPU a step, unprofiled ({report['wall_us']:,.0f} µs wall)\n")
+    out.write("  under cProfile (CPU time; its overhead makes every figure larger, alike):\n")
+    out.write(f"  {'stage':<38} {'with inner':>10} {'own':>8} {'own %':>6}\n")
+    whole = report["stages"][0][2]
+    for depth, name, total, mine in report["stages"]:
+        out.write(f"  {'  ' * depth + name:<38} {total:>10,.0f} {mine:>8,.0f} {100 * mine / whole:>5.0f}%\n")
+    out.write(f"  queries of a step through Django's cursor ({len(report['queries'])}):\n")
     for sql in report["queries"]:
         out.write(f"    {sql}\n")
-    out.write("  most own time:\n")
+    out.write("  most own time (µs a step):\n")
     for name, us in report["top_own_us"]:
-        out.write(f"    {us:>7,.1f} µs  {name}\n")
+        out.write(f"    {us:>7,.0f}  {name}\n")
 
 
 # -- main -----------------------------------------------------------------------------------------
@@ -357,7 +406,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--compare", metavar="REF", help="a commit to run side by side with this checkout")
     parser.add_argument("--rounds", type=int, default=3, help="rate runs per side (default 3)")
-    parser.add_argument("--requests", type=int, default=1000, help="requests profiled (default 1000)")
+    parser.add_argument("--steps", type=int, default=500, help="steps profiled (default 500)")
+    parser.add_argument("--also-sync", action="store_true", help="this checkout under sync workers too")
     parser.add_argument("--no-profile", action="store_true")
     parser.add_argument("--no-rate", action="store_true")
     parser.add_argument("--child")
@@ -367,19 +417,21 @@ def main(argv=None):
     if args.child == "setup":
         return _setup_child(args.code)
     if args.child == "profile":
-        token, jid, requests = args.rest
-        return _profile_child(args.code, token, int(jid), int(requests))
+        token, eid, jid, steps = args.rest
+        return _profile_child(args.code, token, int(eid), int(jid), int(steps))
     if args.child == "executor":
         url, token, eid, jid, go_file = args.rest
         return _executor_child(args.code, url, token, int(eid), int(jid), go_file)
 
     with tempfile.TemporaryDirectory(prefix="aup-request-profile-") as workdir:
-        sides = {"this checkout": (PROJECT_DIR, GTHREAD)}
+        sides = {"this checkout (gthread)": (PROJECT_DIR, GTHREAD)}
+        if args.also_sync:
+            sides = {"this checkout (sync workers)": (PROJECT_DIR, SYNC), **sides}
         if args.compare:
             sides = {f"{args.compare} (sync workers)": (extract(args.compare, workdir), SYNC), **sides}
         if not args.no_profile:
             for label, (code_dir, _) in sides.items():
-                print_profile(label, profile(code_dir, workdir, label.split()[0], args.requests))
+                print_profile(label, profile(code_dir, workdir, label.split()[0], args.steps))
         if args.no_rate:
             return
         runs = {label: [] for label in sides}
@@ -397,10 +449,10 @@ def main(argv=None):
         medians = {label: statistics.median(r["results_per_s"] for r in results) for label, results in runs.items()}
         for label, results in runs.items():
             values = ", ".join(f"{r['results_per_s']:,.0f}" for r in results)
-            print(f"  {label:<28} median {medians[label]:>7,.0f} results/s  ({values})")
-        if args.compare:
-            before, after = medians.values()
-            print(f"  ratio: {after / before:.2f}x")
+            print(f"  {label:<30} median {medians[label]:>7,.0f} results/s  ({values})")
+        first = next(iter(medians))
+        for label, median in list(medians.items())[1:]:
+            print(f"  {label} / {first}: {median / medians[first]:.2f}x")
 
 
 if __name__ == "__main__":

@@ -89,6 +89,7 @@ class FlakyProxy(LoopbackServer):
         parts = urlsplit(target_url)
         self.target = (parts.hostname, parts.port)
         self.plan = list(plan)
+        self.closed = 0  # connections of request-by-request plans closed so far
         super().__init__()
 
     def handle(self, client, index):
@@ -97,6 +98,8 @@ class FlakyProxy(LoopbackServer):
             client.shutdown(socket.SHUT_RDWR)
             client.close()
             return
+        if action == "pass-one":
+            action = ("pass",)  # request by request: a second request never reaches the server
         if isinstance(action, tuple):
             threading.Thread(target=self._exchanges, args=(client, action), daemon=True).start()
             return
@@ -107,11 +110,11 @@ class FlakyProxy(LoopbackServer):
         client.settimeout(30)
         try:
             for action in actions:
-                request = _message(client)
+                request = read_http_message(client)
                 if request is None or action == "close":
                     break
                 upstream.sendall(request)
-                answer = _message(upstream)
+                answer = read_http_message(upstream)
                 if answer is None or action == "drop-response":
                     break
                 client.sendall(answer)
@@ -124,20 +127,17 @@ class FlakyProxy(LoopbackServer):
                 except OSError:
                     pass
                 sock.close()
+            self.closed += 1
 
     def _relay(self, client, action):
         upstream = socket.create_connection(self.target, timeout=30)
         forward = threading.Thread(target=_pump, args=(client, upstream), daemon=True)
         forward.start()
-        answer = b""
         try:
             while data := upstream.recv(65536):
                 if action == "drop-response":
                     break  # the server has answered, so it has carried the request out
                 client.sendall(data)
-                answer += data if action == "pass-one" else b""
-                if answer and _whole_answer(answer):
-                    break
         except OSError:
             pass
         finally:
@@ -151,7 +151,7 @@ class FlakyProxy(LoopbackServer):
                 sock.close()
 
 
-def _message(sock):
+def read_http_message(sock):
     """One HTTP request or answer read whole from `sock` (head, and a body of its
     Content-Length), or None if the connection closes first."""
     data = b""

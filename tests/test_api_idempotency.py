@@ -3,7 +3,9 @@
 from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
+from tracking.api import idempotency
 from tracking.connector import DjangoConnector
 from tracking.interface import BackendError
 from tracking.models import Experiment, IdempotencyKey, IntermediateResult
@@ -132,3 +134,42 @@ def test_it_replays_the_name_an_experiment_got_on_its_first_try(api, user):
 
     # Not "toy (1)": the retry is the same experiment.
     assert again == first == {"eid": Experiment.objects.get().pk, "name": "toy"}
+
+
+# -- issue 14 (fastpath): expired keys are purged now and then, not on every write ---------------
+
+
+def old_key(user, key):
+    expired = timezone.now() - IdempotencyKey.EXPIRES_AFTER - timedelta(seconds=1)
+    return IdempotencyKey.objects.create(user=user, key=key, request_hash="x", status_code=204, created=expired)
+
+
+def test_it_purges_expired_keys_at_most_every_ten_minutes(api, user, jid, monkeypatch):
+    clock = [10_000.0]
+    monkeypatch.setattr(idempotency.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(idempotency, "_next_purge", 0.0)  # as a process that has not purged yet
+    old_key(user, "old-1")
+
+    save(api, jid, key="new-1")  # the process's first keyed write purges
+    assert set(IdempotencyKey.objects.values_list("key", flat=True)) == {"new-1"}
+
+    old_key(user, "old-2")
+    clock[0] += idempotency.PURGE_EVERY - 1
+    save(api, jid, key="new-2")
+    assert set(IdempotencyKey.objects.values_list("key", flat=True)) == {"new-1", "new-2", "old-2"}
+
+    clock[0] += 1
+    save(api, jid, key="new-3")
+    assert set(IdempotencyKey.objects.values_list("key", flat=True)) == {"new-1", "new-2", "new-3"}
+
+
+def test_it_never_replays_an_expired_key_that_is_not_purged_yet(api, user, jid, monkeypatch):
+    monkeypatch.setattr(idempotency, "_next_purge", float("inf"))  # no purge in this test
+    old_key(user, "key-1")
+
+    response = save(api, jid, key="key-1")
+
+    assert response.status_code == 201
+    assert not response.has_header("Idempotent-Replayed")
+    assert IntermediateResult.objects.filter(job_id=jid).count() == 1
+    assert IdempotencyKey.objects.get(key="key-1").status_code == 201

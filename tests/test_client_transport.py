@@ -2,11 +2,17 @@
 when the server has closed it, with the retry and idempotency rules of every call."""
 
 import os
+import socket
+import ssl
 import threading
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
 from tests.factories import make_resource, make_token, make_user
+from tests.rest_support import FlakyProxy, LoopbackServer, read_http_message
 from tracking.client import AccessDeniedError, RestConnector
 from tracking.connector import DjangoConnector
 from tracking.interface import BackendError
@@ -30,6 +36,13 @@ def through(proxy, user, **options):
     _, secret = make_token(user, "proxied")
     options.setdefault("backoff", 0.01)
     return RestConnector(proxy.url, secret, **options)
+
+
+def wait_for(condition, seconds=10):
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "waited in vain"
+        time.sleep(0.01)
 
 
 def scores(jid):
@@ -56,7 +69,9 @@ def test_it_opens_a_new_connection_when_the_server_closed_the_idle_one(flaky_pro
     connector = through(proxy, executor_user, retries=0)
 
     connector.save_intermediate_result(jid, 0.1)
+    wait_for(lambda: proxy.closed == 1)  # closed while idle, before the next call
     connector.save_intermediate_result(jid, 0.2)
+    wait_for(lambda: proxy.closed == 2)
     connector.save_intermediate_result(jid, 0.3)
 
     assert scores(jid) == [0.1, 0.2, 0.3]
@@ -240,8 +255,6 @@ def test_it_says_where_a_redirect_points_and_does_not_follow_it(live_server, exe
 def forward_proxy(gunicorn_url):
     """A plain-HTTP forward proxy in front of gunicorn: it passes the request line as the
     client wrote it, which gunicorn reads in its absolute form (http://host/path)."""
-    from tests.rest_support import FlakyProxy
-
     proxy = FlakyProxy(gunicorn_url)
     yield proxy
     proxy.close()
@@ -269,3 +282,72 @@ def test_it_bypasses_the_proxy_for_the_hosts_no_proxy_names(forward_proxy, gunic
 
     assert scores(jid) == [0.1]
     assert forward_proxy.connections == 0
+
+
+# -- https: the same kept connection, inside TLS ------------------------------------------------
+
+TLS = Path(__file__).resolve().parent / "tls"
+
+
+class TlsFront(LoopbackServer):
+    """TLS in front of the live server, as a proxy terminating it: a test certificate for
+    127.0.0.1 (tests/tls/, made for these tests only; its key protects nothing else).
+    Request by request, on one thread per connection."""
+
+    def __init__(self, target_url):
+        parts = urlsplit(target_url)
+        self.target = (parts.hostname, parts.port)
+        self.context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        self.context.load_cert_chain(TLS / "loopback-cert.pem", TLS / "loopback-key.pem")
+        super().__init__()
+        self.url = self.url.replace("http://", "https://")
+
+    def handle(self, client, index):
+        threading.Thread(target=self._relay, args=(client,), daemon=True).start()
+
+    def _relay(self, client):
+        upstream = None
+        try:
+            client.settimeout(30)
+            client = self.context.wrap_socket(client, server_side=True)
+            upstream = socket.create_connection(self.target, timeout=30)
+            while (request := read_http_message(client)) is not None:
+                upstream.sendall(request)
+                client.sendall(read_http_message(upstream))
+        except (OSError, TypeError):
+            pass  # a refused handshake, or a connection closed: the test says what it expected
+        finally:
+            for sock in (client, upstream):
+                if sock is not None:
+                    sock.close()
+
+
+@pytest.fixture
+def tls_front(live_server):
+    front = TlsFront(live_server.url)
+    yield front
+    front.close()
+
+
+def test_it_keeps_one_tls_connection_for_many_calls(tls_front, executor_user, jid, served, monkeypatch):
+    monkeypatch.setenv("SSL_CERT_FILE", str(TLS / "loopback-cert.pem"))  # trusted, as a CA would make it
+    _, secret = make_token(executor_user)
+    connector = RestConnector(tls_front.url, secret, backoff=0.01)
+
+    for step in range(10):
+        connector.save_intermediate_result(jid, step / 10)
+
+    assert scores(jid) == [step / 10 for step in range(10)]
+    assert served.requests == 10
+    assert tls_front.connections == 1
+
+
+def test_it_refuses_a_certificate_it_cannot_verify(tls_front, executor_user, jid, monkeypatch):
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    _, secret = make_token(executor_user)
+    connector = RestConnector(tls_front.url, secret, retries=0)
+
+    with pytest.raises(BackendError, match="no answer after 1 attempts .*CERTIFICATE_VERIFY_FAILED"):
+        connector.save_intermediate_result(jid, 0.5)
+
+    assert scores(jid) == []

@@ -176,6 +176,18 @@ def _multiple_results_insert(vendor, count):
     return sql.replace("%s", "?") if vendor == "sqlite" else sql
 
 
+# -- issue 14 (fastpath): the names an experiment's labels 1..n have, in order.
+def _label_names_select(vendor):
+    sql = (
+        f"SELECT name FROM {ResultLabel._meta.db_table} "
+        "WHERE experiment_id = %s AND label_order BETWEEN 1 AND %s ORDER BY label_order"
+    )
+    return sql.replace("%s", "?") if vendor == "sqlite" else sql
+
+
+# -- end of issue 14 (fastpath)
+
+
 class DjangoConnector(AbstractConnector):
     """The connector interface over the ORM; see tracking.interface for each method's contract."""
 
@@ -701,18 +713,37 @@ class DjangoConnector(AbstractConnector):
             return
         labels = tuple(labels or ())
         if labels and self._labels_written.get(eid) != labels:
-            with self._atomic():
-                self._objects(ResultLabel).bulk_create(
-                    [ResultLabel(experiment_id=eid, label_order=order, name=label) for order, label in enumerate(labels, 1)],
-                    update_conflicts=True,
-                    unique_fields=["experiment", "label_order"],
-                    update_fields=["name"],
-                )
+            if self._label_names(eid, len(labels)) == labels:
+                # issue 14 (fastpath): already there, as a connector made for one request
+                # (the API's) finds them at nearly every step: one SELECT, not an upsert.
                 self._insert_multiple_results(jid, irid, eid, encoded)
+            else:
+                with self._atomic():
+                    self._objects(ResultLabel).bulk_create(
+                        [
+                            ResultLabel(experiment_id=eid, label_order=order, name=label)
+                            for order, label in enumerate(labels, 1)
+                        ],
+                        update_conflicts=True,
+                        unique_fields=["experiment", "label_order"],
+                        update_fields=["name"],
+                    )
+                    self._insert_multiple_results(jid, irid, eid, encoded)
             # Executors repeat the same labels at every step: write them once.
             self._labels_written[eid] = labels
         else:
             self._insert_multiple_results(jid, irid, eid, encoded)
+
+    def _label_names(self, eid, count):
+        """The names of experiment `eid`'s labels 1..count, as a tuple (shorter when some
+        are missing). One statement, on the driver (see _execute_on_driver)."""
+        connection = connections[self.using]
+        return _execute_on_driver(
+            connection,
+            _label_names_select(connection.vendor),
+            [eid, count],
+            lambda cursor: tuple(row[0] for row in cursor.fetchall()),
+        )
 
     def _insert_multiple_results(self, jid, irid, eid, encoded):
         connection = connections[self.using]

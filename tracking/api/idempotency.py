@@ -24,7 +24,7 @@ import json
 import re
 import time
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 from rest_framework import status
 from rest_framework.permissions import SAFE_METHODS
@@ -130,20 +130,17 @@ def idempotent(view):
                     raise _Discard(response)
                 body = None if response.data is None else json.loads(JSONRenderer().render(response.data))
                 digest = request_hash(request)
-                try:
-                    with transaction.atomic():
-                        # One INSERT without the ORM's compiling (see prepared).
-                        prepared.insert(
-                            IdempotencyKey(
-                                user_id=request.user.pk,
-                                key=key,
-                                request_hash=digest,
-                                status_code=response.status_code,
-                                response=body,
-                            )
-                        )
-                except IntegrityError:
-                    raise _LostRace from None
+                # One INSERT, without the ORM's compiling; a copy that finds the key taken
+                # lost the race (see prepared.insert).
+                stored = IdempotencyKey(
+                    user_id=request.user.pk,
+                    key=key,
+                    request_hash=digest,
+                    status_code=response.status_code,
+                    response=body,
+                )
+                if not prepared.insert(stored):
+                    raise _LostRace
                 return response
         except _Discard as discard:
             return discard.response

@@ -11,6 +11,15 @@ class JSONUnlessAskedOtherwise(DefaultContentNegotiation):
     reads the answer, as most APIs behave."""
 
     def select_renderer(self, request, renderers, format_suffix=None):
+        # issue 14 (fastpath): what RestConnector sends (Accept: application/json, no
+        # format asked for) picks the first renderer when it is JSON's, as DRF's own
+        # negotiation would, without parsing the header (a twentieth of a write's time).
+        if (
+            format_suffix is None
+            and request.META.get("HTTP_ACCEPT") == renderers[0].media_type
+            and self.settings.URL_FORMAT_OVERRIDE not in request.query_params
+        ):
+            return renderers[0], renderers[0].media_type
         try:
             return super().select_renderer(request, renderers, format_suffix)
         except NotAcceptable:

@@ -75,7 +75,12 @@ class Prepared:
 def insert(instance, using=DEFAULT_DB_ALIAS):
     """Save a new `instance` (its primary key left to the database) in one INSERT, its
     values adapted by its fields as Model.save adapts them; no signals, no id read back.
-    For rows written on every request and never read in the same one."""
+    For rows written on every request and never read in the same one.
+
+    A row that would break a unique constraint is not inserted (ON CONFLICT DO NOTHING,
+    on SQLite and PostgreSQL alike; PostgreSQL first waits for an uncommitted row it
+    meets): returns whether the row was inserted. No IntegrityError, so no savepoint is
+    needed around it to keep the transaction going."""
     meta = type(instance)._meta
     connection = connections[using]
     fields = [field for field in meta.concrete_fields if not field.primary_key]
@@ -83,7 +88,8 @@ def insert(instance, using=DEFAULT_DB_ALIAS):
     quote = connection.ops.quote_name
     sql = (
         f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(field.column) for field in fields)}) "
-        f"VALUES ({', '.join(['%s'] * len(fields))})"
+        f"VALUES ({', '.join(['%s'] * len(fields))}) ON CONFLICT DO NOTHING"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, values)
+        return cursor.rowcount == 1
