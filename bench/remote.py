@@ -528,7 +528,8 @@ def _measure_aupsite(folder, kinds, executors, steps):
 
 def _measure_mlflow(folder, kinds, executors, steps, results):
     """Fills `results` variant by variant (what was measured stays if a later one fails)."""
-    # The executors' own MLflow files (none expected with a tracking server) stay here.
+    # No usage reports from the bench's clients; GitPython (which MLflow uses to tag a run
+    # with its source's commit) quiet where git is missing.
     env = {"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true", "GIT_PYTHON_REFRESH": "quiet"}
     (folder / "mlflow").mkdir()
     with mlflow_server(folder / "mlflow") as (url, store):
