@@ -27,8 +27,10 @@ The guarantees, and what they cost:
   experiment made read-only, a labeled result naming the wrong experiment) is split by job
   and halved until only the refused results are left out; the rest is recorded. The
   refused results are kept in ``connector.refused_results`` and ResultsRefusedError naming
-  them is raised by the connector's next call, whichever thread makes it (the next write,
-  flush(), a read, close()). At interpreter exit they are printed on stderr.
+  them is raised once, by the connector's next call, whichever thread makes it (the next
+  write, flush(), a read, end_job, ...): that call is not carried out (call it again),
+  except close(), which closes and then raises. At interpreter exit they are printed on
+  stderr.
 - What a crash can lose: results are in this process' memory until sent, so a crash of the
   executor (SIGKILL, os._exit, a power cut, the default action of SIGTERM; not an uncaught
   exception or sys.exit, which still end in atexit's flush) loses what was written since
