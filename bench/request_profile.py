@@ -41,10 +41,10 @@ EXECUTORS = 4
 STEPS = 300
 LABELS = ["accuracy", "loss"]
 WORKERS = 3
-# gunicorn as `make run-production` runs it on each side: the checkout's own Makefile line
-# is not parsed; these are the two shapes compared.
+# gunicorn as `make run-production` ran it before issue 14 (sync workers, which close each
+# connection after one answer) and runs it since (gthread workers, keep-alive 60 s).
 SYNC = ["--workers", str(WORKERS)]
-GTHREAD = ["--workers", str(WORKERS), "--worker-class", "gthread", "--threads", "4", "--keep-alive", "75"]
+GTHREAD = ["--workers", str(WORKERS), "--worker-class", "gthread", "--threads", "4", "--keep-alive", "60"]
 
 
 # -- running code of one checkout in a child process ---------------------------------------------
@@ -355,9 +355,14 @@ def _profile_child(code_dir, token, eid, jid, steps):
             {
                 "wall_us": wall * 1e6,
                 "cpu_us": cpu * 1e6,
-                "stages": [(depth, name, total / steps * 1e6, mine / steps * 1e6) for depth, name, total, mine in _stage_rows(stats, STAGES)],
+                "stages": [
+                    (depth, name, total / steps * 1e6, mine / steps * 1e6)
+                    for depth, name, total, mine in _stage_rows(stats, STAGES)
+                ],
                 "queries": [sql[:110] for sql in queries],
-                "top_own_us": [(f"{Path(file).name}:{line} {func}", seconds / steps * 1e6) for (file, line, func), seconds in own],
+                "top_own_us": [
+                    (f"{Path(file).name}:{line} {func}", seconds / steps * 1e6) for (file, line, func), seconds in own
+                ],
             }
         )
     )
@@ -430,8 +435,11 @@ def main(argv=None):
         if args.compare:
             sides = {f"{args.compare} (sync workers)": (extract(args.compare, workdir), SYNC), **sides}
         if not args.no_profile:
+            profiled = set()
             for label, (code_dir, _) in sides.items():
-                print_profile(label, profile(code_dir, workdir, label.split()[0], args.steps))
+                if code_dir not in profiled:  # the server's options do not change a profile in process
+                    profiled.add(code_dir)
+                    print_profile(label.split(" (")[0], profile(code_dir, workdir, label.split()[0], args.steps))
         if args.no_rate:
             return
         runs = {label: [] for label in sides}
@@ -445,7 +453,10 @@ def main(argv=None):
                     f"client {figures['client_cpu_ms_per_step']:.2f} ms CPU a step {figures['error_kinds']}",
                     flush=True,
                 )
-        print(f"\none call a result, {EXECUTORS} executors x {STEPS} steps x (score + 2 labels), gunicorn {WORKERS} workers:")
+        print(
+            f"\none call a result, {EXECUTORS} executors x {STEPS} steps x (score + 2 labels), "
+            f"gunicorn {WORKERS} workers:"
+        )
         medians = {label: statistics.median(r["results_per_s"] for r in results) for label, results in runs.items()}
         for label, results in runs.items():
             values = ", ".join(f"{r['results_per_s']:,.0f}" for r in results)

@@ -158,8 +158,9 @@ def test_it_compiles_a_prepared_query_once_and_answers_as_the_orm(world):
 
     query = prepared.Prepared(build, prepared.number())
 
+    orm = [list(row) for row in Experiment.objects.filter(pk=eid).values_list("name", "start_time", "config")]
     for _ in range(3):
-        assert query.rows(eid) == [list(row) for row in Experiment.objects.filter(pk=eid).values_list("name", "start_time", "config")]
+        assert query.rows(eid) == orm
     assert query.rows(eid + 1000) == []
     assert built == [prepared.number()]
 

@@ -272,7 +272,9 @@ def test_it_goes_through_the_proxy_the_environment_names(forward_proxy, gunicorn
     assert forward_proxy.connections == 1
 
 
-def test_it_bypasses_the_proxy_for_the_hosts_no_proxy_names(forward_proxy, gunicorn_url, executor_user, jid, monkeypatch):
+def test_it_bypasses_the_proxy_for_the_hosts_no_proxy_names(
+    forward_proxy, gunicorn_url, executor_user, jid, monkeypatch
+):
     monkeypatch.setenv("http_proxy", forward_proxy.url)
     monkeypatch.setenv("no_proxy", "127.0.0.1")
     _, secret = make_token(executor_user)

@@ -175,7 +175,8 @@ def test_it_serves_production_with_gunicorn_through_make(tmp_path):
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         sockets = []
         for _ in range(3):
-            connection.request("GET", "/accounts/login/", headers={"Host": "aupsite.example.org", "X-Forwarded-Proto": "https"})
+            headers = {"Host": "aupsite.example.org", "X-Forwarded-Proto": "https"}
+            connection.request("GET", "/accounts/login/", headers=headers)
             response = connection.getresponse()
             response.read()
             assert response.status == 200 and not response.will_close

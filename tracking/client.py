@@ -9,6 +9,13 @@ tracking.connector.DjangoConnector (the server runs that connector for each call
 needs only the Python standard library, and of aupsite only this module,
 tracking/interface.py and tracking/scores.py: no Django.
 
+Each thread keeps one connection to the server open between its calls (HTTP/1.1
+keep-alive, over http.client), so that a call costs one request, not a new TCP (and TLS)
+connection too. A connection the server has closed meanwhile (its keep-alive timeout, a
+restart) is replaced before use; a request that meets one closing under it is sent once
+more at once on a new connection, which its Idempotency-Key makes safe for a write.
+Proxies named by http_proxy, https_proxy and no_proxy are used, as urllib uses them.
+
 Failures are never silent. A connection error, a timeout or a 502/503/504 is retried,
 with exponential backoff, a bounded number of times; then the call raises BackendError
 naming the URL and the cause. Retrying a write never writes twice: each write carries an
