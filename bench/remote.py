@@ -131,7 +131,8 @@ def _wait_until_up(process, url, expected, log_path, what):
         if status in expected:
             return
         if time.monotonic() > deadline:
-            raise RuntimeError(f"{what} did not answer within {SERVER_START_TIMEOUT} s:\n{Path(log_path).read_text()[-3000:]}")
+            log = Path(log_path).read_text()[-3000:]
+            raise RuntimeError(f"{what} did not answer within {SERVER_START_TIMEOUT} s:\n{log}")
         time.sleep(0.25)
 
 
@@ -139,7 +140,10 @@ def _wait_until_up(process, url, expected, log_path, what):
 
 
 def aupsite_env(database):
-    return {"DATABASE_URL": f"sqlite:///{database}", "SQLITE_SYNCHRONOUS": "NORMAL", "DJANGO_SETTINGS_MODULE": "aupsite.settings"}
+    return {
+        "DATABASE_URL": f"sqlite:///{database}", "SQLITE_SYNCHRONOUS": "NORMAL",
+        "DJANGO_SETTINGS_MODULE": "aupsite.settings",
+    }  # fmt: skip
 
 
 class AupsiteSetup:
@@ -544,10 +548,10 @@ def _measure_mlflow(folder, kinds, executors, steps, results):
 
 
 def _figures(result):
+    kinds = "; ".join(f"{count}x {kind}" for kind, count in result["error_kinds"])
     return (
         f"{result['values_per_s']:,.0f} values/s ({result['values']:,} in {fmt_time(result['seconds'])}), "
-        f"{result['errors']} errors, {result['lost']} lost"
-        + (f" ({'; '.join(f'{count}x {kind}' for kind, count in result['error_kinds'])})" if result["error_kinds"] else "")
+        f"{result['errors']} errors, {result['lost']} lost" + (f" ({kinds})" if kinds else "")
     )
 
 
