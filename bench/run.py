@@ -1,6 +1,6 @@
 """make bench: aupsite side by side with what researchers would otherwise use.
 
-    .venv/bin/python -m bench.run [--rows 1,2,3,importance] [--rounds N] [--quick]
+    .venv/bin/python -m bench.run [--rows 1,2,3,importance,remote] [--rounds N] [--quick]
 
 Prints one table and writes it, with every measurement, to bench/results/bench.json.
 PostgreSQL rows need POSTGRES_URL (make bench starts a throwaway server for them).
@@ -298,8 +298,8 @@ def scale_rows(workdir):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", default="1,2,3,4,5,6,7,8,importance,scale",
-                        help="comma-separated rows to run (1-8, and named ones: importance, scale)")
+    parser.add_argument("--rows", default="1,2,3,4,5,6,7,8,importance,remote,scale",
+                        help="comma-separated rows to run (1-8, and named ones: importance, remote, scale)")
     parser.add_argument("--rounds", type=int, default=15, help="interleaved rounds per timing")
     parser.add_argument("--preload", type=int, default=100_000, help="results already stored for the growth row")
     parser.add_argument("--lifecycles", type=int, default=3, help="job lifecycles per writer process in row 3")
@@ -356,6 +356,11 @@ def main():
     # -- scale (issue 14, part 4): bench/scale.py
     sections["scale"] = lambda: scale_rows(workdir)
     # -- end scale
+    # -- issue 14, part 3: remote executors beside MLflow (bench/remote.py)
+    from bench.remote import remote_rows
+
+    sections["remote"] = lambda: remote_rows(workdir)
+    # -- end of issue 14, part 3
     for number, section in sections.items():
         if number in wanted:
             more_rows, more_raw = section()
