@@ -1,23 +1,9 @@
 import pytest
-from django.test import override_settings
 
 from tests.factories import make_resource, make_user
 from tracking.connector import DjangoConnector
 
 pytest_plugins = ["tests.api_support", "tests.rest_support"]
-
-
-# -- ci (session 23): test speed
-@pytest.fixture(autouse=True, scope="session")
-def fast_password_hashing():
-    """Passwords hashed with Django's MD5 hasher in the test process, as Django's testing
-    docs advise: the production hasher (PBKDF2, a million rounds) costs 0.3 s of CPU per
-    set_password or login, which no test is about. Every login path still hashes and
-    checks a real password; processes the tests start (make run, gunicorn) keep the
-    project's settings."""
-    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
-        yield
-# -- end ci
 
 
 @pytest.fixture
