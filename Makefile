@@ -40,8 +40,15 @@ run-production: install
 	exec $(BIN)/gunicorn aupsite.wsgi --bind $(BIND) --workers $(WORKERS) \
 	  --worker-class gthread --threads $(THREADS) --keep-alive $(KEEP_ALIVE) --access-logfile - --error-logfile -
 
+# The suite runs on TEST_WORKERS processes (pytest-xdist; 2 for a 2-core machine: much
+# of a browser test is waiting on Chromium or a live server). Each worker has its own test
+# database (pytest-django adds _gw0, _gw1 to its name), live server and browser.
+# --dist worksteal: each worker starts on its half of the suite in file order (so a
+# module's browser or server starts once per worker) and takes over the other's tail.
+# TEST_WORKERS=0 runs in one process; PYTEST_ARGS adds pytest options (e.g. -x, -k).
+TEST_WORKERS ?= 2
 test: install-dev browser
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 # The browser tests drive Debian's Chromium (Playwright cannot download its own here).
 # Missing, it is installed as root; otherwise this stops with what to do: the browser
