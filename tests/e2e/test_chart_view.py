@@ -43,6 +43,10 @@ def search(owner, count=12, steps=20, status="FINISHED"):
 def point_of(page, plot, series, index):
     """The page coordinates of data point `index` of `series` on a uPlot chart, scrolled into view."""
     page.evaluate(f"() => {plot}.over.scrollIntoView({{block: 'center'}})")
+    # uPlot learns of a scroll from the scroll event, dispatched with the next frame; a
+    # pointer move before it would be placed with the chart's old position (as no hand
+    # could be that fast). Two frames later the event has come.
+    page.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
     return page.evaluate(
         f"""() => {{
           const u = {plot}, box = u.over.getBoundingClientRect();
