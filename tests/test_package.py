@@ -214,7 +214,10 @@ def test_it_says_how_to_add_auptimizer_as_the_packages_extra(installed, tmp_path
     (tmp_path / "experiment.json").write_text("{}")
     result = subprocess.run(
         [str(installed / "aupsite"), "--data-dir", str(tmp_path / "data"), "run", "experiment.json", "--user", "alice"],
+        # Not the suite's own database (DATABASE_URL is postgres:// when it runs on PostgreSQL,
+        # and this install has no driver): the data folder's SQLite file.
         cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        env={key: value for key, value in os.environ.items() if key != "DATABASE_URL"},
     )
     assert result.returncode == 1
     # Not the checkout's `pip install -r requirements-auptimizer.txt`: there is no such file here.
