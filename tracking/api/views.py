@@ -161,8 +161,7 @@ def require_job(request, jid, change=False):
     if change:
         if changeable_at_once(request, _JOB_OWNER, jid):  # issue 14 (fastpath)
             return
-        changeable = Experiment.objects.changeable_by(request.user)
-        if Job.objects.filter(pk=jid, experiment__in=changeable).exists():
+        if Job.objects.changeable_by(request.user).filter(pk=jid).exists():
             return
         if visible_jobs(request).filter(pk=jid).exists():
             raise PermissionDenied(f"job {jid} is part of an experiment shared with you to read, not to change")
